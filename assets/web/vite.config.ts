@@ -1,0 +1,17 @@
+import { defineConfig } from "vite";
+
+// The server embeds dist/: everything under dist/assets/ carries a content hash in its
+// name and is served `immutable`; index.html is served `no-cache`.
+export default defineConfig({
+  build: {
+    outDir: "dist",
+    assetsDir: "assets",
+    emptyOutDir: true,
+    sourcemap: false,
+  },
+  server: {
+    // `npm run dev` talks to a running viban; the token cookie is set by visiting
+    // the URL that `viban open` prints, on the viban port.
+    proxy: { "/api": { target: "http://127.0.0.1:7777", ws: true } },
+  },
+});

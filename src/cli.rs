@@ -1,0 +1,227 @@
+//! The command line (L2): `viban [serve]`, `status`, `stop`, `open`, `doctor`.
+//! Every option has an environment equivalent; every error says what to do next.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::home::Home;
+use crate::instance::{self, InstanceInfo};
+use crate::{app, browser, client, doctor, logging};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (also: `viban` found viban already running and showed it)
+  1  failure; the message says why and what to do
+  2  invalid command line
+  3  viban is not running (status, stop, open)";
+
+/// viban: a local kanban board that runs coding agents on your git repositories.
+#[derive(Debug, Parser)]
+#[command(name = "viban", version, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    /// viban's home: database, logs, worktrees, token.
+    #[arg(long, global = true, env = "VIBAN_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start viban (the default): database, web UI and API on one port.
+    Serve(ServeArgs),
+    /// Show whether viban is running, where, and its database's health.
+    Status,
+    /// Stop the running viban: its agents, its server and its database.
+    Stop,
+    /// Open the running viban in the browser (or print a sign-in link).
+    Open,
+    /// Check this machine for what viban needs, with a fix for each problem.
+    Doctor,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct ServeArgs {
+    /// Do not open the browser.
+    #[arg(long, env = "VIBAN_NO_BROWSER")]
+    pub no_browser: bool,
+
+    /// No tray icon and no browser: for servers, containers and services.
+    #[arg(long, env = "VIBAN_HEADLESS")]
+    pub headless: bool,
+
+    /// Port for the web UI, API and WebSocket; the next free one is used if taken
+    /// (0: any free port).
+    #[arg(long, env = "VIBAN_PORT", default_value_t = 7777)]
+    pub port: u16,
+
+    /// Address to listen on. Anything but loopback needs a password.
+    #[arg(long, env = "VIBAN_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub host: IpAddr,
+
+    /// Use this PostgreSQL server instead of the embedded one.
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Password accepted like the token; required with a non-loopback --host.
+    /// Prefer the environment variable: arguments are visible to other users.
+    #[arg(long, env = "VIBAN_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+
+    /// Another host name the server may be reached by (DNS-rebinding allow-list).
+    #[arg(long = "allow-host", env = "VIBAN_ALLOWED_HOSTS", value_name = "NAME", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            no_browser: false,
+            headless: false,
+            port: 7777,
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            database_url: None,
+            password: None,
+            allowed_hosts: Vec::new(),
+        }
+    }
+}
+
+/// Exit code: viban is not running.
+const NOT_RUNNING: u8 = 3;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = Home::resolve(cli.home).map_err(anyhow::Error::from).and_then(|home| match cli.command {
+        None => app::serve(home, default_serve_args()),
+        Some(Command::Serve(args)) => app::serve(home, args),
+        Some(Command::Status) => status(&home),
+        Some(Command::Stop) => stop(&home),
+        Some(Command::Open) => open(&home),
+        Some(Command::Doctor) => {
+            logging::init_stderr();
+            Ok(doctor::run(&home))
+        }
+    });
+    outcome.unwrap_or_else(|error| {
+        eprintln!("viban: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+/// `viban` with no command: `serve` with options from the environment only.
+fn default_serve_args() -> ServeArgs {
+    #[derive(Parser)]
+    struct Bare {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+    Bare::try_parse_from(["viban"]).map(|bare| bare.serve).unwrap_or_default()
+}
+
+fn running_or_exit(home: &Home) -> anyhow::Result<Result<InstanceInfo, ExitCode>> {
+    match instance::running(home, Duration::from_secs(5))? {
+        Some(info) => Ok(Ok(info)),
+        None => {
+            println!("viban is not running (home: {}). Start it with `viban`.", home.root().display());
+            Ok(Err(ExitCode::from(NOT_RUNNING)))
+        }
+    }
+}
+
+fn status(home: &Home) -> anyhow::Result<ExitCode> {
+    let info = match running_or_exit(home)? {
+        Ok(info) => info,
+        Err(code) => return Ok(code),
+    };
+    let addr = socket_addr(&info.url)?;
+    let token = read_token(home)?;
+    let health = client::request(addr, "GET", "/api/health", &[], b"");
+    let version =
+        client::request(addr, "GET", "/api/version", &[("Authorization", &format!("Bearer {token}"))], b"");
+    println!("viban is running");
+    println!("  url:      {}", info.url);
+    println!("  pid:      {}", info.pid);
+    println!("  version:  {}", info.version);
+    println!("  home:     {}", info.home);
+    let postgres =
+        version.as_ref().ok().map(|response| response.json()["postgres"].as_str().unwrap_or("?").to_string());
+    let database_state = match &health {
+        Ok(response) if response.status == 200 => "healthy".to_string(),
+        Ok(response) => format!("unavailable (health answered {})", response.status),
+        Err(error) => format!("unknown: the server did not answer ({error})"),
+    };
+    println!(
+        "  database: {} PostgreSQL {}, {database_state}",
+        info.database,
+        postgres.unwrap_or_else(|| "?".into())
+    );
+    Ok(if matches!(&health, Ok(response) if response.status == 200) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn stop(home: &Home) -> anyhow::Result<ExitCode> {
+    let info = match running_or_exit(home)? {
+        Ok(info) => info,
+        Err(code) => return Ok(code),
+    };
+    let addr = socket_addr(&info.url)?;
+    let token = read_token(home)?;
+    let asked =
+        client::request(addr, "POST", "/api/shutdown", &[("Authorization", &format!("Bearer {token}"))], b"")
+            .is_ok_and(|response| response.status == 202);
+    if !asked {
+        #[cfg(unix)]
+        crate::process::signal(info.pid, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if instance::running(home, Duration::ZERO).ok().flatten().is_none()
+            && !crate::process::is_alive(info.pid)
+        {
+            println!("viban stopped (pid {}).", info.pid);
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    anyhow::bail!(
+        "viban (pid {}) did not stop within 15 s; check its log in {}/logs",
+        info.pid,
+        home.root().display()
+    )
+}
+
+fn open(home: &Home) -> anyhow::Result<ExitCode> {
+    let info = match running_or_exit(home)? {
+        Ok(info) => info,
+        Err(code) => return Ok(code),
+    };
+    let url = app::login_url(&info.url, &read_token(home)?);
+    if browser::desktop_session() && browser::open(&url) {
+        println!("Opened {} in your browser.", info.url);
+    } else {
+        println!("Open this link in your browser to sign in:\n{url}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_token(home: &Home) -> anyhow::Result<String> {
+    let token = std::fs::read_to_string(home.token_file())
+        .with_context(|| format!("could not read the token in {}", home.token_file().display()))?;
+    Ok(token.trim().to_string())
+}
+
+fn socket_addr(url: &str) -> anyhow::Result<SocketAddr> {
+    let authority = url.trim_start_matches("http://").trim_end_matches('/');
+    authority.parse().with_context(|| format!("the instance file names an unusable address {url}"))
+}

@@ -1,0 +1,26 @@
+//! viban: a local-first kanban board that runs AI coding agents on your own git
+//! repositories. `main.rs` only calls [`cli::main`]; the modules below are the rest.
+//!
+//! Launcher and runtime: [`cli`], [`app`] (the serve lifecycle), [`home`],
+//! [`instance`], [`postgres`], [`db`], [`logging`], [`progress`], [`browser`],
+//! [`shutdown`]. Server: [`server`] (router, security, assets, WebSocket), [`api`]
+//! (handlers), [`error`]. Shared: [`process`] (every child process), [`client`]
+//! (loopback HTTP for the CLI), [`agents`], [`doctor`].
+
+pub mod agents;
+pub mod api;
+pub mod app;
+pub mod browser;
+pub mod cli;
+pub mod client;
+pub mod db;
+pub mod doctor;
+pub mod error;
+pub mod home;
+pub mod instance;
+pub mod logging;
+pub mod postgres;
+pub mod process;
+pub mod progress;
+pub mod server;
+pub mod shutdown;

@@ -1,0 +1,273 @@
+//! Child processes: the one place that spawns them (own process group, stdin closed),
+//! signals them, and tells whether a pid is still the process we think it is.
+//!
+//! It also owns the root problem: PostgreSQL refuses to run as root. When viban is
+//! root, [`Privilege::Unprivileged`] makes a command run in a new user namespace in
+//! which the caller's uid 0 appears as `nobody` (65534). The child holds no root
+//! rights there, PostgreSQL's root check passes, and the files it creates still
+//! belong to the real user, so nothing under the home changes owner or mode.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The uid and gid the child sees inside the namespace: `nobody`, which exists on
+/// every Linux system (initdb looks its own user up in the passwd database).
+#[cfg(target_os = "linux")]
+const NAMESPACE_ID: &[u8] = b"65534 0 1";
+
+/// How a child is run with respect to root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privilege {
+    /// As viban itself.
+    Inherit,
+    /// When viban is root, as `nobody` inside a user namespace; otherwise as viban.
+    Unprivileged,
+}
+
+pub fn running_as_root() -> bool {
+    #[cfg(unix)]
+    {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        unsafe { libc::geteuid() == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+/// A command in its own process group with stdin closed, so a terminal's Ctrl-C
+/// reaches viban only and viban decides the order in which children stop.
+pub fn command(program: impl AsRef<std::ffi::OsStr>, privilege: Privilege) -> Command {
+    let mut command = Command::new(program);
+    command.stdin(Stdio::null());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+        if privilege == Privilege::Unprivileged && running_as_root() {
+            #[cfg(target_os = "linux")]
+            // SAFETY: the closure runs between fork and exec and only makes
+            // async-signal-safe system calls (unshare, open, write, close).
+            unsafe {
+                command.pre_exec(enter_unprivileged_namespace);
+            }
+        }
+    }
+    command
+}
+
+/// Makes the child receive `signal` when the thread that spawned it exits, so that a
+/// `kill -9` of viban still stops it. Spawn such children from a thread that lives
+/// as long as viban does.
+#[cfg(target_os = "linux")]
+pub fn die_with_parent(command: &mut Command, signal: i32) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe. It must come after the namespace change,
+    // which would clear it, so it is registered after that closure.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn die_with_parent(_command: &mut Command, _signal: i32) {}
+
+#[cfg(target_os = "linux")]
+fn enter_unprivileged_namespace() -> io::Result<()> {
+    fn write(path: &std::ffi::CStr, contents: &[u8]) -> io::Result<()> {
+        // SAFETY: plain system calls on a NUL-terminated path and a valid buffer.
+        unsafe {
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let written = libc::write(fd, contents.as_ptr().cast(), contents.len());
+            let error = io::Error::last_os_error();
+            libc::close(fd);
+            if written != contents.len() as isize {
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+    // SAFETY: unshare has no memory-safety preconditions; the child is single-threaded.
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    write(c"/proc/self/setgroups", b"deny")?;
+    write(c"/proc/self/uid_map", NAMESPACE_ID)?;
+    write(c"/proc/self/gid_map", NAMESPACE_ID)
+}
+
+/// Explains a failure to spawn a command that had to leave root behind.
+pub fn unprivileged_spawn_hint(error: &io::Error) -> String {
+    if running_as_root() {
+        format!(
+            "PostgreSQL refuses to run as root, and viban could not run it as an unprivileged \
+             user in a user namespace ({error}). Run viban as an ordinary user, allow user \
+             namespaces (sysctl kernel.unprivileged_userns_clone=1 / user.max_user_namespaces), \
+             or point viban at an existing server with --database-url"
+        )
+    } else {
+        error.to_string()
+    }
+}
+
+/// Sends `signal` to one process. Returns false if it no longer exists.
+#[cfg(unix)]
+pub fn signal(pid: u32, signal: i32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(pid, signal) == 0 }
+}
+
+/// Sends `signal` to every process in the group led by `pgid`.
+#[cfg(unix)]
+pub fn signal_group(pgid: u32, signal: i32) -> bool {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else { return false };
+    if pgid <= 1 {
+        return false;
+    }
+    // SAFETY: killpg has no memory-safety preconditions.
+    unsafe { libc::killpg(pgid, signal) == 0 }
+}
+
+#[cfg(unix)]
+pub fn is_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: signal 0 only checks for existence and permission.
+    let alive = unsafe { libc::kill(pid, 0) == 0 };
+    alive || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+pub fn is_alive(_pid: u32) -> bool {
+    false
+}
+
+/// Whether `pid` is a PostgreSQL server running on `data_dir`: its executable is
+/// `postgres` and its working directory (the postmaster changes into its data
+/// directory) is `data_dir`. A pid read from a stale file may belong to anything.
+pub fn is_postgres_for(pid: u32, data_dir: &Path) -> bool {
+    let Some(name) = executable_name(pid) else { return false };
+    if !name.starts_with("postgres") {
+        return false;
+    }
+    match (working_dir(pid), data_dir.canonicalize()) {
+        (Some(cwd), Ok(data_dir)) => cwd == data_dir,
+        // No way to read the cwd (macOS): a postgres process whose command line names
+        // this data directory.
+        _ => command_line(pid).is_some_and(|line| line.contains(&*data_dir.to_string_lossy())),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn executable_name(pid: u32) -> Option<String> {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    Some(exe.file_name()?.to_string_lossy().into_owned())
+}
+
+#[cfg(target_os = "linux")]
+fn working_dir(pid: u32) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
+}
+
+#[cfg(target_os = "linux")]
+fn command_line(pid: u32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(String::from_utf8_lossy(&raw).replace('\0', " "))
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn executable_name(pid: u32) -> Option<String> {
+    let output = Command::new("ps").args(["-o", "comm=", "-p", &pid.to_string()]).output().ok()?;
+    let path = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    Some(Path::new(&path).file_name()?.to_string_lossy().into_owned())
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn working_dir(_pid: u32) -> Option<PathBuf> {
+    None
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn command_line(pid: u32) -> Option<String> {
+    let output = Command::new("ps").args(["-o", "command=", "-p", &pid.to_string()]).output().ok()?;
+    Some(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+#[cfg(not(unix))]
+fn executable_name(_pid: u32) -> Option<String> {
+    None
+}
+#[cfg(not(unix))]
+fn working_dir(_pid: u32) -> Option<PathBuf> {
+    None
+}
+#[cfg(not(unix))]
+fn command_line(_pid: u32) -> Option<String> {
+    None
+}
+
+/// Looks a program up on PATH, then in the usual per-user install folders that a
+/// launch from a tray or a service manager (with a thin PATH) would miss.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path_dirs = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let home = directories::BaseDirs::new().map(|dirs| dirs.home_dir().to_path_buf());
+    let mut extra = Vec::new();
+    if let Some(home) = &home {
+        for dir in [".local/bin", ".npm-global/bin", ".bun/bin", ".cargo/bin", ".volta/bin"] {
+            extra.push(home.join(dir));
+        }
+    }
+    extra.push(PathBuf::from("/usr/local/bin"));
+    extra.push(PathBuf::from("/opt/homebrew/bin"));
+    if let Some(nvm_bin) = std::env::var_os("NVM_BIN") {
+        extra.push(PathBuf::from(nvm_bin));
+    }
+    path_dirs.into_iter().chain(extra).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        path.metadata().is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.is_file()
+    }
+}
+
+/// Runs `command` to completion, capturing its output; kills its process group if it
+/// takes longer than `timeout`.
+pub fn output_with_timeout(
+    command: &mut Command,
+    timeout: std::time::Duration,
+) -> io::Result<std::process::Output> {
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = command.spawn()?;
+    let pid = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match receiver.recv_timeout(timeout) {
+        Ok(output) => output,
+        Err(_) => {
+            #[cfg(unix)]
+            signal_group(pid, libc::SIGKILL);
+            Err(io::Error::new(io::ErrorKind::TimedOut, format!("timed out after {timeout:?}")))
+        }
+    }
+}
