@@ -121,6 +121,7 @@ async fn serve_until_shutdown(
         pool: database.pool().clone(),
         shutdown: shutdown.clone(),
         postgres_version: db::server_version(database.pool()).await.unwrap_or_default().into(),
+        postgres_liveness: database.liveness(),
         started: Instant::now(),
     };
     let router = server::router(state, security);
@@ -221,6 +222,13 @@ impl Database {
     fn pool(&self) -> &PgPool {
         match self {
             Self::Embedded { pool, .. } | Self::External { pool } => pool,
+        }
+    }
+
+    fn liveness(&self) -> Option<postgres::Liveness> {
+        match self {
+            Self::Embedded { server, .. } => Some(server.liveness()),
+            Self::External { .. } => None,
         }
     }
 

@@ -171,6 +171,23 @@ struct Shared {
     stopping: AtomicBool,
     /// The current postmaster's pid, 0 while it is down.
     pid: AtomicU32,
+    /// Whether the current postmaster has finished starting and accepts connections.
+    ready: AtomicBool,
+    /// How many times the postmaster died under viban.
+    deaths: AtomicU32,
+}
+
+/// Whether the supervised postmaster is up, without a round trip: health checks
+/// report an outage at once instead of waiting on connection retries.
+#[derive(Debug, Clone)]
+pub struct Liveness(Arc<Shared>);
+
+impl Liveness {
+    /// Whether the server is up, and how many times it has died so far: a check that
+    /// sees the count change has straddled an outage.
+    pub fn snapshot(&self) -> (bool, u32) {
+        (self.0.ready.load(Ordering::SeqCst), self.0.deaths.load(Ordering::SeqCst))
+    }
 }
 
 impl Server {
@@ -180,6 +197,10 @@ impl Server {
 
     pub fn connect_options(&self, database: &str) -> PgConnectOptions {
         self.cluster.connect_options(database)
+    }
+
+    pub fn liveness(&self) -> Liveness {
+        Liveness(Arc::clone(&self.shared))
     }
 
     /// Stops the postmaster: fast shutdown, then immediate, then SIGKILL to its
@@ -306,7 +327,10 @@ fn supervise(launch: &Launch, shared: &Shared, ready: mpsc::Sender<Result<(), Po
         let outcome = launch.spawn().and_then(|mut child| {
             shared.pid.store(child.id(), Ordering::SeqCst);
             match launch.wait_ready(&mut child) {
-                Ok(()) => Ok(child),
+                Ok(()) => {
+                    shared.ready.store(true, Ordering::SeqCst);
+                    Ok(child)
+                }
                 Err(error) => {
                     shared.pid.store(0, Ordering::SeqCst);
                     Err(error)
@@ -337,10 +361,12 @@ fn supervise(launch: &Launch, shared: &Shared, ready: mpsc::Sender<Result<(), Po
         };
         let pid = child.id();
         let status = child.wait();
+        shared.ready.store(false, Ordering::SeqCst);
         shared.pid.store(0, Ordering::SeqCst);
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
+        shared.deaths.fetch_add(1, Ordering::SeqCst);
         // Backends outlive a killed postmaster for a moment and hold its shared
         // memory; clear the whole group before starting again.
         process::signal_group(pid, libc::SIGKILL);

@@ -17,8 +17,15 @@ pub struct Health {
 }
 
 /// `GET /api/health`: a database round trip. Public; says nothing but status.
+///
+/// For the embedded server the supervisor's view counts too: down before or after the
+/// round trip, or restarted during it (the pool's reconnects can hide a short outage),
+/// is reported as down.
 pub async fn health(State(state): State<AppState>) -> Response {
-    if db::ping(&state.pool).await {
+    let supervisor = || state.postgres_liveness.as_ref().map_or((true, 0), |liveness| liveness.snapshot());
+    let before = supervisor();
+    let answered = before.0 && db::ping(&state.pool).await;
+    if answered && supervisor() == before {
         Json(Health { status: "ok", database: "ok" }).into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable", database: "down" }))

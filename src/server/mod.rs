@@ -34,6 +34,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub shutdown: Shutdown,
     pub postgres_version: Arc<str>,
+    /// The embedded server's supervisor state; `None` for an external database.
+    pub postgres_liveness: Option<crate::postgres::Liveness>,
     pub started: Instant,
 }
 

@@ -125,8 +125,10 @@ pub async fn guard(State(security): State<Arc<Security>>, request: Request, next
             // Scripts send no Origin; they must prove themselves with the Bearer token.
             None if bearer => {}
             None => {
-                return ApiError::forbidden("state-changing requests need an Origin header or a Bearer token")
-                    .into_response();
+                return ApiError::forbidden(
+                    "state-changing requests need an Origin header or a Bearer token",
+                )
+                .into_response();
             }
         }
     }

@@ -1,0 +1,269 @@
+//! Test harness: starts the real `viban` binary on a private home, with its real
+//! embedded PostgreSQL, and talks to it over real sockets.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use viban::client::Response;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_viban");
+/// Generous: the CI machine has two cores and runs tests in parallel.
+pub const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A home directory that is removed when the test ends.
+pub fn temp_home() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("viban-test-").tempdir().expect("create a temp home")
+}
+
+/// A running `viban serve`. Dropping it stops it (SIGTERM, then SIGKILL).
+pub struct Viban {
+    pub home: PathBuf,
+    child: Option<Child>,
+    pub pid: u32,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Viban {
+    /// `viban serve --no-browser --port 0` plus `args`, waiting until it is healthy.
+    pub fn start(home: &Path, args: &[&str]) -> Self {
+        let viban = Self::spawn(home, args, &[]);
+        viban.wait_healthy(START_TIMEOUT);
+        viban
+    }
+
+    pub fn spawn(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BIN);
+        command.args(["serve", "--no-browser", "--headless"]);
+        if !args.iter().any(|arg| *arg == "--port") {
+            command.args(["--port", "0"]);
+        }
+        command.args(args).env("VIBAN_HOME", home).env_remove("DATABASE_URL");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Self::spawn_command(home, command)
+    }
+
+    pub fn spawn_command(home: &Path, mut command: Command) -> Self {
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("start viban");
+        let stdout = capture(child.stdout.take().expect("piped stdout"));
+        let stderr = capture(child.stderr.take().expect("piped stderr"));
+        let pid = child.id();
+        Self { home: home.to_path_buf(), child: Some(child), pid, stdout, stderr }
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn instance(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.home.join("run/instance.json")).unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+
+    pub fn url(&self) -> String {
+        self.instance()["url"].as_str().unwrap_or_default().to_string()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        let url = self.url();
+        url.trim_start_matches("http://").trim_end_matches('/').parse().expect("instance url has an address")
+    }
+
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.home.join("token")).expect("token file").trim().to_string()
+    }
+
+    /// Waits until `/api/health` answers 200; panics with viban's output otherwise.
+    pub fn wait_healthy(&self, timeout: Duration) -> Duration {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if let Some(status) = self.exit_status() {
+                panic!("viban exited ({status}) before it was healthy\n{}", self.output());
+            }
+            if self.instance().is_object() {
+                if let Ok(response) = viban::client::request(self.addr(), "GET", "/api/health", &[], b"") {
+                    if response.status == 200 {
+                        return started.elapsed();
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("viban was not healthy within {timeout:?}\n{}", self.output());
+    }
+
+    pub fn output(&self) -> String {
+        format!("--- stdout\n{}--- stderr\n{}", self.stdout(), self.stderr())
+    }
+
+    /// A request with the Bearer token.
+    pub fn get(&self, path: &str) -> Response {
+        let auth = format!("Bearer {}", self.token());
+        self.request("GET", path, &[("Authorization", &auth)], b"")
+    }
+
+    /// A request with exactly these headers (plus Host, unless given).
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        viban::client::request(self.addr(), method, path, headers, body).expect("request to viban")
+    }
+
+    pub fn signal(&self, signal: i32) {
+        unsafe { libc::kill(self.pid as i32, signal) };
+    }
+
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        // try_wait needs &mut; the child is only reaped through here and wait_exit.
+        let child = self.child.as_ref()?;
+        let mut status = 0;
+        let reaped = unsafe { libc::waitpid(child.id() as i32, &mut status, libc::WNOHANG) };
+        (reaped == child.id() as i32).then(|| std::os::unix::process::ExitStatusExt::from_raw(status))
+    }
+
+    /// Waits for the process to exit; `None` if it did not within `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if let Some(status) = self.exit_status() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn kill9(&mut self) {
+        self.signal(libc::SIGKILL);
+        self.wait_exit(Duration::from_secs(10)).expect("SIGKILL ends viban");
+    }
+
+    /// A direct connection to the embedded database, as viban's superuser.
+    pub fn sql(&self) -> Database {
+        Database::embedded(&self.home)
+    }
+}
+
+impl Drop for Viban {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.signal(libc::SIGTERM);
+            if self.wait_exit(Duration::from_secs(15)).is_none() {
+                self.signal(libc::SIGKILL);
+                self.wait_exit(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+fn capture(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&text);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            let mut text = sink.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    text
+}
+
+/// Runs `viban <args>` to completion with `VIBAN_HOME` set.
+pub fn run_cli(home: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env("VIBAN_HOME", home)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run viban")
+}
+
+/// A blocking wrapper around one sqlx connection.
+pub struct Database {
+    runtime: tokio::runtime::Runtime,
+    connection: Mutex<sqlx::PgConnection>,
+}
+
+impl Database {
+    pub fn embedded(home: &Path) -> Self {
+        let password = std::fs::read_to_string(home.join("postgres.password")).expect("password file");
+        let options = sqlx::postgres::PgConnectOptions::new()
+            .socket(home.join("run"))
+            .port(5432)
+            .username("postgres")
+            .password(password.trim())
+            .database("viban");
+        Self::connect(options)
+    }
+
+    pub fn connect(options: sqlx::postgres::PgConnectOptions) -> Self {
+        use sqlx::ConnectOptions;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let connection = runtime.block_on(options.connect()).expect("connect to PostgreSQL");
+        Self { runtime, connection: Mutex::new(connection) }
+    }
+
+    pub fn execute(&self, sql: &str) {
+        let mut connection = self.connection.lock().unwrap();
+        self.runtime
+            .block_on(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut *connection))
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    }
+
+    /// The first column of the first row, as text.
+    pub fn text(&self, sql: &str) -> String {
+        use sqlx::Row;
+        let mut connection = self.connection.lock().unwrap();
+        let row = self
+            .runtime
+            .block_on(sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(&mut *connection))
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
+        row.try_get::<String, _>(0).unwrap_or_else(|_| row.get::<i64, _>(0).to_string())
+    }
+
+    pub fn with_connection<T>(&self, work: impl AsyncFnOnce(&mut sqlx::PgConnection) -> T) -> T {
+        let mut connection = self.connection.lock().unwrap();
+        self.runtime.block_on(work(&mut connection))
+    }
+}
+
+/// Pids of PostgreSQL processes serving `data_dir` (their cwd is the data directory).
+pub fn postgres_processes(data_dir: &Path) -> Vec<u32> {
+    let Ok(data_dir) = data_dir.canonicalize() else { return Vec::new() };
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
+            exe.is_some_and(|exe| exe.ends_with("postgres")) && cwd.as_deref() == Some(&*data_dir)
+        })
+        .collect()
+}
+
+/// Waits until `condition` holds, polling; false if it did not within `timeout`.
+pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    condition()
+}
