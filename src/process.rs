@@ -139,12 +139,27 @@ pub fn signal_group(pgid: u32, signal: i32) -> bool {
     unsafe { libc::killpg(pgid, signal) == 0 }
 }
 
+/// Whether `pid` is a running process. A zombie (exited, not yet reaped by its
+/// parent) is not running.
 #[cfg(unix)]
 pub fn is_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    let Ok(raw_pid) = libc::pid_t::try_from(pid) else { return false };
     // SAFETY: signal 0 only checks for existence and permission.
-    let alive = unsafe { libc::kill(pid, 0) == 0 };
-    alive || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    let exists = unsafe { libc::kill(raw_pid, 0) == 0 }
+        || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    exists && !is_zombie(pid)
+}
+
+#[cfg(target_os = "linux")]
+fn is_zombie(pid: u32) -> bool {
+    // The state follows the parenthesised command name, which may itself hold spaces.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn is_zombie(_pid: u32) -> bool {
+    false
 }
 
 #[cfg(not(unix))]

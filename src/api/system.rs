@@ -1,8 +1,9 @@
 //! Health, version and shutdown: the routes the launcher and scripts rely on.
 
 use axum::Json;
+use axum::extract::OriginalUri;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -60,6 +61,6 @@ pub async fn shutdown(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Any `/api` path without a route.
-pub async fn unknown_route(uri: Uri) -> ApiError {
+pub async fn unknown_route(OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::not_found(format!("no API route {}", uri.path()))
 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs viban's whole test suite. Installs and starts what the tests need: the staged
+# PostgreSQL archive (via setup.sh) and, for the external-database test (T1), a
+# scratch cluster of Debian's PostgreSQL on a free loopback port, removed afterwards.
+# Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+start_external_postgres() {
+  if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
+    echo "test: installing Debian's PostgreSQL for the external-database test"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+  local bin
+  bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+  scratch="$(mktemp -d /tmp/viban-external-pg.XXXXXX)"
+  local run_as=()
+  if [ "$(id -u)" -eq 0 ]; then
+    # PostgreSQL refuses root; Debian's package brings the `postgres` account.
+    chown postgres: "$scratch"
+    run_as=(runuser -u postgres --)
+  fi
+  local port password=viban-test
+  port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  echo "$password" > "$scratch/pw" && chmod 600 "$scratch/pw"
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$scratch/pw"
+  "${run_as[@]}" "$bin/initdb" -D "$scratch/data" -U viban --auth=scram-sha-256 --pwfile="$scratch/pw" >/dev/null
+  "${run_as[@]}" "$bin/pg_ctl" -D "$scratch/data" -l "$scratch/log" -w -o "-p $port -k $scratch -c listen_addresses=127.0.0.1" start >/dev/null
+  trap 'runuser_stop' EXIT
+  PGPASSWORD=$password "$bin/createdb" -h 127.0.0.1 -p "$port" -U viban viban_test
+  export VIBAN_TEST_DATABASE_URL="postgres://viban:$password@127.0.0.1:$port/viban_test"
+  stop_cmd=("${run_as[@]}" "$bin/pg_ctl" -D "$scratch/data" -m fast -w stop)
+}
+
+runuser_stop() {
+  "${stop_cmd[@]}" >/dev/null 2>&1 || true
+  rm -rf "$scratch"
+}
+
+if [ -z "${VIBAN_TEST_DATABASE_URL:-}" ]; then
+  start_external_postgres
+fi
+cargo test --all-targets "$@"
