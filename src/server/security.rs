@@ -35,8 +35,7 @@ impl Security {
 
     fn host_allowed(&self, host: &str) -> bool {
         let name = host_name(host);
-        matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]")
-            || self.extra_hosts.iter().any(|allowed| *allowed == name)
+        matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]") || self.extra_hosts.contains(&name)
     }
 
     fn is_secret(&self, candidate: &str) -> bool {

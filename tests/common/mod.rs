@@ -40,7 +40,7 @@ impl Viban {
     pub fn spawn(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(BIN);
         command.args(["serve", "--no-browser", "--headless"]);
-        if !args.iter().any(|arg| *arg == "--port") {
+        if !args.contains(&"--port") {
             command.args(["--port", "0"]);
         }
         command.args(args).env("VIBAN_HOME", home).env_remove("DATABASE_URL");
@@ -92,12 +92,11 @@ impl Viban {
             if let Some(status) = self.exit_status() {
                 panic!("viban exited ({status}) before it was healthy\n{}", self.output());
             }
-            if self.instance().is_object() {
-                if let Ok(response) = viban::client::request(self.addr(), "GET", "/api/health", &[], b"") {
-                    if response.status == 200 {
-                        return started.elapsed();
-                    }
-                }
+            if self.instance().is_object()
+                && let Ok(response) = viban::client::request(self.addr(), "GET", "/api/health", &[], b"")
+                && response.status == 200
+            {
+                return started.elapsed();
             }
             std::thread::sleep(Duration::from_millis(25));
         }
