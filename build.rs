@@ -65,7 +65,8 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>) {
 
 fn build_web(web: &Path) {
     if !web.join("node_modules/.package-lock.json").is_file() {
-        run_npm(web, &["ci", "--no-audit", "--no-fund"]);
+        // Not `npm ci`: see scripts/setup.sh.
+        run_npm(web, &["install", "--no-save", "--no-audit", "--no-fund"]);
     }
     run_npm(web, &["run", "build"]);
 }
@@ -76,7 +77,7 @@ fn run_npm(web: &Path, args: &[&str]) {
     match status {
         Ok(status) if status.success() => {}
         Ok(status) => panic!(
-            "`npm {}` in assets/web failed ({status}); fix the web sources or run `npm ci` there",
+            "`npm {}` in assets/web failed ({status}); fix the web sources or run `npm install` there",
             args.join(" ")
         ),
         Err(error) => panic!(

@@ -23,4 +23,7 @@ fi
 command -v cargo >/dev/null || { echo "setup: install Rust first (https://rustup.rs)" >&2; exit 1; }
 
 scripts/stage-postgres.sh
-(cd assets/web && [ -f node_modules/.package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error)
+# `npm install --no-save` rather than `npm ci`: where npm is set to keep registry
+# addresses out of lock files (omit-lockfile-registry-resolved), the lock it writes
+# lacks other platforms' optional packages and `npm ci` rejects it.
+(cd assets/web && [ -f node_modules/.package-lock.json ] || npm install --no-save --no-audit --no-fund --loglevel=error)
