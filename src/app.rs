@@ -13,7 +13,8 @@ use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use tracing::{error, info, warn};
 
-use crate::cli::ServeArgs;
+use crate::cli::{ServeArgs, ServeSettings};
+use crate::config::Config;
 use crate::home::{self, Home};
 use crate::instance::{self, Claim, InstanceInfo};
 use crate::postgres::{self, Cluster};
@@ -28,11 +29,12 @@ const KEEP_BACKUPS: usize = 3;
 pub fn serve(home: Home, args: ServeArgs) -> anyhow::Result<ExitCode> {
     home.prepare()?;
     let _log_guard = crate::logging::init_server(&home.logs_dir());
+    let args = args.resolve(Config::load(&home)?.server);
     let lock = match instance::claim(&home).context("could not take the instance lock")? {
         Claim::Acquired(lock) => lock,
         Claim::Taken => return hand_over_to_running(&home, &args),
     };
-    let password = args.password.clone().filter(|password| !password.is_empty());
+    let password = args.password.clone();
     if !args.host.is_loopback() && password.is_none() && !home.token_file().exists() {
         bail!(
             "refusing to listen on {} without a password: anyone who can reach it could run commands \
@@ -51,12 +53,12 @@ pub fn serve(home: Home, args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// L1: another viban already serves this home: show (and in a desktop, open) it.
-fn hand_over_to_running(home: &Home, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+fn hand_over_to_running(home: &Home, args: &ServeSettings) -> anyhow::Result<ExitCode> {
     // A first start may still be extracting PostgreSQL; give it time to say where it is.
     let info = instance::running(home, Duration::from_secs(90))?
         .context("the running viban stopped while this one was asking for its address; start viban again")?;
     println!("viban is already running at {} (pid {})", info.url, info.pid);
-    if browser::desktop_session() && !args.no_browser && !args.headless {
+    if browser::desktop_session() && args.open_browser {
         let token = std::fs::read_to_string(home.token_file()).unwrap_or_default();
         browser::open(&login_url(&info.url, token.trim()));
     }
@@ -67,7 +69,12 @@ pub fn login_url(url: &str, token: &str) -> String {
     format!("{url}?token={token}")
 }
 
-async fn run(home: &Home, args: &ServeArgs, token: String, password: Option<String>) -> anyhow::Result<()> {
+async fn run(
+    home: &Home,
+    args: &ServeSettings,
+    token: String,
+    password: Option<String>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let shutdown = Shutdown::new();
     tokio::spawn(trigger_on_signal(shutdown.clone()));
@@ -82,7 +89,7 @@ async fn run(home: &Home, args: &ServeArgs, token: String, password: Option<Stri
 
 async fn serve_until_shutdown(
     home: &Home,
-    args: &ServeArgs,
+    args: &ServeSettings,
     token: String,
     password: Option<String>,
     database: &Database,
@@ -133,7 +140,7 @@ async fn serve_until_shutdown(
     } else {
         println!("Run `viban open` for a sign-in link.");
     }
-    if browser::desktop_session() && !args.no_browser && !args.headless {
+    if browser::desktop_session() && args.open_browser {
         browser::open(&login_url(&url, &token));
     }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::ServerConfig;
 use crate::home::Home;
 use crate::instance::{self, InstanceInfo};
 use crate::{app, browser, client, doctor, logging};
@@ -58,13 +59,13 @@ pub struct ServeArgs {
     pub headless: bool,
 
     /// Port for the web UI, API and WebSocket; the next free one is used if taken
-    /// (0: any free port).
-    #[arg(long, env = "VIBAN_PORT", default_value_t = 7777)]
-    pub port: u16,
+    /// (0: any free port) [default: 7777]
+    #[arg(long, env = "VIBAN_PORT")]
+    pub port: Option<u16>,
 
-    /// Address to listen on. Anything but loopback needs a password.
-    #[arg(long, env = "VIBAN_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    pub host: IpAddr,
+    /// Address to listen on; anything but loopback needs a password [default: 127.0.0.1]
+    #[arg(long, env = "VIBAN_HOST")]
+    pub host: Option<IpAddr>,
 
     /// Use this PostgreSQL server instead of the embedded one.
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
@@ -80,16 +81,32 @@ pub struct ServeArgs {
     pub allowed_hosts: Vec<String>,
 }
 
-impl Default for ServeArgs {
-    fn default() -> Self {
-        Self {
-            no_browser: false,
-            headless: false,
-            port: 7777,
-            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            database_url: None,
-            password: None,
-            allowed_hosts: Vec::new(),
+/// `serve`'s settings once the command line, the environment and `config.toml` are
+/// combined.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub open_browser: bool,
+    pub headless: bool,
+    pub port: u16,
+    pub host: IpAddr,
+    pub database_url: Option<String>,
+    pub password: Option<String>,
+    pub allowed_hosts: Vec<String>,
+}
+
+impl ServeArgs {
+    /// Options given (on the command line or in the environment) win over the file.
+    pub fn resolve(self, config: ServerConfig) -> ServeSettings {
+        let mut allowed_hosts = config.allowed_hosts.unwrap_or_default();
+        allowed_hosts.extend(self.allowed_hosts);
+        ServeSettings {
+            open_browser: !self.no_browser && !self.headless && config.open_browser.unwrap_or(true),
+            headless: self.headless,
+            port: self.port.or(config.port).unwrap_or(7777),
+            host: self.host.or(config.host).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            database_url: self.database_url.or(config.database_url).filter(|url| !url.is_empty()),
+            password: self.password.filter(|password| !password.is_empty()),
+            allowed_hosts,
         }
     }
 }
@@ -123,7 +140,7 @@ fn default_serve_args() -> ServeArgs {
         #[command(flatten)]
         serve: ServeArgs,
     }
-    Bare::try_parse_from(["viban"]).map(|bare| bare.serve).unwrap_or_default()
+    Bare::try_parse_from(["viban"]).map(|bare| bare.serve).unwrap_or_else(|error| error.exit())
 }
 
 fn running_or_exit(home: &Home) -> anyhow::Result<Result<InstanceInfo, ExitCode>> {

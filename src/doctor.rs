@@ -18,6 +18,7 @@ enum Outcome {
 pub fn run(home: &Home) -> ExitCode {
     let mut checks: Vec<(&str, Outcome)> = vec![
         ("home", check_home(home)),
+        ("config", check_config(home)),
         ("postgres", check_postgres(home)),
         ("port", check_port(home)),
         ("git", check_tool("git", "install git (e.g. `apt install git` or `brew install git`)", true)),
@@ -57,6 +58,13 @@ fn check_home(home: &Home) -> Outcome {
             format!("{} is not writable", home.root().display()),
             "fix its permissions, or choose another home with --home / VIBAN_HOME".into(),
         )
+    }
+}
+
+fn check_config(home: &Home) -> Outcome {
+    match crate::config::Config::load(home) {
+        Ok(_) => Outcome::Ok(format!("{} is valid", home.config_file().display())),
+        Err(error) => Outcome::Fail(error.to_string(), format!("edit {}", home.config_file().display())),
     }
 }
 

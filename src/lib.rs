@@ -1,7 +1,7 @@
 //! viban: a local-first kanban board that runs AI coding agents on your own git
 //! repositories. `main.rs` only calls [`cli::main`]; the modules below are the rest.
 //!
-//! Launcher and runtime: [`cli`], [`app`] (the serve lifecycle), [`home`],
+//! Launcher and runtime: [`cli`], [`app`] (the serve lifecycle), [`config`], [`home`],
 //! [`instance`], [`postgres`], [`db`], [`logging`], [`progress`], [`browser`],
 //! [`shutdown`]. Server: [`server`] (router, security, assets, WebSocket), [`api`]
 //! (handlers), [`error`]. Shared: [`process`] (every child process), [`client`]
@@ -13,6 +13,7 @@ pub mod app;
 pub mod browser;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod db;
 pub mod doctor;
 pub mod error;

@@ -183,3 +183,63 @@ fn doctor_checks_the_machine_and_gives_a_fix_for_each_problem() {
     assert!(text.contains("! codex") && text.contains("npm i -g @openai/codex"), "{text}");
     assert_eq!(output.status.success(), !text.contains('✗'), "exit 1 exactly when a check failed\n{text}");
 }
+
+#[test]
+fn a_first_start_writes_a_commented_private_config_file() {
+    let home = temp_home();
+    let _viban = Viban::start(home.path(), &[]);
+    let config = home.path().join("config.toml");
+    let text = std::fs::read_to_string(&config).expect("config.toml written");
+    assert!(text.contains("# port = 7777"), "{text}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&config).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn config_file_settings_apply_and_the_command_line_overrides_them() {
+    let home = temp_home();
+    let free = |_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (from_file, from_flag): (u16, u16) = (free(0), free(1));
+    std::fs::write(home.path().join("config.toml"), format!("[server]\nport = {from_file}\n")).unwrap();
+    // Viban::spawn passes --port 0 unless a port is given; give none via the harness.
+    let mut command = std::process::Command::new(common::BIN);
+    command.args(["serve", "--no-browser"]).env("VIBAN_HOME", home.path()).env_remove("VIBAN_PORT");
+    let viban = Viban::spawn_command(home.path(), command);
+    viban.wait_healthy(common::START_TIMEOUT);
+    assert_eq!(viban.addr().port(), from_file);
+    drop(viban);
+
+    let viban = Viban::start(home.path(), &["--port", &from_flag.to_string()]);
+    assert_eq!(viban.addr().port(), from_flag);
+}
+
+#[test]
+fn an_invalid_config_file_stops_viban_naming_the_file_and_the_key() {
+    let home = temp_home();
+    std::fs::write(home.path().join("config.toml"), "[server]\nprot = 8080\n").unwrap();
+    let output = run_cli(home.path(), &["serve", "--no-browser", "--port", "0"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("config.toml") && stderr.contains("prot"), "{stderr}");
+    assert!(!home.path().join("data").exists(), "nothing started");
+}
+
+#[test]
+fn a_first_start_on_a_terminal_shows_progress_while_extracting() {
+    let home = temp_home();
+    // script(1) gives viban a real pseudo-terminal, as a user's shell would.
+    let command = format!("VIBAN_HOME={} {} serve --no-browser --port 0", home.path().display(), common::BIN);
+    let mut script = std::process::Command::new("script");
+    script.args(["-qfec", &command, "/dev/null"]);
+    let mut viban = Viban::spawn_command(home.path(), script);
+    viban.wait_healthy(common::START_TIMEOUT);
+    // Stop before asserting, so a failure leaves nothing running under script(1).
+    run_cli(home.path(), &["stop"]);
+    viban.wait_exit(std::time::Duration::from_secs(15));
+    let screen = viban.stdout();
+    assert!(screen.contains("Extracting PostgreSQL 17.10.0 (first run only)… "), "{screen}");
+    assert!(screen.contains("✓ Extracting PostgreSQL 17.10.0 (first run only) ("), "{screen}");
+    assert!(screen.contains("✓ Creating the database cluster"), "{screen}");
+    // On a terminal the sign-in link is printed for the user to click.
+    assert!(screen.contains("Sign in with: http://127.0.0.1:"), "{screen}");
+}

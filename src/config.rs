@@ -1,0 +1,87 @@
+//! `config.toml` in the home (L3): settings that persist between starts.
+//!
+//! Precedence, highest first: command-line option, environment variable, this file,
+//! built-in default. A first start writes a commented template; an unknown key or a
+//! wrong type stops viban with the file, the key and the line, rather than being
+//! silently ignored.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::home::{self, Home};
+
+const TEMPLATE: &str = r#"# viban settings. Command-line options and VIBAN_* environment variables override them.
+
+[server]
+# Port for the web UI, API and WebSocket; the next free one is used if it is taken.
+# port = 7777
+# Address to listen on. Anything but loopback needs VIBAN_PASSWORD.
+# host = "127.0.0.1"
+# Open the browser on start (only ever in a desktop session).
+# open_browser = true
+# More host names the server may be reached by (DNS-rebinding allow-list).
+# allowed_hosts = ["my-machine.local"]
+# An external PostgreSQL to use instead of the embedded one.
+# database_url = "postgres://user:password@db.example:5432/viban"
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path} is not valid: {message}fix or remove the setting, then start viban again")]
+    Invalid { path: PathBuf, message: String },
+    #[error(transparent)]
+    Home(#[from] home::HomeError),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub port: Option<u16>,
+    pub host: Option<IpAddr>,
+    pub open_browser: Option<bool>,
+    pub allowed_hosts: Option<Vec<String>>,
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Reads the home's `config.toml`, writing the commented template first if there
+    /// is none.
+    pub fn load(home: &Home) -> Result<Self, ConfigError> {
+        let path = home.config_file();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                home::write_private_file(&path, TEMPLATE.as_bytes())?;
+                return Ok(Self::default());
+            }
+            Err(source) => return Err(home::HomeError::Read { path, source }.into()),
+        };
+        toml::from_str(&text).map_err(|error| ConfigError::Invalid { path, message: error.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_parses_to_the_defaults() {
+        let config: Config = toml::from_str(TEMPLATE).unwrap();
+        assert!(config.server.port.is_none() && config.server.host.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_not_silence() {
+        let error = toml::from_str::<Config>("[server]\nprot = 80\n").unwrap_err().to_string();
+        assert!(error.contains("prot"), "{error}");
+    }
+}
