@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs viban's whole test suite. Installs and starts what the tests need: the staged
-# PostgreSQL archive (via setup.sh) and, for the external-database test (T1), a
-# scratch cluster of Debian's PostgreSQL on a free loopback port, removed afterwards.
+# PostgreSQL archive (via setup.sh), Debian's Chromium for the browser test and, for
+# the external-database test (T1), a scratch cluster of Debian's PostgreSQL on a free
+# loopback port, removed afterwards.
 # Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,13 @@ runuser_stop() {
   "${stop_cmd[@]}" >/dev/null 2>&1 || true
   rm -rf "$scratch"
 }
+
+# The browser test drives Debian's Chromium headless.
+if [ -z "${VIBAN_TEST_CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then
+  echo "test: installing Debian's Chromium for the browser test"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 
 if [ -z "${VIBAN_TEST_DATABASE_URL:-}" ]; then
   start_external_postgres

@@ -243,3 +243,35 @@ fn a_first_start_on_a_terminal_shows_progress_while_extracting() {
     // On a terminal the sign-in link is printed for the user to click.
     assert!(screen.contains("Sign in with: http://127.0.0.1:"), "{screen}");
 }
+
+/// Debian's Chromium (scripts/test.sh installs it), or VIBAN_TEST_CHROMIUM.
+fn chromium() -> String {
+    let path = std::env::var("VIBAN_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&path).is_file(),
+        "{path} not found: scripts/test.sh installs Debian's chromium, or set VIBAN_TEST_CHROMIUM"
+    );
+    path
+}
+
+#[test]
+fn in_a_real_browser_the_sign_in_link_opens_the_shell_with_version_database_and_live_socket() {
+    let home = temp_home();
+    let viban = Viban::start(home.path(), &[]);
+    let profile = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(chromium())
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--virtual-time-budget=10000", "--dump-dom"])
+        .arg(format!("{}?token={}", viban.url(), viban.token()))
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    // The token was swapped for a cookie, the script then called the API with it…
+    assert!(dom.contains(&format!(r#"<dd id="version">{}</dd>"#, env!("CARGO_PKG_VERSION"))), "{dom}");
+    assert!(dom.contains(r#"<dd id="postgres">17.10</dd>"#), "{dom}");
+    assert!(dom.contains(r#"<dd id="database" class="ok">healthy</dd>"#), "{dom}");
+    // …and opened the WebSocket, which the Origin check let through.
+    assert!(dom.contains(r#"<span class="pill live" id="connection">live</span>"#), "{dom}");
+}
