@@ -116,12 +116,15 @@ async fn serve_until_shutdown(
     )?;
 
     let mut extra_hosts = args.allowed_hosts.clone();
-    if !args.host.is_loopback() && !args.host.is_unspecified() {
-        extra_hosts.push(args.host.to_string());
+    if !args.host.is_loopback() {
         warn!(
             "viban is listening on {}: anyone who can reach it and knows the password can run commands as you",
             args.host
         );
+        // A specific address is how clients will name the server; 0.0.0.0 names nothing.
+        if !args.host.is_unspecified() {
+            extra_hosts.push(args.host.to_string());
+        }
     }
     let security = Arc::new(Security::new(token.clone(), password, extra_hosts, port));
     let state = AppState {

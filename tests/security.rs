@@ -229,3 +229,19 @@ fn secrets_stay_out_of_the_logs() {
         assert!(!text.contains(password.trim()), "password in {:?}", entry.file_name());
     }
 }
+
+#[test]
+fn with_a_password_a_non_loopback_bind_starts_and_the_password_signs_in() {
+    let home = temp_home();
+    let viban =
+        Viban::spawn(home.path(), &["--host", "0.0.0.0"], &[("VIBAN_PASSWORD", "correct horse battery")]);
+    viban.wait_healthy(common::START_TIMEOUT);
+    assert!(viban.stderr().contains("anyone who can reach it"), "a warning is printed\n{}", viban.output());
+    let response =
+        viban.request("GET", "/api/version", &[("Authorization", "Bearer correct horse battery")], b"");
+    assert_eq!(response.status, 200);
+    assert_eq!(viban.request("GET", "/api/version", &[("Authorization", "Bearer wrong")], b"").status, 401);
+    // The password never reaches the logs or the process list.
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", viban.pid)).unwrap();
+    assert!(!String::from_utf8_lossy(&cmdline).contains("correct horse"));
+}
