@@ -52,4 +52,5 @@ fi
 if [ -z "${VIBAN_TEST_DATABASE_URL:-}" ]; then
   start_external_postgres
 fi
-cargo test --all-targets "$@"
+# Plain `cargo test`: lib, binary and integration tests (clippy already builds the bench).
+cargo test "$@"

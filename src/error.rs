@@ -46,6 +46,11 @@ impl ApiError {
         &self.0
     }
 
+    /// A well-formed request whose content is wrong (422); add the field.
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request", detail)
+    }
+
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "Not found", detail)
     }
@@ -95,6 +100,24 @@ impl From<sqlx::Error> for ApiError {
                     "a database query failed; see viban's log",
                 )
             }
+        }
+    }
+}
+
+impl From<crate::db::tasks::TaskError> for ApiError {
+    fn from(error: crate::db::tasks::TaskError) -> Self {
+        use crate::db::tasks::TaskError;
+        let detail = error.to_string();
+        match error {
+            TaskError::NotFound(_) => Self::not_found(detail).with_field("id"),
+            TaskError::BoardNotFound(_) => Self::not_found(detail).with_field("id"),
+            TaskError::ColumnNotFound(_) | TaskError::ForeignColumn(_) => {
+                Self::invalid(detail).with_field("column_id")
+            }
+            TaskError::Neighbour { field, .. } => Self::invalid(detail).with_field(field),
+            TaskError::NeighboursOutOfOrder => Self::invalid(detail).with_field("before"),
+            TaskError::ParentNotFound(_) => Self::invalid(detail).with_field("parent_task_id"),
+            TaskError::Database(error) => error.into(),
         }
     }
 }

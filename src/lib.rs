@@ -20,6 +20,7 @@ pub mod error;
 pub mod home;
 pub mod instance;
 pub mod logging;
+pub mod position;
 pub mod postgres;
 pub mod process;
 pub mod progress;

@@ -1,4 +1,7 @@
 //! JSON API handlers, one module per resource. Handlers are thin: they validate,
-//! call the domain or the database, and return JSON or an [`crate::error::ApiError`].
+//! call the database layer, and return JSON or an [`crate::error::ApiError`].
 
+pub mod boards;
+pub mod extract;
 pub mod system;
+pub mod tasks;

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+
+use crate::api::{boards, tasks};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
@@ -45,6 +47,12 @@ pub fn router(state: AppState, security: Arc<Security>) -> Router {
         .route("/version", get(api::system::version))
         .route("/shutdown", post(api::system::shutdown))
         .route("/ws", get(ws::upgrade))
+        .route("/boards", get(boards::list).post(boards::create))
+        .route("/boards/{id}", get(boards::get).patch(boards::update).delete(boards::delete))
+        .route("/boards/{id}/tasks", get(tasks::list).post(tasks::create))
+        .route("/tasks/{id}", get(tasks::get).patch(tasks::update).delete(tasks::delete))
+        .route("/tasks/{id}/move", post(tasks::move_to))
+        .route("/tasks/{id}/duplicate", post(tasks::duplicate))
         .fallback(api::system::unknown_route);
     Router::new()
         .nest("/api", api)

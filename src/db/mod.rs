@@ -1,8 +1,13 @@
-//! The database: connection pool and schema migrations (L5, T1).
+//! The database: connection pool and schema migrations (L5, T1), and the queries,
+//! one module per resource.
 //!
 //! Migrations live in `migrations/` and are embedded in the binary. Before applying
 //! any, viban refuses a database that carries a migration this binary does not know
 //! (a newer viban wrote it) instead of running on a schema it does not understand.
+
+pub mod boards;
+pub mod events;
+pub mod tasks;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -1,0 +1,109 @@
+//! `/api/boards`: list, create (with the default columns, hooks and templates), read
+//! with everything the board view needs, update, delete (D1).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::extract::{Id, Json, bounded_text, required_text};
+use crate::db::boards::{self, Board, BoardChanges, Column, ColumnHook, NewBoard, Template};
+use crate::db::tasks::{self, Task, TaskFilter};
+use crate::error::ApiError;
+use crate::server::AppState;
+
+const NAME_MAX: usize = 200;
+const DESCRIPTION_MAX: usize = 20_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBoard {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBoard {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub settings: Option<Value>,
+}
+
+/// A board with everything its view shows.
+#[derive(Serialize)]
+pub struct BoardView {
+    pub board: Board,
+    pub columns: Vec<Column>,
+    pub column_hooks: Vec<ColumnHook>,
+    pub templates: Vec<Template>,
+    pub tasks: Vec<Task>,
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<Board>>, ApiError> {
+    Ok(axum::Json(boards::list(&state.pool).await?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Json(body): Json<CreateBoard>,
+) -> Result<impl IntoResponse, ApiError> {
+    let new = NewBoard {
+        name: required_text("name", &body.name, NAME_MAX)?,
+        description: bounded_text("description", &body.description, DESCRIPTION_MAX)?,
+        repository_id: None,
+    };
+    let board = boards::create(&state.pool, new).await?;
+    let view = view(&state, board.id).await?;
+    Ok((StatusCode::CREATED, axum::Json(view)))
+}
+
+pub async fn get(State(state): State<AppState>, Id(id): Id) -> Result<axum::Json<BoardView>, ApiError> {
+    Ok(axum::Json(view(&state, id).await?))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Id(id): Id,
+    Json(body): Json<UpdateBoard>,
+) -> Result<axum::Json<Board>, ApiError> {
+    if body.settings.as_ref().is_some_and(|settings| !settings.is_object()) {
+        return Err(ApiError::invalid("settings must be a JSON object").with_field("settings"));
+    }
+    let changes = BoardChanges {
+        name: body.name.map(|name| required_text("name", &name, NAME_MAX)).transpose()?,
+        description: body
+            .description
+            .map(|text| bounded_text("description", &text, DESCRIPTION_MAX))
+            .transpose()?,
+        settings: body.settings,
+    };
+    let board = boards::update(&state.pool, id, changes).await?;
+    board.map(axum::Json).ok_or_else(|| no_board(id))
+}
+
+pub async fn delete(State(state): State<AppState>, Id(id): Id) -> Result<StatusCode, ApiError> {
+    if boards::delete(&state.pool, id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(no_board(id)) }
+}
+
+/// One consistent snapshot of a board: read in a single repeatable-read transaction.
+async fn view(state: &AppState, id: uuid::Uuid) -> Result<BoardView, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let board = boards::get(&mut tx, id).await?.ok_or_else(|| no_board(id))?;
+    let view = BoardView {
+        columns: boards::columns(&mut tx, id).await?,
+        column_hooks: boards::column_hooks(&mut tx, id).await?,
+        templates: boards::templates(&mut tx, id).await?,
+        tasks: tasks::list(&mut tx, id, &TaskFilter::default()).await?,
+        board,
+    };
+    tx.commit().await?;
+    Ok(view)
+}
+
+pub fn no_board(id: uuid::Uuid) -> ApiError {
+    ApiError::not_found(format!("no board {id}")).with_field("id")
+}

@@ -1,0 +1,93 @@
+//! Request extractors whose every rejection is a precise problem+json (S6): a body
+//! that is not JSON is a 400 or 415; a field of the wrong type, a missing or an
+//! unknown field is a 422 naming the field; an id that is not a UUID is a 404.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// A JSON request body of type `T`.
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json =
+            request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_some_and(
+                |value| value.split(';').next().is_some_and(|mime| mime.trim().ends_with("json")),
+            );
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported media type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::payload_too_large(crate::server::BODY_LIMIT)
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "Unreadable body", rejection.body_text())
+            }
+        })?;
+        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(deserializer).map(Json).map_err(|error| {
+            let field = error.path().to_string();
+            let inner = error.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                ApiError::new(StatusCode::BAD_REQUEST, "Malformed JSON", inner.to_string())
+            } else {
+                let problem = ApiError::invalid(inner.to_string());
+                if field == "." { problem } else { problem.with_field(field) }
+            }
+        })
+    }
+}
+
+/// The `{id}` of a route; an id that is not a UUID cannot name anything: 404.
+pub struct Id(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let path = parts.uri.path().to_string();
+        let raw = axum::extract::RawPathParams::from_request_parts(parts, &())
+            .await
+            .map_err(|_| ApiError::not_found(format!("no resource at {path}")))?;
+        let value = raw
+            .iter()
+            .find(|(name, _)| *name == "id")
+            .map(|(_, value)| value.to_string())
+            .unwrap_or_default();
+        value
+            .parse()
+            .map(Id)
+            .map_err(|_| ApiError::not_found(format!("'{value}' is not an id")).with_field("id"))
+    }
+}
+
+/// A required text field, trimmed: not empty and at most `max` characters.
+pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(ApiError::invalid(format!("{field} must not be empty")).with_field(field));
+    }
+    bounded_text(field, trimmed, max)
+}
+
+/// An optional text field: at most `max` characters.
+pub fn bounded_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let length = value.chars().count();
+    if length > max {
+        return Err(ApiError::invalid(format!("{field} is {length} characters long; the limit is {max}"))
+            .with_field(field));
+    }
+    Ok(value.to_string())
+}

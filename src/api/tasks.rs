@@ -1,0 +1,154 @@
+//! Tasks (D3): `/api/boards/{id}/tasks` to list and create, `/api/tasks/{id}` to read,
+//! edit and delete, `/move` (a reorder or a column change) and `/duplicate`.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Deserializer};
+use uuid::Uuid;
+
+use super::extract::{Id, Json, bounded_text, required_text};
+use crate::db::boards;
+use crate::db::tasks::{self, Destination, NewTask, Task, TaskChanges, TaskFilter};
+use crate::error::ApiError;
+use crate::server::AppState;
+
+const TITLE_MAX: usize = 500;
+const DESCRIPTION_MAX: usize = 100_000;
+const NAME_MAX: usize = 200;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTask {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub column_id: Option<Uuid>,
+    #[serde(default)]
+    pub auto_start: bool,
+    pub agent: Option<String>,
+    pub base_branch: Option<String>,
+    pub parent_task_id: Option<Uuid>,
+}
+
+/// A patch: absent fields stay; `agent` and `base_branch` may be set to null.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTask {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub auto_start: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    pub agent: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub base_branch: Option<Option<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveTask {
+    pub column_id: Option<Uuid>,
+    pub after: Option<Uuid>,
+    pub before: Option<Uuid>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListTasks {
+    /// Text the title or description must contain.
+    pub q: Option<String>,
+    pub column_id: Option<Uuid>,
+}
+
+/// Distinguishes `"field": null` (Some(None)) from an absent field (None).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Id(board_id): Id,
+    query: Result<Query<ListTasks>, QueryRejection>,
+) -> Result<axum::Json<Vec<Task>>, ApiError> {
+    let Query(query) =
+        query.map_err(|rejection| ApiError::invalid(rejection.body_text()).with_field("query"))?;
+    let mut connection = state.pool.acquire().await?;
+    boards::get(&mut connection, board_id).await?.ok_or_else(|| super::boards::no_board(board_id))?;
+    let filter =
+        TaskFilter { column_id: query.column_id, text: query.q.filter(|text| !text.trim().is_empty()) };
+    Ok(axum::Json(tasks::list(&mut connection, board_id, &filter).await?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Id(board_id): Id,
+    Json(body): Json<CreateTask>,
+) -> Result<impl IntoResponse, ApiError> {
+    let new = NewTask {
+        title: required_text("title", &body.title, TITLE_MAX)?,
+        description: bounded_text("description", &body.description, DESCRIPTION_MAX)?,
+        column_id: body.column_id,
+        auto_start: body.auto_start,
+        agent: body.agent.map(|agent| required_text("agent", &agent, NAME_MAX)).transpose()?,
+        base_branch: body
+            .base_branch
+            .map(|branch| required_text("base_branch", &branch, NAME_MAX))
+            .transpose()?,
+        parent_task_id: body.parent_task_id,
+    };
+    let task = tasks::create(&state.pool, board_id, new).await?;
+    Ok((StatusCode::CREATED, axum::Json(task)))
+}
+
+pub async fn get(State(state): State<AppState>, Id(id): Id) -> Result<axum::Json<Task>, ApiError> {
+    let mut connection = state.pool.acquire().await?;
+    let task = tasks::get(&mut connection, id).await?;
+    task.map(axum::Json).ok_or_else(|| ApiError::not_found(format!("no task {id}")).with_field("id"))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Id(id): Id,
+    Json(body): Json<UpdateTask>,
+) -> Result<axum::Json<Task>, ApiError> {
+    let optional_name = |field: &str, value: Option<Option<String>>| {
+        value.map(|inner| inner.map(|text| required_text(field, &text, NAME_MAX)).transpose()).transpose()
+    };
+    let changes = TaskChanges {
+        title: body.title.map(|title| required_text("title", &title, TITLE_MAX)).transpose()?,
+        description: body
+            .description
+            .map(|text| bounded_text("description", &text, DESCRIPTION_MAX))
+            .transpose()?,
+        auto_start: body.auto_start,
+        agent: optional_name("agent", body.agent)?,
+        base_branch: optional_name("base_branch", body.base_branch)?,
+    };
+    Ok(axum::Json(tasks::update(&state.pool, id, changes).await?))
+}
+
+pub async fn move_to(
+    State(state): State<AppState>,
+    Id(id): Id,
+    Json(body): Json<MoveTask>,
+) -> Result<axum::Json<Task>, ApiError> {
+    for (field, neighbour) in [("after", body.after), ("before", body.before)] {
+        if neighbour == Some(id) {
+            return Err(ApiError::invalid("a task cannot be placed next to itself").with_field(field));
+        }
+    }
+    let destination = Destination { column_id: body.column_id, after: body.after, before: body.before };
+    // The hook engine takes over from here when the column changed (H1).
+    let moved = tasks::move_to(&state.pool, id, destination).await?;
+    Ok(axum::Json(moved.task))
+}
+
+pub async fn duplicate(State(state): State<AppState>, Id(id): Id) -> Result<impl IntoResponse, ApiError> {
+    Ok((StatusCode::CREATED, axum::Json(tasks::duplicate(&state.pool, id).await?)))
+}
+
+pub async fn delete(State(state): State<AppState>, Id(id): Id) -> Result<StatusCode, ApiError> {
+    tasks::delete(&state.pool, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

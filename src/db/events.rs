@@ -1,0 +1,113 @@
+//! The realtime event log (D8). Every change appends one event per stream it concerns
+//! (`board:<id>`, `task:<id>`), numbered per stream, in the transaction that makes
+//! the change, and NOTIFYs `viban_events`: PostgreSQL delivers the notification only
+//! if the transaction commits, to every viban process listening on the database.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+
+pub const CHANNEL: &str = "viban_events";
+/// NOTIFY payloads must stay under 8000 bytes; larger events are fetched by id.
+const INLINE_LIMIT: usize = 7000;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Event {
+    #[serde(skip)]
+    pub id: i64,
+    pub stream: String,
+    pub seq: i64,
+    pub kind: String,
+    pub payload: Value,
+}
+
+pub fn board_stream(board_id: uuid::Uuid) -> String {
+    format!("board:{board_id}")
+}
+
+pub fn task_stream(task_id: uuid::Uuid) -> String {
+    format!("task:{task_id}")
+}
+
+/// Appends `kind` with `payload` to each of `streams` and notifies listeners on commit.
+pub async fn publish(
+    connection: &mut PgConnection,
+    streams: &[String],
+    kind: &str,
+    payload: &Value,
+) -> Result<(), sqlx::Error> {
+    for stream in streams {
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO event_streams (stream, last_seq) VALUES ($1, 1)
+             ON CONFLICT (stream) DO UPDATE SET last_seq = event_streams.last_seq + 1
+             RETURNING last_seq",
+        )
+        .bind(stream)
+        .fetch_one(&mut *connection)
+        .await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO events (stream, seq, kind, payload) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(stream)
+        .bind(seq)
+        .bind(kind)
+        .bind(payload)
+        .fetch_one(&mut *connection)
+        .await?;
+        let full =
+            json!({ "id": id, "stream": stream, "seq": seq, "kind": kind, "payload": payload }).to_string();
+        let message = if full.len() <= INLINE_LIMIT { full } else { json!({ "id": id }).to_string() };
+        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(message).execute(&mut *connection).await?;
+    }
+    Ok(())
+}
+
+pub async fn by_id(connection: &mut PgConnection, id: i64) -> Result<Option<Event>, sqlx::Error> {
+    sqlx::query_as("SELECT id, stream, seq, kind, payload FROM events WHERE id = $1")
+        .bind(id)
+        .fetch_optional(connection)
+        .await
+}
+
+/// The stream's latest sequence number (0 if nothing happened on it yet).
+pub async fn last_seq(connection: &mut PgConnection, stream: &str) -> Result<i64, sqlx::Error> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM event_streams WHERE stream = $1")
+        .bind(stream)
+        .fetch_optional(connection)
+        .await?;
+    Ok(seq.unwrap_or(0))
+}
+
+/// Events of `stream` after `after`, or `None` if some of them were already pruned
+/// (the client must reload instead: a "resync").
+pub async fn since(
+    connection: &mut PgConnection,
+    stream: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Option<Vec<Event>>, sqlx::Error> {
+    let events: Vec<Event> = sqlx::query_as(
+        "SELECT id, stream, seq, kind, payload FROM events WHERE stream = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(stream)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *connection)
+    .await?;
+    let expected_first = after + 1;
+    let last = last_seq(connection, stream).await?;
+    let complete = match events.first() {
+        Some(first) => first.seq == expected_first,
+        None => last <= after,
+    };
+    Ok(complete.then_some(events))
+}
+
+/// Drops events older than `keep`: retention is bounded, clients past it resync.
+pub async fn prune(connection: &mut PgConnection, keep: time::Duration) -> Result<u64, sqlx::Error> {
+    let cutoff = OffsetDateTime::now_utc() - keep;
+    let result =
+        sqlx::query("DELETE FROM events WHERE created_at < $1").bind(cutoff).execute(connection).await?;
+    Ok(result.rows_affected())
+}
