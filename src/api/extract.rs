@@ -36,6 +36,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 ApiError::new(StatusCode::BAD_REQUEST, "Unreadable body", rejection.body_text())
             }
         })?;
+        // serde would read an array as a struct's fields in order: every body here is an
+        // object, so say so rather than report a confusing `[0]`.
+        let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+        if first.is_some_and(|byte| *byte != b'{')
+            && serde_json::from_slice::<serde_json::Value>(&bytes).is_ok()
+        {
+            return Err(ApiError::invalid("the body must be a JSON object"));
+        }
         let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(deserializer).map(Json).map_err(|error| {
             let field = error.path().to_string();

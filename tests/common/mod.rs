@@ -113,6 +113,19 @@ impl Viban {
         self.request("GET", path, &[("Authorization", &auth)], b"")
     }
 
+    /// A JSON request with the Bearer token (`method` POST, PATCH, PUT or DELETE).
+    pub fn send_json(&self, method: &str, path: &str, body: &serde_json::Value) -> Response {
+        let auth = format!("Bearer {}", self.token());
+        let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+        self.request(method, path, &headers, body.to_string().as_bytes())
+    }
+
+    /// `DELETE` with the Bearer token.
+    pub fn delete(&self, path: &str) -> Response {
+        let auth = format!("Bearer {}", self.token());
+        self.request("DELETE", path, &[("Authorization", &auth)], b"")
+    }
+
     /// A request with exactly these headers (plus Host, unless given).
     pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
         viban::client::request(self.addr(), method, path, headers, body).expect("request to viban")

@@ -1,0 +1,275 @@
+//! The boards and tasks API (issue: data model, JSON API, realtime), against the real
+//! binary and database: the happy paths and every kind of bad input.
+
+mod common;
+
+use common::{Response, Viban, temp_home};
+use serde_json::{Value, json};
+
+fn started() -> (tempfile::TempDir, Viban) {
+    let home = temp_home();
+    let viban = Viban::start(home.path(), &[]);
+    (home, viban)
+}
+
+fn created(response: Response) -> Value {
+    assert_eq!(response.status, 201, "{}", response.text());
+    response.json()
+}
+
+fn problem(response: &Response, status: u16, field: Option<&str>) {
+    assert_eq!(response.status, status, "{}", response.text());
+    assert_eq!(response.header("content-type"), Some("application/problem+json"));
+    let body = response.json();
+    assert_eq!(body["field"].as_str(), field, "{body}");
+    assert!(!body["detail"].as_str().unwrap_or_default().is_empty(), "{body}");
+}
+
+fn new_board(viban: &Viban) -> Value {
+    created(viban.send_json("POST", "/api/boards", &json!({ "name": "Demo" })))
+}
+
+fn column(board: &Value, role: &str) -> String {
+    let columns = board["columns"].as_array().unwrap();
+    columns.iter().find(|c| c["role"] == role).unwrap()["id"].as_str().unwrap().to_string()
+}
+
+fn new_task(viban: &Viban, board: &Value, title: &str) -> Value {
+    let path = format!("/api/boards/{}/tasks", board["board"]["id"].as_str().unwrap());
+    created(viban.send_json("POST", &path, &json!({ "title": title })))
+}
+
+fn titles_in(viban: &Viban, board: &Value, column_id: &str) -> Vec<String> {
+    let path = format!("/api/boards/{}/tasks?column_id={column_id}", board["board"]["id"].as_str().unwrap());
+    let tasks = viban.get(&path).json();
+    tasks.as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn a_new_board_has_the_default_columns_hooks_and_templates() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let columns: Vec<(&str, &str)> = board["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("Todo", "todo"),
+            ("In Progress", "in_progress"),
+            ("Review", "review"),
+            ("Done", "done"),
+            ("Cancelled", "cancelled")
+        ]
+    );
+    let hooks_of = |role: &str| -> Vec<(String, bool, bool, bool)> {
+        let id = column(&board, role);
+        board["column_hooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["column_id"] == id.as_str())
+            .map(|h| {
+                let flag = |name: &str| h[name].as_bool().unwrap();
+                (
+                    h["builtin"].as_str().unwrap().to_string(),
+                    flag("execute_once"),
+                    flag("transparent"),
+                    flag("removable"),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(hooks_of("todo"), [("builtin:auto-start".into(), true, false, false)]);
+    assert_eq!(
+        hooks_of("in_progress"),
+        [("builtin:run-agent".into(), false, false, false), ("builtin:move-task".into(), false, true, false)]
+    );
+    assert_eq!(hooks_of("review"), [("builtin:play-sound".into(), false, true, true)]);
+    assert!(hooks_of("done").is_empty() && hooks_of("cancelled").is_empty());
+    let templates: Vec<&str> =
+        board["templates"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(templates, ["Feature", "Bugfix", "Refactor", "Research"]);
+}
+
+#[test]
+fn boards_are_listed_renamed_and_deleted_with_their_tasks() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let id = board["board"]["id"].as_str().unwrap();
+    new_task(&viban, &board, "goes with the board");
+    let renamed = viban.send_json(
+        "PATCH",
+        &format!("/api/boards/{id}"),
+        &json!({ "name": "Renamed", "description": "d" }),
+    );
+    assert_eq!(renamed.status, 200, "{}", renamed.text());
+    assert_eq!(renamed.json()["name"], "Renamed");
+    assert_eq!(viban.get("/api/boards").json()[0]["name"], "Renamed");
+
+    assert_eq!(viban.delete(&format!("/api/boards/{id}")).status, 204);
+    problem(&viban.get(&format!("/api/boards/{id}")), 404, Some("id"));
+    assert_eq!(viban.get("/api/boards").json(), json!([]));
+    problem(&viban.delete(&format!("/api/boards/{id}")), 404, Some("id"));
+}
+
+#[test]
+fn tasks_are_numbered_per_board_and_land_in_the_todo_column() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let first = new_task(&viban, &board, "one");
+    let second = new_task(&viban, &board, "two");
+    assert_eq!((first["number"].as_i64(), second["number"].as_i64()), (Some(1), Some(2)));
+    assert_eq!(first["column_id"], column(&board, "todo").as_str());
+    assert_eq!(first["agent_status"], "idle");
+    assert_eq!(titles_in(&viban, &board, &column(&board, "todo")), ["one", "two"]);
+}
+
+#[test]
+fn moving_between_neighbours_keeps_the_order_the_user_asked_for() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let todo = column(&board, "todo");
+    let [a, b, c] = ["a", "b", "c"].map(|title| new_task(&viban, &board, title));
+    let id = |task: &Value| task["id"].as_str().unwrap().to_string();
+    let move_task =
+        |task: &Value, body: Value| viban.send_json("POST", &format!("/api/tasks/{}/move", id(task)), &body);
+
+    // c between a and b; then a to the end; then b to the front.
+    assert_eq!(move_task(&c, json!({ "after": id(&a), "before": id(&b) })).status, 200);
+    assert_eq!(titles_in(&viban, &board, &todo), ["a", "c", "b"]);
+    assert_eq!(move_task(&a, json!({})).status, 200);
+    assert_eq!(titles_in(&viban, &board, &todo), ["c", "b", "a"]);
+    assert_eq!(move_task(&b, json!({ "before": id(&c) })).status, 200);
+    assert_eq!(titles_in(&viban, &board, &todo), ["b", "c", "a"]);
+
+    // To another column, after nothing in particular: its end.
+    let review = column(&board, "review");
+    let moved = move_task(&c, json!({ "column_id": review }));
+    assert_eq!(moved.json()["column_id"], review.as_str());
+    assert_eq!(titles_in(&viban, &board, &todo), ["b", "a"]);
+    assert_eq!(titles_in(&viban, &board, &review), ["c"]);
+}
+
+#[test]
+fn a_task_cannot_move_to_another_boards_column_or_next_to_a_stranger() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let other = new_board(&viban);
+    let task = new_task(&viban, &board, "stays home");
+    let elsewhere = new_task(&viban, &other, "other board");
+    let path = format!("/api/tasks/{}/move", task["id"].as_str().unwrap());
+
+    problem(
+        &viban.send_json("POST", &path, &json!({ "column_id": column(&other, "todo") })),
+        422,
+        Some("column_id"),
+    );
+    let unknown = "00000000-0000-0000-0000-000000000001";
+    problem(&viban.send_json("POST", &path, &json!({ "column_id": unknown })), 422, Some("column_id"));
+    problem(&viban.send_json("POST", &path, &json!({ "after": elsewhere["id"] })), 422, Some("after"));
+    problem(&viban.send_json("POST", &path, &json!({ "before": task["id"] })), 422, Some("before"));
+    let [x, y] = ["x", "y"].map(|title| new_task(&viban, &board, title));
+    problem(
+        &viban.send_json("POST", &path, &json!({ "after": y["id"], "before": x["id"] })),
+        422,
+        Some("before"),
+    );
+    // Nothing moved.
+    assert_eq!(titles_in(&viban, &board, &column(&board, "todo")), ["stays home", "x", "y"]);
+}
+
+#[test]
+fn bad_task_input_gets_a_422_naming_the_field() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let path = format!("/api/boards/{}/tasks", board["board"]["id"].as_str().unwrap());
+    problem(&viban.send_json("POST", &path, &json!({ "title": 5 })), 422, Some("title"));
+    problem(&viban.send_json("POST", &path, &json!({ "title": "   " })), 422, Some("title"));
+    problem(&viban.send_json("POST", &path, &json!({ "title": "x".repeat(501) })), 422, Some("title"));
+    problem(&viban.send_json("POST", &path, &json!({ "title": "ok", "colour": "red" })), 422, Some("colour"));
+    problem(
+        &viban.send_json("POST", &path, &json!({ "title": "ok", "auto_start": "yes" })),
+        422,
+        Some("auto_start"),
+    );
+    problem(
+        &viban.send_json("POST", &path, &json!({ "title": "ok", "column_id": "not-a-uuid" })),
+        422,
+        Some("column_id"),
+    );
+    problem(&viban.send_json("POST", &path, &json!({ "description": "no title" })), 422, None);
+    problem(&viban.send_json("POST", &path, &json!([1, 2])), 422, None);
+
+    let auth = format!("Bearer {}", viban.token());
+    let malformed =
+        viban.request("POST", &path, &[("Authorization", &auth), ("Content-Type", "application/json")], b"{");
+    problem(&malformed, 400, None);
+    let not_json =
+        viban.request("POST", &path, &[("Authorization", &auth), ("Content-Type", "text/plain")], b"hi");
+    problem(&not_json, 415, None);
+}
+
+#[test]
+fn unknown_ids_are_404s_naming_the_id() {
+    let (_home, viban) = started();
+    let unknown = "00000000-0000-0000-0000-000000000001";
+    problem(&viban.get(&format!("/api/tasks/{unknown}")), 404, Some("id"));
+    problem(&viban.get("/api/tasks/not-an-id"), 404, Some("id"));
+    problem(&viban.get(&format!("/api/boards/{unknown}")), 404, Some("id"));
+    problem(
+        &viban.send_json("POST", &format!("/api/boards/{unknown}/tasks"), &json!({ "title": "t" })),
+        404,
+        Some("id"),
+    );
+    problem(
+        &viban.send_json("PATCH", &format!("/api/tasks/{unknown}"), &json!({ "title": "t" })),
+        404,
+        Some("id"),
+    );
+    problem(&viban.send_json("POST", &format!("/api/tasks/{unknown}/move"), &json!({})), 404, Some("id"));
+    problem(&viban.delete(&format!("/api/tasks/{unknown}")), 404, Some("id"));
+}
+
+#[test]
+fn tasks_are_edited_duplicated_filtered_and_deleted() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let board_id = board["board"]["id"].as_str().unwrap();
+    let task = new_task(&viban, &board, "Write the parser");
+    let id = task["id"].as_str().unwrap();
+    let edited = viban.send_json(
+        "PATCH",
+        &format!("/api/tasks/{id}"),
+        &json!({ "description": "Handles split JSON lines", "agent": "codex", "auto_start": true }),
+    );
+    assert_eq!(edited.status, 200, "{}", edited.text());
+    let edited = edited.json();
+    assert_eq!(
+        (edited["title"].as_str(), edited["agent"].as_str()),
+        (Some("Write the parser"), Some("codex"))
+    );
+    let cleared = viban.send_json("PATCH", &format!("/api/tasks/{id}"), &json!({ "agent": null })).json();
+    assert_eq!(cleared["agent"], Value::Null);
+    assert_eq!(cleared["auto_start"], true, "absent fields are left alone");
+
+    let copy = created(viban.send_json("POST", &format!("/api/tasks/{id}/duplicate"), &json!({})));
+    assert_eq!(copy["title"], "Write the parser (copy)");
+    assert_eq!(copy["number"], 2);
+    new_task(&viban, &board, "Unrelated");
+    assert_eq!(
+        titles_in(&viban, &board, &column(&board, "todo")),
+        ["Write the parser", "Write the parser (copy)", "Unrelated"]
+    );
+
+    let found = viban.get(&format!("/api/boards/{board_id}/tasks?q=split%20json")).json();
+    assert_eq!(found.as_array().unwrap().len(), 2, "{found}");
+    let none = viban.get(&format!("/api/boards/{board_id}/tasks?q=100%25")).json();
+    assert_eq!(none, json!([]), "% is matched literally");
+
+    assert_eq!(viban.delete(&format!("/api/tasks/{id}")).status, 204);
+    problem(&viban.get(&format!("/api/tasks/{id}")), 404, Some("id"));
+}
