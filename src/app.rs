@@ -132,6 +132,7 @@ async fn serve_until_shutdown(
         shutdown: shutdown.clone(),
         postgres_version: db::server_version(database.pool()).await.unwrap_or_default().into(),
         postgres_liveness: database.liveness(),
+        hub: crate::realtime::Hub::start(database.pool().clone(), shutdown.clone()),
         started: Instant::now(),
     };
     let router = server::router(state, security);

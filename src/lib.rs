@@ -3,7 +3,7 @@
 //!
 //! Launcher and runtime: [`cli`], [`app`] (the serve lifecycle), [`config`], [`home`],
 //! [`instance`], [`postgres`], [`db`], [`logging`], [`progress`], [`browser`],
-//! [`shutdown`]. Server: [`server`] (router, security, assets, WebSocket), [`api`]
+//! [`shutdown`]. Server: [`server`] (router, security, assets, WebSocket), [`realtime`], [`api`]
 //! (handlers), [`error`]. Shared: [`process`] (every child process), [`client`]
 //! (loopback HTTP for the CLI), [`agents`], [`doctor`].
 
@@ -24,5 +24,6 @@ pub mod position;
 pub mod postgres;
 pub mod process;
 pub mod progress;
+pub mod realtime;
 pub mod server;
 pub mod shutdown;

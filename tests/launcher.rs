@@ -276,12 +276,9 @@ fn an_ordinary_user_can_run_viban() {
 
 #[test]
 fn database_url_uses_that_server_and_creates_no_embedded_cluster() {
-    let url = std::env::var("VIBAN_TEST_DATABASE_URL").expect(
-        "VIBAN_TEST_DATABASE_URL must name a scratch PostgreSQL database; scripts/test.sh starts one",
-    );
+    let url = common::scratch_database();
     let home = temp_home();
     let external = Database::connect(url.parse().unwrap());
-    external.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
     let viban = Viban::spawn(home.path(), &[], &[("DATABASE_URL", &url)]);
     viban.wait_healthy(common::START_TIMEOUT);
     assert!(!home.path().join("data").exists(), "no embedded cluster");

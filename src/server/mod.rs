@@ -38,6 +38,7 @@ pub struct AppState {
     pub postgres_version: Arc<str>,
     /// The embedded server's supervisor state; `None` for an external database.
     pub postgres_liveness: Option<crate::postgres::Liveness>,
+    pub hub: crate::realtime::Hub,
     pub started: Instant,
 }
 

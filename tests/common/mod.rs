@@ -279,3 +279,82 @@ pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
     }
     condition()
 }
+
+/// A fresh, empty database on the external server named by VIBAN_TEST_DATABASE_URL
+/// (scripts/test.sh starts one), so that tests in parallel never share one.
+pub fn scratch_database() -> String {
+    let url = std::env::var("VIBAN_TEST_DATABASE_URL").expect(
+        "VIBAN_TEST_DATABASE_URL must name a scratch PostgreSQL database; scripts/test.sh starts one",
+    );
+    let name = format!(
+        "viban_{}",
+        tempfile::Builder::new()
+            .tempfile()
+            .unwrap()
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    );
+    let admin = Database::connect(url.parse().expect("VIBAN_TEST_DATABASE_URL is a PostgreSQL URL"));
+    admin.execute(&format!("CREATE DATABASE {name}"));
+    let (server, _database) = url.rsplit_once('/').expect("the URL names a database");
+    format!("{server}/{name}")
+}
+
+/// A WebSocket client of `/api/ws`, signed in with the Bearer token and the server's
+/// own Origin.
+pub struct Socket(tungstenite::WebSocket<std::net::TcpStream>);
+
+impl Viban {
+    pub fn socket(&self) -> Socket {
+        use tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/api/ws", self.addr()).into_client_request().unwrap();
+        let headers = request.headers_mut();
+        headers.insert("Origin", format!("http://{}", self.addr()).parse().unwrap());
+        headers.insert("Authorization", format!("Bearer {}", self.token()).parse().unwrap());
+        let stream = std::net::TcpStream::connect(self.addr()).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let (socket, _response) = tungstenite::client(request, stream).expect("WebSocket handshake");
+        let mut socket = Socket(socket);
+        assert_eq!(socket.next()["type"], "hello");
+        socket
+    }
+}
+
+impl Socket {
+    pub fn send(&mut self, message: serde_json::Value) {
+        self.0.send(tungstenite::Message::Text(message.to_string().into())).expect("send on the socket");
+    }
+
+    /// The next JSON message (panics after 20 s of silence).
+    pub fn next(&mut self) -> serde_json::Value {
+        loop {
+            match self.0.read().expect("a message within 20 s") {
+                tungstenite::Message::Text(text) => return serde_json::from_str(text.as_str()).unwrap(),
+                tungstenite::Message::Close(frame) => panic!("socket closed: {frame:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    /// Subscribes and returns the `subscribed` reply, after any replayed messages
+    /// (which are returned first, in order).
+    pub fn subscribe(
+        &mut self,
+        stream: &str,
+        after: Option<i64>,
+    ) -> (Vec<serde_json::Value>, serde_json::Value) {
+        self.send(serde_json::json!({ "type": "subscribe", "stream": stream, "after": after }));
+        let mut before = Vec::new();
+        loop {
+            let message = self.next();
+            if message["type"] == "subscribed" {
+                return (before, message);
+            }
+            before.push(message);
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The realtime hub (D8): one `LISTEN viban_events` connection per viban process,
+//! fanning every committed event out to this process's WebSocket sessions. Because
+//! events travel through PostgreSQL, several viban processes on one database see each
+//! other's changes (T2).
+//!
+//! Delivery is made reliable by the event log, not by this channel: sessions track
+//! the last sequence they sent per stream and refill gaps from the `events` table
+//! whenever the listener reconnects, the channel lags, or a sequence jumps.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::broadcast;
+use tracing::{debug, warn};
+
+use crate::db::events::{self, CHANNEL, Event};
+use crate::shutdown::Shutdown;
+
+/// How long events are kept for reconnecting clients; older ones mean a resync.
+pub const RETENTION: time::Duration = time::Duration::hours(24);
+
+#[derive(Debug, Clone)]
+pub enum HubMessage {
+    Event(Arc<Event>),
+    /// Notifications may have been missed: sessions re-read their streams' tails.
+    CatchUp,
+}
+
+#[derive(Clone)]
+pub struct Hub {
+    sender: broadcast::Sender<HubMessage>,
+}
+
+impl Hub {
+    /// Starts listening; the task ends with `shutdown`.
+    pub fn start(pool: PgPool, shutdown: Shutdown) -> Self {
+        let (sender, _) = broadcast::channel(4096);
+        tokio::spawn(listen(pool.clone(), sender.clone(), shutdown.clone()));
+        tokio::spawn(prune_periodically(pool, shutdown));
+        Self { sender }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<HubMessage> {
+        self.sender.subscribe()
+    }
+}
+
+async fn listen(pool: PgPool, sender: broadcast::Sender<HubMessage>, shutdown: Shutdown) {
+    let mut backoff = Duration::from_millis(200);
+    while !shutdown.is_triggered() {
+        let mut listener = match connect(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                warn!("realtime: cannot listen for events ({error}); retrying in {backoff:?}");
+                tokio::select! {
+                    () = shutdown.wait() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(200);
+        // Whatever was committed while no one listened is in the log.
+        let _ = sender.send(HubMessage::CatchUp);
+        loop {
+            let received = tokio::select! {
+                () = shutdown.wait() => return,
+                received = listener.try_recv() => received,
+            };
+            match received {
+                Ok(Some(notification)) => {
+                    if let Some(event) = decode(&pool, notification.payload()).await {
+                        // No receivers is fine: no one is watching.
+                        let _ = sender.send(HubMessage::Event(Arc::new(event)));
+                    }
+                }
+                // The connection dropped; try_recv reconnects on the next call.
+                Ok(None) => {
+                    let _ = sender.send(HubMessage::CatchUp);
+                }
+                Err(error) => {
+                    warn!("realtime: the event listener failed ({error}); reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// A notification carries the whole event, or only its id when it was too large.
+async fn decode(pool: &PgPool, payload: &str) -> Option<Event> {
+    #[derive(serde::Deserialize)]
+    struct Notice {
+        id: i64,
+        stream: Option<String>,
+        seq: Option<i64>,
+        kind: Option<String>,
+        payload: Option<serde_json::Value>,
+    }
+    let notice: Notice = serde_json::from_str(payload).ok()?;
+    match (notice.stream, notice.seq, notice.kind, notice.payload) {
+        (Some(stream), Some(seq), Some(kind), Some(payload)) => {
+            Some(Event { id: notice.id, stream, seq, kind, payload })
+        }
+        _ => {
+            let mut connection = pool.acquire().await.ok()?;
+            events::by_id(&mut connection, notice.id).await.ok().flatten()
+        }
+    }
+}
+
+async fn prune_periodically(pool: PgPool, shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            () = shutdown.wait() => return,
+            () = tokio::time::sleep(Duration::from_secs(600)) => {}
+        }
+        if let Ok(mut connection) = pool.acquire().await {
+            match events::prune(&mut connection, RETENTION).await {
+                Ok(pruned) if pruned > 0 => debug!("realtime: pruned {pruned} old events"),
+                Ok(_) => {}
+                Err(error) => warn!("realtime: pruning old events failed: {error}"),
+            }
+        }
+    }
+}
