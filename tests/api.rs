@@ -273,3 +273,88 @@ fn tasks_are_edited_duplicated_filtered_and_deleted() {
     assert_eq!(viban.delete(&format!("/api/tasks/{id}")).status, 204);
     problem(&viban.get(&format!("/api/tasks/{id}")), 404, Some("id"));
 }
+
+fn column_names(viban: &Viban, board: &Value) -> Vec<String> {
+    let view = viban.get(&format!("/api/boards/{}", board["board"]["id"].as_str().unwrap())).json();
+    view["columns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn columns_are_added_renamed_and_reordered_and_keep_their_role() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let board_id = board["board"]["id"].as_str().unwrap();
+    let review = column(&board, "review");
+    let qa = created(viban.send_json(
+        "POST",
+        &format!("/api/boards/{board_id}/columns"),
+        &json!({ "name": "QA", "color": "#AABBCC", "after": review }),
+    ));
+    assert_eq!((qa["role"].as_str(), qa["color"].as_str()), (Some("custom"), Some("#aabbcc")));
+    assert_eq!(column_names(&viban, &board), ["Todo", "In Progress", "Review", "QA", "Done", "Cancelled"]);
+
+    let renamed =
+        viban.send_json("PATCH", &format!("/api/columns/{review}"), &json!({ "name": "Check" })).json();
+    assert_eq!((renamed["name"].as_str(), renamed["role"].as_str()), (Some("Check"), Some("review")));
+
+    let qa_id = qa["id"].as_str().unwrap();
+    let todo = column(&board, "todo");
+    let moved = viban.send_json("PATCH", &format!("/api/columns/{qa_id}"), &json!({ "before": todo }));
+    assert_eq!(moved.status, 200, "{}", moved.text());
+    assert_eq!(column_names(&viban, &board), ["QA", "Todo", "In Progress", "Check", "Done", "Cancelled"]);
+    viban.send_json(
+        "PATCH",
+        &format!("/api/columns/{qa_id}"),
+        &json!({ "move_to_end": true, "max_concurrent": 2 }),
+    );
+    assert_eq!(column_names(&viban, &board), ["Todo", "In Progress", "Check", "Done", "Cancelled", "QA"]);
+}
+
+#[test]
+fn deleting_a_column_moves_its_tasks_in_order_to_the_first_column() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let (todo, review) = (column(&board, "todo"), column(&board, "review"));
+    new_task(&viban, &board, "already in todo");
+    for title in ["r1", "r2"] {
+        let task = new_task(&viban, &board, title);
+        viban.send_json(
+            "POST",
+            &format!("/api/tasks/{}/move", task["id"].as_str().unwrap()),
+            &json!({ "column_id": review }),
+        );
+    }
+    assert_eq!(viban.delete(&format!("/api/columns/{review}")).status, 204);
+    assert_eq!(titles_in(&viban, &board, &todo), ["already in todo", "r1", "r2"]);
+    assert_eq!(column_names(&viban, &board), ["Todo", "In Progress", "Done", "Cancelled"]);
+}
+
+#[test]
+fn bad_column_input_is_refused_naming_the_field_and_the_last_column_stays() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let board_id = board["board"]["id"].as_str().unwrap();
+    let path = format!("/api/boards/{board_id}/columns");
+    problem(&viban.send_json("POST", &path, &json!({ "name": "x", "color": "red" })), 422, Some("color"));
+    problem(&viban.send_json("POST", &path, &json!({ "name": "x", "role": "boss" })), 422, Some("role"));
+    problem(&viban.send_json("POST", &path, &json!({ "name": "" })), 422, Some("name"));
+    let other = new_board(&viban);
+    problem(
+        &viban.send_json("POST", &path, &json!({ "name": "x", "after": column(&other, "todo") })),
+        422,
+        Some("after"),
+    );
+    let todo = column(&board, "todo");
+    problem(
+        &viban.send_json("PATCH", &format!("/api/columns/{todo}"), &json!({ "max_concurrent": 0 })),
+        422,
+        Some("max_concurrent"),
+    );
+
+    let columns: Vec<String> =
+        board["columns"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    for id in &columns[1..] {
+        assert_eq!(viban.delete(&format!("/api/columns/{id}")).status, 204);
+    }
+    problem(&viban.delete(&format!("/api/columns/{}", columns[0])), 409, None);
+}

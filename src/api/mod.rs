@@ -2,6 +2,7 @@
 //! call the database layer, and return JSON or an [`crate::error::ApiError`].
 
 pub mod boards;
+pub mod columns;
 pub mod extract;
 pub mod system;
 pub mod tasks;

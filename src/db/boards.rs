@@ -80,6 +80,7 @@ macro_rules! column_fields {
         "id, board_id, name, color, position, role, hooks_enabled, max_concurrent"
     };
 }
+pub(crate) use column_fields;
 macro_rules! template_fields {
     () => {
         "id, board_id, name, title, description, position"

@@ -6,6 +6,7 @@
 //! (a newer viban wrote it) instead of running on a schema it does not understand.
 
 pub mod boards;
+pub mod columns;
 pub mod events;
 pub mod tasks;
 

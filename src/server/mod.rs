@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 
-use crate::api::{boards, tasks};
+use crate::api::{boards, columns, tasks};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
@@ -50,6 +50,8 @@ pub fn router(state: AppState, security: Arc<Security>) -> Router {
         .route("/ws", get(ws::upgrade))
         .route("/boards", get(boards::list).post(boards::create))
         .route("/boards/{id}", get(boards::get).patch(boards::update).delete(boards::delete))
+        .route("/boards/{id}/columns", post(columns::create))
+        .route("/columns/{id}", patch(columns::update).delete(columns::delete))
         .route("/boards/{id}/tasks", get(tasks::list).post(tasks::create))
         .route("/tasks/{id}", get(tasks::get).patch(tasks::update).delete(tasks::delete))
         .route("/tasks/{id}/move", post(tasks::move_to))
