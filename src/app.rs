@@ -133,6 +133,7 @@ async fn serve_until_shutdown(
         postgres_version: db::server_version(database.pool()).await.unwrap_or_default().into(),
         postgres_liveness: database.liveness(),
         hub: crate::realtime::Hub::start(database.pool().clone(), shutdown.clone()),
+        home: home.clone(),
         started: Instant::now(),
     };
     let router = server::router(state, security);

@@ -358,3 +358,144 @@ fn bad_column_input_is_refused_naming_the_field_and_the_last_column_stays() {
     }
     problem(&viban.delete(&format!("/api/columns/{}", columns[0])), 409, None);
 }
+
+/// A real git repository on branch `trunk` with one commit and a `feature` branch.
+fn git_repository(dir: &std::path::Path) {
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(["-c", "user.name=viban", "-c", "user.email=viban@example.invalid"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&status.stderr));
+    };
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    git(&["init", "--quiet", "-b", "trunk"]);
+    std::fs::write(dir.join("README.md"), "hello\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "--quiet", "-m", "first"]);
+    git(&["branch", "feature"]);
+}
+
+#[test]
+fn linking_a_local_repository_records_its_top_folder_default_branch_and_branches() {
+    let (_home, viban) = started();
+    let repo = tempfile::tempdir().unwrap();
+    git_repository(repo.path());
+    let inside = repo.path().join("src");
+    let linked = created(viban.send_json("POST", "/api/repositories", &json!({ "path": inside })));
+    assert_eq!(linked["path"], repo.path().canonicalize().unwrap().to_string_lossy().as_ref());
+    assert_eq!(
+        (linked["default_branch"].as_str(), linked["managed"].as_bool()),
+        (Some("trunk"), Some(false))
+    );
+    assert_eq!(linked["branches"], json!(["feature", "trunk"]));
+
+    // Linking again is idempotent; the board can then point at it.
+    let again = created(viban.send_json("POST", "/api/repositories", &json!({ "path": repo.path() })));
+    assert_eq!(again["id"], linked["id"]);
+    let board = new_board(&viban);
+    let path = format!("/api/boards/{}", board["board"]["id"].as_str().unwrap());
+    let updated = viban.send_json("PATCH", &path, &json!({ "repository_id": linked["id"] }));
+    assert_eq!(updated.json()["repository_id"], linked["id"], "{}", updated.text());
+    let unknown = json!({ "repository_id": "00000000-0000-0000-0000-000000000001" });
+    problem(&viban.send_json("PATCH", &path, &unknown), 422, Some("repository_id"));
+    assert_eq!(
+        viban.get(&format!("/api/repositories/{}", linked["id"].as_str().unwrap())).json()["branches"],
+        json!(["feature", "trunk"])
+    );
+}
+
+#[test]
+fn a_missing_path_or_a_plain_folder_is_not_a_repository() {
+    let (_home, viban) = started();
+    let plain = tempfile::tempdir().unwrap();
+    problem(
+        &viban.send_json("POST", "/api/repositories", &json!({ "path": "/no/such/folder" })),
+        422,
+        Some("path"),
+    );
+    problem(
+        &viban.send_json("POST", "/api/repositories", &json!({ "path": plain.path() })),
+        422,
+        Some("path"),
+    );
+    problem(&viban.send_json("POST", "/api/repositories", &json!({})), 422, None);
+    problem(
+        &viban.send_json("POST", "/api/repositories", &json!({ "path": "/", "clone_url": "x" })),
+        422,
+        None,
+    );
+    assert_eq!(viban.get("/api/repositories").json(), json!([]));
+}
+
+#[test]
+fn a_clone_url_becomes_a_managed_clone_under_repos() {
+    let (home, viban) = started();
+    let source = tempfile::tempdir().unwrap();
+    git_repository(source.path());
+    let bare = tempfile::tempdir().unwrap();
+    let bare_repo = bare.path().join("project.git");
+    let cloned = std::process::Command::new("git")
+        .args(["clone", "--quiet", "--bare"])
+        .arg(source.path())
+        .arg(&bare_repo)
+        .status()
+        .unwrap();
+    assert!(cloned.success());
+
+    let url = bare_repo.to_string_lossy().to_string();
+    let repository = created(viban.send_json("POST", "/api/repositories", &json!({ "clone_url": url })));
+    assert_eq!(
+        (repository["managed"].as_bool(), repository["clone_url"].as_str()),
+        (Some(true), Some(url.as_str()))
+    );
+    let path = std::path::PathBuf::from(repository["path"].as_str().unwrap());
+    assert!(path.starts_with(home.path().join("repos")), "{path:?}");
+    assert!(path.file_name().unwrap().to_string_lossy().starts_with("project-"));
+    assert!(path.join("README.md").is_file());
+    assert_eq!(repository["default_branch"], "trunk");
+
+    let failed = viban.send_json("POST", "/api/repositories", &json!({ "clone_url": "/no/such/repo.git" }));
+    problem(&failed, 422, Some("clone_url"));
+    assert_eq!(
+        std::fs::read_dir(home.path().join("repos")).unwrap().count(),
+        1,
+        "a failed clone leaves nothing"
+    );
+}
+
+#[test]
+fn the_filesystem_browser_lists_folders_and_flags_git_repositories() {
+    let (_home, viban) = started();
+    let root = tempfile::tempdir().unwrap();
+    git_repository(&root.path().join("project"));
+    std::fs::create_dir(root.path().join("notes")).unwrap();
+    std::fs::create_dir(root.path().join(".hidden")).unwrap();
+    std::fs::write(root.path().join("file.txt"), "not a folder").unwrap();
+
+    let listing = viban.get(&format!("/api/fs?path={}", root.path().display())).json();
+    assert_eq!(listing["path"], root.path().canonicalize().unwrap().to_string_lossy().as_ref());
+    let entries: Vec<(&str, bool, bool)> = listing["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap(),
+                e["git_repository"].as_bool().unwrap(),
+                e["hidden"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(entries, [(".hidden", false, true), ("notes", false, false), ("project", true, false)]);
+
+    problem(&viban.get("/api/fs?path=/no/such/folder"), 404, Some("path"));
+    problem(
+        &viban.get(&format!("/api/fs?path={}", root.path().join("file.txt").display())),
+        422,
+        Some("path"),
+    );
+    assert_eq!(viban.get("/api/fs").status, 200, "starts at the home folder");
+}

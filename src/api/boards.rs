@@ -30,6 +30,15 @@ pub struct UpdateBoard {
     pub name: Option<String>,
     pub description: Option<String>,
     pub settings: Option<Value>,
+    /// A repository from `/api/repositories`, or null to unlink.
+    #[serde(default, deserialize_with = "present")]
+    pub repository_id: Option<Option<uuid::Uuid>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<uuid::Uuid>>, D::Error> {
+    Option::<uuid::Uuid>::deserialize(deserializer).map(Some)
 }
 
 /// A board with everything its view shows.
@@ -79,7 +88,14 @@ pub async fn update(
             .map(|text| bounded_text("description", &text, DESCRIPTION_MAX))
             .transpose()?,
         settings: body.settings,
+        repository_id: body.repository_id,
     };
+    if let Some(Some(repository_id)) = changes.repository_id {
+        let mut connection = state.pool.acquire().await?;
+        crate::db::repositories::get(&mut connection, repository_id).await?.ok_or_else(|| {
+            ApiError::invalid(format!("no repository {repository_id}")).with_field("repository_id")
+        })?;
+    }
     let board = boards::update(&state.pool, id, changes).await?;
     board.map(axum::Json).ok_or_else(|| no_board(id))
 }

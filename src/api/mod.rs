@@ -4,5 +4,6 @@
 pub mod boards;
 pub mod columns;
 pub mod extract;
+pub mod repositories;
 pub mod system;
 pub mod tasks;

@@ -256,13 +256,16 @@ pub struct BoardChanges {
     pub name: Option<String>,
     pub description: Option<String>,
     pub settings: Option<Value>,
+    /// `Some(None)` unlinks the repository.
+    pub repository_id: Option<Option<Uuid>>,
 }
 
 pub async fn update(pool: &PgPool, id: Uuid, changes: BoardChanges) -> Result<Option<Board>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let board: Option<Board> = sqlx::query_as(concat!(
         "UPDATE boards SET name = coalesce($2, name), description = coalesce($3, description),
-                settings = coalesce($4, settings), updated_at = now()
+                settings = coalesce($4, settings),
+                repository_id = CASE WHEN $5 THEN $6 ELSE repository_id END, updated_at = now()
          WHERE id = $1 RETURNING ",
         board_fields!()
     ))
@@ -270,6 +273,8 @@ pub async fn update(pool: &PgPool, id: Uuid, changes: BoardChanges) -> Result<Op
     .bind(changes.name)
     .bind(changes.description)
     .bind(changes.settings)
+    .bind(changes.repository_id.is_some())
+    .bind(changes.repository_id.flatten())
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(board) = &board {

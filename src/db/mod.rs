@@ -8,6 +8,7 @@
 pub mod boards;
 pub mod columns;
 pub mod events;
+pub mod repositories;
 pub mod tasks;
 
 use std::collections::HashSet;

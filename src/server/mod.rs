@@ -16,7 +16,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, patch, post};
 
-use crate::api::{boards, columns, tasks};
+use crate::api::{boards, columns, repositories, tasks};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
@@ -39,6 +39,7 @@ pub struct AppState {
     /// The embedded server's supervisor state; `None` for an external database.
     pub postgres_liveness: Option<crate::postgres::Liveness>,
     pub hub: crate::realtime::Hub,
+    pub home: crate::home::Home,
     pub started: Instant,
 }
 
@@ -50,6 +51,9 @@ pub fn router(state: AppState, security: Arc<Security>) -> Router {
         .route("/ws", get(ws::upgrade))
         .route("/boards", get(boards::list).post(boards::create))
         .route("/boards/{id}", get(boards::get).patch(boards::update).delete(boards::delete))
+        .route("/repositories", get(repositories::list).post(repositories::link))
+        .route("/repositories/{id}", get(repositories::get))
+        .route("/fs", get(repositories::browse))
         .route("/boards/{id}/columns", post(columns::create))
         .route("/columns/{id}", patch(columns::update).delete(columns::delete))
         .route("/boards/{id}/tasks", get(tasks::list).post(tasks::create))

@@ -1,0 +1,56 @@
+//! Repositories boards work on (D4): local ones linked by path, or clones viban
+//! manages under `repos/`.
+
+use serde::Serialize;
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Repository {
+    pub id: Uuid,
+    pub managed: bool,
+    pub path: String,
+    pub clone_url: Option<String>,
+    pub default_branch: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+macro_rules! repository_fields {
+    () => {
+        "id, managed, path, clone_url, default_branch, created_at"
+    };
+}
+
+/// Records a repository; linking the same path again refreshes and returns it.
+pub async fn upsert(
+    connection: &mut PgConnection,
+    path: &str,
+    clone_url: Option<&str>,
+    default_branch: &str,
+) -> Result<Repository, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "INSERT INTO repositories (path, managed, clone_url, default_branch) VALUES ($1, $2 IS NOT NULL, $2, $3)
+         ON CONFLICT (path) DO UPDATE SET default_branch = EXCLUDED.default_branch RETURNING ",
+        repository_fields!()
+    ))
+    .bind(path)
+    .bind(clone_url)
+    .bind(default_branch)
+    .fetch_one(connection)
+    .await
+}
+
+pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<Repository>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", repository_fields!(), " FROM repositories WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(connection)
+        .await
+}
+
+pub async fn list(connection: &mut PgConnection) -> Result<Vec<Repository>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", repository_fields!(), " FROM repositories ORDER BY path"))
+        .fetch_all(connection)
+        .await
+}
