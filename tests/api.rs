@@ -499,3 +499,77 @@ fn the_filesystem_browser_lists_folders_and_flags_git_repositories() {
     );
     assert_eq!(viban.get("/api/fs").status, 200, "starts at the home folder");
 }
+
+#[test]
+fn templates_are_added_edited_and_deleted() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let board_id = board["board"]["id"].as_str().unwrap();
+    let added = created(viban.send_json(
+        "POST",
+        &format!("/api/boards/{board_id}/templates"),
+        &json!({ "name": "Spike", "title": "Spike: ", "description": "## Question" }),
+    ));
+    let id = added["id"].as_str().unwrap();
+    let edited =
+        viban.send_json("PATCH", &format!("/api/templates/{id}"), &json!({ "name": "Timeboxed spike" }));
+    assert_eq!(
+        (edited.json()["name"].as_str(), edited.json()["title"].as_str()),
+        (Some("Timeboxed spike"), Some("Spike: "))
+    );
+    let names = |viban: &Viban| -> Vec<String> {
+        let view = viban.get(&format!("/api/boards/{board_id}")).json();
+        view["templates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&viban), ["Feature", "Bugfix", "Refactor", "Research", "Timeboxed spike"]);
+    assert_eq!(viban.delete(&format!("/api/templates/{id}")).status, 204);
+    assert_eq!(names(&viban), ["Feature", "Bugfix", "Refactor", "Research"]);
+    problem(&viban.delete(&format!("/api/templates/{id}")), 404, Some("id"));
+    problem(
+        &viban.send_json(
+            "POST",
+            &format!("/api/boards/{board_id}/templates"),
+            &json!({ "title": "no name" }),
+        ),
+        422,
+        Some("name"),
+    );
+}
+
+#[test]
+fn task_activity_is_read_in_pages_oldest_first() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let task = new_task(&viban, &board, "chatty");
+    let id = task["id"].as_str().unwrap();
+    // The agent runner and the hook engine write activity; here, the database does.
+    viban.sql().execute(&format!(
+        "INSERT INTO task_activity (task_id, kind, data)
+         SELECT '{id}', 'assistant_text', jsonb_build_object('text', 'line ' || n) FROM generate_series(1, 5) n"
+    ));
+    let first = viban.get(&format!("/api/tasks/{id}/activity?limit=2")).json();
+    let texts = |page: &Value| -> Vec<String> {
+        page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["data"]["text"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(texts(&first), ["line 1", "line 2"]);
+    let after = first["next_after"].as_i64().unwrap();
+    let second = viban.get(&format!("/api/tasks/{id}/activity?limit=2&after={after}")).json();
+    assert_eq!(texts(&second), ["line 3", "line 4"]);
+    let last = viban.get(&format!("/api/tasks/{id}/activity?limit=2&after={}", second["next_after"])).json();
+    assert_eq!(texts(&last), ["line 5"]);
+    assert_eq!(last["next_after"], Value::Null);
+
+    problem(&viban.get(&format!("/api/tasks/{id}/activity?limit=0")), 422, Some("limit"));
+    problem(&viban.get(&format!("/api/tasks/{id}/activity?after=soon")), 422, Some("query"));
+    problem(&viban.get("/api/tasks/00000000-0000-0000-0000-000000000001/activity"), 404, Some("id"));
+}

@@ -7,3 +7,4 @@ pub mod extract;
 pub mod repositories;
 pub mod system;
 pub mod tasks;
+pub mod templates;

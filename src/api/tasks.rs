@@ -152,3 +152,40 @@ pub async fn delete(State(state): State<AppState>, Id(id): Id) -> Result<StatusC
     tasks::delete(&state.pool, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityPage {
+    /// The last entry id the client has; the page starts after it.
+    pub after: Option<i64>,
+    /// 1 to 500; default 100.
+    pub limit: Option<i64>,
+}
+
+#[derive(serde::Serialize)]
+pub struct Activity {
+    pub entries: Vec<crate::db::activity::ActivityEntry>,
+    /// Pass as `after` for the next page; null when this page is the last.
+    pub next_after: Option<i64>,
+}
+
+/// `GET /api/tasks/{id}/activity?after=&limit=`: the task's activity, oldest first.
+pub async fn activity(
+    State(state): State<AppState>,
+    Id(id): Id,
+    query: Result<Query<ActivityPage>, QueryRejection>,
+) -> Result<axum::Json<Activity>, ApiError> {
+    let Query(query) =
+        query.map_err(|rejection| ApiError::invalid(rejection.body_text()).with_field("query"))?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit must be between 1 and 500").with_field("limit"));
+    }
+    let mut connection = state.pool.acquire().await?;
+    tasks::get(&mut connection, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no task {id}")).with_field("id"))?;
+    let entries = crate::db::activity::page(&mut connection, id, query.after, limit).await?;
+    let next_after = (entries.len() as i64 == limit).then(|| entries.last().map(|entry| entry.id)).flatten();
+    Ok(axum::Json(Activity { entries, next_after }))
+}

@@ -86,6 +86,7 @@ macro_rules! template_fields {
         "id, board_id, name, title, description, position"
     };
 }
+pub(crate) use template_fields;
 macro_rules! column_hook_fields {
     () => {
         "id, column_id, hook_id, builtin, position, execute_once, transparent, removable, settings"

@@ -5,11 +5,13 @@
 //! any, viban refuses a database that carries a migration this binary does not know
 //! (a newer viban wrote it) instead of running on a schema it does not understand.
 
+pub mod activity;
 pub mod boards;
 pub mod columns;
 pub mod events;
 pub mod repositories;
 pub mod tasks;
+pub mod templates;
 
 use std::collections::HashSet;
 use std::time::Duration;

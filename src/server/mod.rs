@@ -16,7 +16,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, patch, post};
 
-use crate::api::{boards, columns, repositories, tasks};
+use crate::api::{boards, columns, repositories, tasks, templates};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
@@ -60,6 +60,9 @@ pub fn router(state: AppState, security: Arc<Security>) -> Router {
         .route("/tasks/{id}", get(tasks::get).patch(tasks::update).delete(tasks::delete))
         .route("/tasks/{id}/move", post(tasks::move_to))
         .route("/tasks/{id}/duplicate", post(tasks::duplicate))
+        .route("/tasks/{id}/activity", get(tasks::activity))
+        .route("/boards/{id}/templates", post(templates::create))
+        .route("/templates/{id}", patch(templates::update).delete(templates::delete))
         .fallback(api::system::unknown_route);
     Router::new()
         .nest("/api", api)

@@ -1,0 +1,37 @@
+//! Task activity (D6): user, assistant, system and tool messages, normalized agent
+//! entries and hook executions, in the order they happened. Read in pages.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ActivityEntry {
+    pub id: i64,
+    pub task_id: Uuid,
+    pub agent_session_id: Option<Uuid>,
+    pub kind: String,
+    pub data: Value,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// Up to `limit` entries in order, after the entry `after` (exclusive), or the first.
+pub async fn page(
+    connection: &mut PgConnection,
+    task_id: Uuid,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ActivityEntry>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, task_id, agent_session_id, kind, data, created_at FROM task_activity
+         WHERE task_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+    )
+    .bind(task_id)
+    .bind(after.unwrap_or(0))
+    .bind(limit)
+    .fetch_all(connection)
+    .await
+}
