@@ -20,6 +20,7 @@ pub mod error;
 pub mod filesystem;
 pub mod git;
 pub mod home;
+pub mod hooks;
 pub mod instance;
 pub mod logging;
 pub mod position;

@@ -48,6 +48,41 @@ pub fn between(before: Option<&str>, after: Option<&str>) -> Result<String, Posi
     })
 }
 
+/// Why [`place`] could not place an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaceError<Id> {
+    /// `field` (`after` or `before`) names an item that is not among the siblings.
+    UnknownNeighbour { field: &'static str, id: Id },
+    /// `after` does not come before `before`.
+    OutOfOrder,
+}
+
+/// The key for an item placed among `siblings` (ids with keys, in order, the item
+/// itself left out): right after `after` and/or right before `before`; neither: last.
+pub fn place<Id: PartialEq + Copy>(
+    siblings: &[(Id, String)],
+    after: Option<Id>,
+    before: Option<Id>,
+) -> Result<String, PlaceError<Id>> {
+    let index_of = |field: &'static str, id: Id| {
+        siblings.iter().position(|(other, _)| *other == id).ok_or(PlaceError::UnknownNeighbour { field, id })
+    };
+    let key = |index: usize| siblings.get(index).map(|(_, key)| key.as_str());
+    let (low, high) = match (after, before) {
+        (None, None) => (siblings.last().map(|(_, key)| key.as_str()), None),
+        (Some(after), None) => {
+            let index = index_of("after", after)?;
+            (key(index), key(index + 1))
+        }
+        (None, Some(before)) => {
+            let index = index_of("before", before)?;
+            (index.checked_sub(1).and_then(key), key(index))
+        }
+        (Some(after), Some(before)) => (key(index_of("after", after)?), key(index_of("before", before)?)),
+    };
+    between(low, high).map_err(|_| PlaceError::OutOfOrder)
+}
+
 /// `n` keys in increasing order, evenly spread: for seeding a new list.
 pub fn spread(n: usize) -> Vec<String> {
     if n < BASE {

@@ -573,3 +573,114 @@ fn task_activity_is_read_in_pages_oldest_first() {
     problem(&viban.get(&format!("/api/tasks/{id}/activity?after=soon")), 422, Some("query"));
     problem(&viban.get("/api/tasks/00000000-0000-0000-0000-000000000001/activity"), 404, Some("id"));
 }
+
+#[test]
+fn script_hooks_are_defined_attached_reordered_and_detached() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let board_id = board["board"]["id"].as_str().unwrap();
+    let builtins = viban.get("/api/hooks/builtin").json();
+    let ids: Vec<&str> = builtins.as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"builtin:run-agent") && ids.contains(&"builtin:create-pr"), "{ids:?}");
+
+    let hook = created(viban.send_json(
+        "POST",
+        &format!("/api/boards/{board_id}/hooks"),
+        &json!({ "name": "Tests", "kind": "script", "command": "cargo test", "timeout_seconds": 900 }),
+    ));
+    assert_eq!(viban.get(&format!("/api/boards/{board_id}/hooks")).json()[0]["name"], "Tests");
+
+    let review = column(&board, "review");
+    let attached = created(viban.send_json(
+        "POST",
+        &format!("/api/columns/{review}/hooks"),
+        &json!({ "hook_id": hook["id"] }),
+    ));
+    let pull_request = created(viban.send_json(
+        "POST",
+        &format!("/api/columns/{review}/hooks"),
+        &json!({ "builtin": "builtin:create-pr", "settings": { "draft": true }, "before": attached["id"] }),
+    ));
+    let order = |viban: &Viban| -> Vec<String> {
+        let view = viban.get(&format!("/api/boards/{board_id}")).json();
+        view["column_hooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["column_id"] == review.as_str())
+            .map(|h| h["builtin"].as_str().map_or_else(|| "Tests".to_string(), str::to_string))
+            .collect()
+    };
+    assert_eq!(order(&viban), ["builtin:play-sound", "builtin:create-pr", "Tests"]);
+    let moved = viban.send_json(
+        "PATCH",
+        &format!("/api/column-hooks/{}", attached["id"].as_str().unwrap()),
+        &json!({ "after": pull_request["id"], "transparent": true }),
+    );
+    assert_eq!(moved.json()["transparent"], true, "{}", moved.text());
+    assert_eq!(
+        viban.delete(&format!("/api/column-hooks/{}", pull_request["id"].as_str().unwrap())).status,
+        204
+    );
+    assert_eq!(order(&viban), ["builtin:play-sound", "Tests"]);
+
+    // Deleting the hook detaches it everywhere.
+    assert_eq!(viban.delete(&format!("/api/hooks/{}", hook["id"].as_str().unwrap())).status, 204);
+    assert_eq!(order(&viban), ["builtin:play-sound"]);
+}
+
+#[test]
+fn bad_hook_input_is_refused_and_workflow_hooks_cannot_be_removed() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let board_id = board["board"]["id"].as_str().unwrap();
+    let path = format!("/api/boards/{board_id}/hooks");
+    problem(&viban.send_json("POST", &path, &json!({ "name": "x", "kind": "script" })), 422, Some("command"));
+    problem(
+        &viban.send_json("POST", &path, &json!({ "name": "x", "kind": "agent", "command": "ls" })),
+        422,
+        Some("prompt"),
+    );
+    problem(
+        &viban.send_json("POST", &path, &json!({ "name": "x", "kind": "shell", "command": "ls" })),
+        422,
+        Some("kind"),
+    );
+    problem(
+        &viban.send_json(
+            "POST",
+            &path,
+            &json!({ "name": "x", "kind": "script", "command": "ls", "timeout_seconds": 0 }),
+        ),
+        422,
+        Some("timeout_seconds"),
+    );
+
+    let todo = column(&board, "todo");
+    let attach = format!("/api/columns/{todo}/hooks");
+    problem(
+        &viban.send_json("POST", &attach, &json!({ "builtin": "builtin:launch-rockets" })),
+        422,
+        Some("builtin"),
+    );
+    problem(
+        &viban.send_json("POST", &attach, &json!({ "builtin": "builtin:play-sound", "settings": [1] })),
+        422,
+        Some("settings"),
+    );
+    let other = new_board(&viban);
+    let foreign = created(viban.send_json(
+        "POST",
+        &format!("/api/boards/{}/hooks", other["board"]["id"].as_str().unwrap()),
+        &json!({ "name": "theirs", "kind": "script", "command": "true" }),
+    ));
+    problem(&viban.send_json("POST", &attach, &json!({ "hook_id": foreign["id"] })), 422, Some("hook_id"));
+
+    let auto_start = board["column_hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["builtin"] == "builtin:auto-start")
+        .unwrap();
+    problem(&viban.delete(&format!("/api/column-hooks/{}", auto_start["id"].as_str().unwrap())), 409, None);
+}

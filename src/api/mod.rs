@@ -4,6 +4,7 @@
 pub mod boards;
 pub mod columns;
 pub mod extract;
+pub mod hooks;
 pub mod repositories;
 pub mod system;
 pub mod tasks;

@@ -92,6 +92,7 @@ macro_rules! column_hook_fields {
         "id, column_id, hook_id, builtin, position, execute_once, transparent, removable, settings"
     };
 }
+pub(crate) use column_hook_fields;
 
 /// A default column: name, colour, role, and its built-in hooks in order as
 /// (builtin, execute_once, transparent, removable, settings).

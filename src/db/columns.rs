@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::boards::{Column, ColumnRole, column_fields};
 use super::events::{self, board_stream};
-use crate::position;
+use crate::position::{self, PlaceError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ColumnError {
@@ -170,29 +170,14 @@ async fn slot(
     moving: Option<Uuid>,
     placement: Placement,
 ) -> Result<String, ColumnError> {
-    let others: Vec<(Uuid, String)> =
+    let siblings: Vec<(Uuid, String)> =
         sqlx::query_as("SELECT id, position FROM columns WHERE board_id = $1 AND id <> $2 ORDER BY position")
             .bind(board_id)
             .bind(moving.unwrap_or(Uuid::nil()))
             .fetch_all(connection)
             .await?;
-    let index_of = |field: &'static str, id: Uuid| {
-        others.iter().position(|(other, _)| *other == id).ok_or(ColumnError::Neighbour { field, id })
-    };
-    let (low, high) = match (placement.after, placement.before) {
-        (None, None) => (others.last().map(|(_, key)| key.as_str()), None),
-        (Some(after), None) => {
-            let index = index_of("after", after)?;
-            (Some(others[index].1.as_str()), others.get(index + 1).map(|(_, key)| key.as_str()))
-        }
-        (None, Some(before)) => {
-            let index = index_of("before", before)?;
-            (index.checked_sub(1).map(|i| others[i].1.as_str()), Some(others[index].1.as_str()))
-        }
-        (Some(after), Some(before)) => (
-            Some(others[index_of("after", after)?].1.as_str()),
-            Some(others[index_of("before", before)?].1.as_str()),
-        ),
-    };
-    position::between(low, high).map_err(|_| ColumnError::NeighboursOutOfOrder)
+    position::place(&siblings, placement.after, placement.before).map_err(|error| match error {
+        PlaceError::UnknownNeighbour { field, id } => ColumnError::Neighbour { field, id },
+        PlaceError::OutOfOrder => ColumnError::NeighboursOutOfOrder,
+    })
 }

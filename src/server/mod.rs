@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 
-use crate::api::{boards, columns, repositories, tasks, templates};
+use crate::api::{boards, columns, hooks, repositories, tasks, templates};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
@@ -62,6 +62,11 @@ pub fn router(state: AppState, security: Arc<Security>) -> Router {
         .route("/tasks/{id}/duplicate", post(tasks::duplicate))
         .route("/tasks/{id}/activity", get(tasks::activity))
         .route("/boards/{id}/templates", post(templates::create))
+        .route("/hooks/builtin", get(hooks::builtins))
+        .route("/boards/{id}/hooks", get(hooks::list).post(hooks::create))
+        .route("/hooks/{id}", put(hooks::replace).delete(hooks::delete))
+        .route("/columns/{id}/hooks", post(hooks::attach))
+        .route("/column-hooks/{id}", patch(hooks::update_attachment).delete(hooks::detach))
         .route("/templates/{id}", patch(templates::update).delete(templates::delete))
         .fallback(api::system::unknown_route);
     Router::new()
