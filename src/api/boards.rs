@@ -31,14 +31,8 @@ pub struct UpdateBoard {
     pub description: Option<String>,
     pub settings: Option<Value>,
     /// A repository from `/api/repositories`, or null to unlink.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub repository_id: Option<Option<uuid::Uuid>>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<uuid::Uuid>>, D::Error> {
-    Option::<uuid::Uuid>::deserialize(deserializer).map(Some)
 }
 
 /// A board with everything its view shows.

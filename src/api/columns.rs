@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::extract::{Id, Json, required_text};
@@ -31,17 +31,13 @@ pub struct UpdateColumn {
     pub color: Option<String>,
     pub role: Option<ColumnRole>,
     pub hooks_enabled: Option<bool>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub max_concurrent: Option<Option<i32>>,
     pub after: Option<Uuid>,
     pub before: Option<Uuid>,
     /// Move the column to the end.
     #[serde(default)]
     pub move_to_end: bool,
-}
-
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<i32>>, D::Error> {
-    Option::<i32>::deserialize(deserializer).map(Some)
 }
 
 pub async fn create(

@@ -5,7 +5,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::extract::{Id, Json, bounded_text, required_text};
@@ -39,9 +39,9 @@ pub struct UpdateTask {
     pub title: Option<String>,
     pub description: Option<String>,
     pub auto_start: Option<bool>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub agent: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub base_branch: Option<Option<String>>,
 }
 
@@ -59,11 +59,6 @@ pub struct ListTasks {
     /// Text the title or description must contain.
     pub q: Option<String>,
     pub column_id: Option<Uuid>,
-}
-
-/// Distinguishes `"field": null` (Some(None)) from an absent field (None).
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 pub async fn list(
