@@ -1,0 +1,180 @@
+//! API figures (issue: data model, JSON API, realtime), printed, never asserted:
+//! `GET` of a board with 1,000 tasks under 20 concurrent clients, the time from a task
+//! move to its event at each of 50 subscribed WebSocket clients, and sustained task
+//! moves per second with those 50 clients attached.
+//!
+//! `cargo bench --bench api`
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Viban, temp_home};
+use serde_json::json;
+
+const TASKS: usize = 1000;
+const READERS: usize = 20;
+const READS_EACH: usize = 50;
+const SUBSCRIBERS: usize = 50;
+const TIMED_MOVES: usize = 200;
+
+fn main() {
+    let home = temp_home();
+    let viban = Viban::start(home.path(), &[]);
+    let board = viban.send_json("POST", "/api/boards", &json!({ "name": "Bench" })).json();
+    let board_id = board["board"]["id"].as_str().unwrap().to_string();
+    let columns: Vec<String> =
+        board["columns"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+
+    let started = Instant::now();
+    let mut task_ids = Vec::with_capacity(TASKS);
+    for index in 0..TASKS {
+        let body = json!({ "title": format!("Task {index}"), "description": "x".repeat(200), "column_id": columns[index % columns.len()] });
+        let task = viban.send_json("POST", &format!("/api/boards/{board_id}/tasks"), &body).json();
+        task_ids.push(task["id"].as_str().unwrap().to_string());
+    }
+    println!("created {TASKS} tasks through the API in {:.2} s", started.elapsed().as_secs_f64());
+
+    // 1. Board reads under concurrency.
+    let addr = viban.addr();
+    let auth = format!("Bearer {}", viban.token());
+    let path = format!("/api/boards/{board_id}");
+    let latencies: Vec<Duration> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..READERS)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..READS_EACH)
+                        .map(|_| {
+                            let start = Instant::now();
+                            let response =
+                                viban::client::request(addr, "GET", &path, &[("Authorization", &auth)], b"")
+                                    .unwrap();
+                            assert_eq!(response.status, 200);
+                            start.elapsed()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|handle| handle.join().unwrap()).collect()
+    });
+    report(
+        &format!("GET a board with {TASKS} tasks, {READERS} concurrent clients"),
+        latencies,
+        "target p99 ≤ 25 ms",
+    );
+
+    // 2. Fan-out of a move to 50 subscribers.
+    let stream = format!("board:{board_id}");
+    let received: Arc<Mutex<HashMap<i64, Vec<Instant>>>> = Arc::default();
+    let mut sockets: Vec<common::Socket> = (0..SUBSCRIBERS).map(|_| viban.socket()).collect();
+    let start_seq = sockets
+        .iter_mut()
+        .map(|socket| socket.subscribe(&stream, None).1["seq"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    let readers: Vec<_> = sockets
+        .into_iter()
+        .map(|mut socket| {
+            let received = Arc::clone(&received);
+            std::thread::spawn(move || {
+                loop {
+                    let message = socket.next();
+                    if message["type"] == "event" {
+                        let seq = message["seq"].as_i64().unwrap();
+                        received.lock().unwrap().entry(seq).or_default().push(Instant::now());
+                        // The `stop` task's creation: its payload is the task itself.
+                        if message["payload"]["title"] == "stop" {
+                            return;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut sent: HashMap<i64, Instant> = HashMap::new();
+    for (index, task_id) in task_ids.iter().take(TIMED_MOVES).enumerate() {
+        let before = Instant::now();
+        let response = viban.send_json(
+            "POST",
+            &format!("/api/tasks/{task_id}/move"),
+            &json!({ "column_id": columns[(index + 1) % columns.len()] }),
+        );
+        assert_eq!(response.status, 200);
+        sent.insert(start_seq + 1 + index as i64, before);
+    }
+    common::eventually(Duration::from_secs(30), || {
+        received
+            .lock()
+            .unwrap()
+            .get(&(start_seq + TIMED_MOVES as i64))
+            .is_some_and(|times| times.len() == SUBSCRIBERS)
+    });
+    let fan_out: Vec<Duration> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(seq, times)| {
+            sent.get(seq).map(|sent| times.iter().map(|at| at.duration_since(*sent)).collect::<Vec<_>>())
+        })
+        .flatten()
+        .collect();
+    assert_eq!(fan_out.len(), TIMED_MOVES * SUBSCRIBERS, "every subscriber got every move");
+    report(
+        &format!("task move reaching each of {SUBSCRIBERS} WebSocket clients"),
+        fan_out,
+        "target p99 ≤ 50 ms",
+    );
+
+    // 3. Sustained moves with the subscribers attached.
+    let window = Duration::from_secs(5);
+    let done = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|worker| {
+                let task_ids = &task_ids;
+                let columns = &columns;
+                let viban = &viban;
+                scope.spawn(move || {
+                    let start = Instant::now();
+                    let mut count = 0usize;
+                    while start.elapsed() < window {
+                        let task = &task_ids[TIMED_MOVES + (count * 4 + worker) % (TASKS - TIMED_MOVES)];
+                        let body = json!({ "column_id": columns[count % columns.len()] });
+                        assert_eq!(
+                            viban.send_json("POST", &format!("/api/tasks/{task}/move"), &body).status,
+                            200
+                        );
+                        count += 1;
+                    }
+                    count
+                })
+            })
+            .collect();
+        handles.into_iter().map(|handle| handle.join().unwrap()).sum::<usize>()
+    });
+    println!(
+        "sustained task moves with {SUBSCRIBERS} clients attached: {:.0} moves/s (4 writers, {} s)",
+        done as f64 / window.as_secs_f64(),
+        window.as_secs()
+    );
+    // Let the readers finish.
+    viban.send_json("POST", &format!("/api/boards/{board_id}/tasks"), &json!({ "title": "stop" }));
+    for reader in readers {
+        let _ = reader.join();
+    }
+}
+
+fn report(name: &str, mut samples: Vec<Duration>, target: &str) {
+    samples.sort();
+    let at = |quantile: f64| samples[((samples.len() as f64 * quantile) as usize).min(samples.len() - 1)];
+    println!(
+        "{name}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} samples — {target}",
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        samples[samples.len() - 1].as_secs_f64() * 1e3,
+        samples.len()
+    );
+}
