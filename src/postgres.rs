@@ -16,6 +16,7 @@
 //!   is a PostgreSQL server on this data directory.
 
 use std::collections::HashMap;
+use std::fs;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -24,7 +25,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
-use std::{fs, time};
 
 use sqlx::postgres::PgConnectOptions;
 use tracing::{error, info, warn};
@@ -504,26 +504,18 @@ pub fn copy_dir(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Seconds since the epoch, for names that must sort by time.
+/// The current UTC time as `YYYYMMDDThhmmssZ`, for names that must sort by time.
 pub fn timestamp() -> String {
-    let now = time::SystemTime::now().duration_since(time::UNIX_EPOCH).unwrap_or_default();
-    let (days, seconds) = (now.as_secs() / 86_400, now.as_secs() % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!("{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z", seconds / 3600, seconds / 60 % 60, seconds % 60)
-}
-
-/// Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
 }
 
 #[cfg(test)]
@@ -531,10 +523,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn civil_dates_are_right_around_leap_years() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(20_779), (2026, 11, 22));
+    fn timestamps_sort_as_text_in_time_order() {
+        let stamp = timestamp();
+        assert_eq!(stamp.len(), 16, "{stamp}");
+        assert!(stamp.ends_with('Z') && stamp.as_bytes()[8] == b'T', "{stamp}");
+        assert!(stamp.as_str() > "20260101T000000Z");
     }
 
     #[test]
