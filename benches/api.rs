@@ -52,7 +52,7 @@ fn main() {
                             let response =
                                 viban::client::request(addr, "GET", &path, &[("Authorization", &auth)], b"")
                                     .unwrap();
-                            assert_eq!(response.status, 200);
+                            assert_eq!(response.status, 200, "{}\n{}", response.text(), viban.stderr());
                             start.elapsed()
                         })
                         .collect::<Vec<_>>()
