@@ -134,6 +134,7 @@ async fn serve_until_shutdown(
         postgres_liveness: database.liveness(),
         hub: crate::realtime::Hub::start(database.pool().clone(), shutdown.clone()),
         home: home.clone(),
+        board_views: Arc::default(),
         started: Instant::now(),
     };
     let router = server::router(state, security);

@@ -684,3 +684,23 @@ fn bad_hook_input_is_refused_and_workflow_hooks_cannot_be_removed() {
         .unwrap();
     problem(&viban.delete(&format!("/api/column-hooks/{}", auto_start["id"].as_str().unwrap())), 409, None);
 }
+
+#[test]
+fn a_board_view_is_revalidated_by_its_etag_and_never_served_stale() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let path = format!("/api/boards/{}", board["board"]["id"].as_str().unwrap());
+    let auth = format!("Bearer {}", viban.token());
+    let first = viban.request("GET", &path, &[("Authorization", &auth)], b"");
+    let etag = first.header("etag").expect("an ETag").to_string();
+    let unchanged = viban.request("GET", &path, &[("Authorization", &auth), ("If-None-Match", &etag)], b"");
+    assert_eq!(unchanged.status, 304);
+
+    new_task(&viban, &board, "changes the board");
+    let changed = viban.request("GET", &path, &[("Authorization", &auth), ("If-None-Match", &etag)], b"");
+    assert_eq!(changed.status, 200);
+    assert_ne!(changed.header("etag"), Some(etag.as_str()));
+    assert_eq!(changed.json()["tasks"][0]["title"], "changes the board");
+    let gzipped = viban.request("GET", &path, &[("Authorization", &auth), ("Accept-Encoding", "gzip")], b"");
+    assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
+}

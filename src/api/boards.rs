@@ -2,8 +2,8 @@
 //! with everything the board view needs, update, delete (D1).
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -59,12 +59,51 @@ pub async fn create(
         repository_id: None,
     };
     let board = boards::create(&state.pool, new).await?;
-    let view = view(&state, board.id).await?;
+    let (_, view) = snapshot(&state, board.id).await?;
     Ok((StatusCode::CREATED, axum::Json(view)))
 }
 
-pub async fn get(State(state): State<AppState>, Id(id): Id) -> Result<axum::Json<BoardView>, ApiError> {
-    Ok(axum::Json(view(&state, id).await?))
+/// `GET /api/boards/{id}`: served from the view cache while the board is unchanged,
+/// gzipped when the client accepts it, with the version as an ETag.
+pub async fn get(
+    State(state): State<AppState>,
+    Id(id): Id,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let seq = {
+        let mut connection = state.pool.acquire().await?;
+        crate::db::events::last_seq(&mut connection, &crate::db::events::board_stream(id)).await?
+    };
+    let cached = match state.board_views.get(id, seq) {
+        Some(cached) => cached,
+        None => {
+            let (seq, view) = snapshot(&state, id).await?;
+            let json = serde_json::to_vec(&view).map_err(|error| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", error.to_string())
+            })?;
+            state.board_views.put(id, seq, json)
+        }
+    };
+    let etag = format!("\"{id}-{}\"", cached.seq);
+    if headers.get(header::IF_NONE_MATCH).is_some_and(|value| value.as_bytes() == etag.as_bytes()) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.split(',').any(|coding| coding.trim().starts_with("gzip")));
+    let mut response = if gzip {
+        ([(header::CONTENT_ENCODING, "gzip")], cached.gzip).into_response()
+    } else {
+        cached.json.into_response()
+    };
+    let response_headers = response.headers_mut();
+    response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response_headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        response_headers.insert(header::ETAG, etag);
+    }
+    Ok(response)
 }
 
 pub async fn update(
@@ -98,10 +137,12 @@ pub async fn delete(State(state): State<AppState>, Id(id): Id) -> Result<StatusC
     if boards::delete(&state.pool, id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(no_board(id)) }
 }
 
-/// One consistent snapshot of a board: read in a single repeatable-read transaction.
-async fn view(state: &AppState, id: uuid::Uuid) -> Result<BoardView, ApiError> {
+/// One consistent snapshot of a board and its version (the board stream's sequence),
+/// read in a single repeatable-read transaction.
+async fn snapshot(state: &AppState, id: uuid::Uuid) -> Result<(i64, BoardView), ApiError> {
     let mut tx = state.pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let seq = crate::db::events::last_seq(&mut tx, &crate::db::events::board_stream(id)).await?;
     let board = boards::get(&mut tx, id).await?.ok_or_else(|| no_board(id))?;
     let view = BoardView {
         columns: boards::columns(&mut tx, id).await?,
@@ -111,7 +152,7 @@ async fn view(state: &AppState, id: uuid::Uuid) -> Result<BoardView, ApiError> {
         board,
     };
     tx.commit().await?;
-    Ok(view)
+    Ok((seq, view))
 }
 
 pub fn no_board(id: uuid::Uuid) -> ApiError {

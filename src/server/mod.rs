@@ -5,6 +5,7 @@
 
 pub mod assets;
 pub mod security;
+pub mod views;
 pub mod ws;
 
 use std::io;
@@ -40,6 +41,7 @@ pub struct AppState {
     pub postgres_liveness: Option<crate::postgres::Liveness>,
     pub hub: crate::realtime::Hub,
     pub home: crate::home::Home,
+    pub board_views: Arc<views::ViewCache>,
     pub started: Instant,
 }
 
