@@ -77,6 +77,10 @@ pub async fn get(
     let cached = match state.board_views.get(id, seq) {
         Some(cached) => cached,
         None => {
+            let _filling = state.board_views.filling.lock().await;
+            if let Some(cached) = state.board_views.get(id, seq) {
+                return Ok(respond(cached, id, &headers));
+            }
             let (seq, view) = snapshot(&state, id).await?;
             let json = serde_json::to_vec(&view).map_err(|error| {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", error.to_string())
@@ -84,9 +88,15 @@ pub async fn get(
             state.board_views.put(id, seq, json)
         }
     };
+    Ok(respond(cached, id, &headers))
+}
+
+/// The cached view as a response: 304 if the client has this version, gzip if it
+/// accepts it.
+fn respond(cached: crate::server::views::CachedView, id: uuid::Uuid, headers: &HeaderMap) -> Response {
     let etag = format!("\"{id}-{}\"", cached.seq);
     if headers.get(header::IF_NONE_MATCH).is_some_and(|value| value.as_bytes() == etag.as_bytes()) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
     let gzip = headers
         .get(header::ACCEPT_ENCODING)
@@ -103,7 +113,7 @@ pub async fn get(
     if let Ok(etag) = HeaderValue::from_str(&etag) {
         response_headers.insert(header::ETAG, etag);
     }
-    Ok(response)
+    response
 }
 
 pub async fn update(

@@ -18,6 +18,9 @@ const BUDGET: usize = 32 * 1024 * 1024;
 #[derive(Default)]
 pub struct ViewCache {
     entries: Mutex<Entries>,
+    /// Held while a missing view is built, so that concurrent misses build it once
+    /// (the others find it in the cache when they get the lock).
+    pub filling: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
