@@ -570,7 +570,7 @@ fn task_activity_is_read_in_pages_oldest_first() {
     assert_eq!(last["next_after"], Value::Null);
 
     problem(&viban.get(&format!("/api/tasks/{id}/activity?limit=0")), 422, Some("limit"));
-    problem(&viban.get(&format!("/api/tasks/{id}/activity?after=soon")), 422, Some("query"));
+    problem(&viban.get(&format!("/api/tasks/{id}/activity?after=soon")), 422, Some("after"));
     problem(&viban.get("/api/tasks/00000000-0000-0000-0000-000000000001/activity"), 404, Some("id"));
 }
 
@@ -703,4 +703,56 @@ fn a_board_view_is_revalidated_by_its_etag_and_never_served_stale() {
     assert_eq!(changed.json()["tasks"][0]["title"], "changes the board");
     let gzipped = viban.request("GET", &path, &[("Authorization", &auth), ("Accept-Encoding", "gzip")], b"");
     assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
+}
+
+#[test]
+fn the_openapi_document_describes_every_route_and_needs_the_token() {
+    let (_home, viban) = started();
+    assert_eq!(viban.request("GET", "/api/openapi.json", &[], b"").status, 401);
+    let response = viban.get("/api/openapi.json");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let document = response.json();
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["info"]["version"], env!("CARGO_PKG_VERSION"));
+    let create = &document["paths"]["/api/boards/{id}/tasks"]["post"];
+    assert_eq!(
+        create["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/CreateTask"
+    );
+    assert_eq!(
+        create["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Task"
+    );
+    assert!(create["responses"]["4XX"]["content"]["application/problem+json"].is_object());
+    assert_eq!(document["paths"]["/api/health"]["get"]["security"], json!([]));
+    let list = &document["paths"]["/api/boards/{id}/tasks"]["get"]["parameters"];
+    let mut names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["column_id", "id", "q"]);
+    let role = &document["components"]["schemas"]["ColumnRole"]["enum"];
+    assert_eq!(role, &json!(["todo", "in_progress", "review", "done", "cancelled", "custom"]));
+}
+
+#[test]
+fn nul_characters_and_malformed_query_parameters_are_422s_naming_the_field() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let board_id = board["board"]["id"].as_str().unwrap();
+    // PostgreSQL cannot store NUL in text or jsonb: refused up front, never a 500.
+    let tasks = format!("/api/boards/{board_id}/tasks");
+    problem(&viban.send_json("POST", &tasks, &json!({ "title": "a\u{0}b" })), 422, Some("title"));
+    let patch = format!("/api/boards/{board_id}");
+    let nested = json!({ "settings": { "sounds": ["ok", "b\u{0}"] } });
+    problem(&viban.send_json("PATCH", &patch, &nested), 422, Some("settings.sounds[1]"));
+    // An escaped backslash before `u0000` is just text.
+    let literal = viban.send_json("POST", &tasks, &json!({ "title": "C:\\u0000" }));
+    assert_eq!(created(literal)["title"], "C:\\u0000");
+
+    problem(&viban.get(&format!("{tasks}?q=a%00b")), 422, Some("q"));
+    problem(&viban.get(&format!("{tasks}?column_id=nope")), 422, Some("column_id"));
+    problem(&viban.get(&format!("{tasks}?colour=red")), 422, Some("colour"));
+    let task = new_task(&viban, &board, "paged");
+    let activity = format!("/api/tasks/{}/activity", task["id"].as_str().unwrap());
+    problem(&viban.get(&format!("{activity}?limit=many")), 422, Some("limit"));
+    problem(&viban.get(&format!("{activity}?limit=0")), 422, Some("limit"));
 }

@@ -16,19 +16,24 @@ use crate::server::AppState;
 const NAME_MAX: usize = 200;
 const DESCRIPTION_MAX: usize = 20_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBoard {
+    #[schemars(length(min = 1, max = 200), regex(pattern = r"\S"))]
     pub name: String,
     #[serde(default)]
     pub description: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateBoard {
+    #[schemars(length(min = 1, max = 200), regex(pattern = r"\S"))]
     pub name: Option<String>,
+    #[schemars(length(max = 20_000))]
     pub description: Option<String>,
+    /// A JSON object, replacing the current settings.
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub settings: Option<Value>,
     /// A repository from `/api/repositories`, or null to unlink.
     #[serde(default, deserialize_with = "super::extract::present")]
@@ -36,7 +41,7 @@ pub struct UpdateBoard {
 }
 
 /// A board with everything its view shows.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct BoardView {
     pub board: Board,
     pub columns: Vec<Column>,

@@ -14,24 +14,32 @@ use crate::server::AppState;
 
 const NAME_MAX: usize = 100;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateColumn {
+    #[schemars(length(min = 1, max = 100), regex(pattern = r"\S"))]
     pub name: String,
+    /// `#rgb` or `#rrggbb`.
+    #[schemars(regex(pattern = r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"))]
     pub color: Option<String>,
     pub role: Option<ColumnRole>,
     pub after: Option<Uuid>,
     pub before: Option<Uuid>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateColumn {
+    #[schemars(length(min = 1, max = 100), regex(pattern = r"\S"))]
     pub name: Option<String>,
+    /// `#rgb` or `#rrggbb`.
+    #[schemars(regex(pattern = r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"))]
     pub color: Option<String>,
     pub role: Option<ColumnRole>,
     pub hooks_enabled: Option<bool>,
+    /// At least 1, or null for no limit.
     #[serde(default, deserialize_with = "super::extract::present")]
+    #[schemars(range(min = 1))]
     pub max_concurrent: Option<Option<i32>>,
     pub after: Option<Uuid>,
     pub before: Option<Uuid>,

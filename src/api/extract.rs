@@ -45,6 +45,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         {
             return Err(ApiError::invalid("the body must be a JSON object"));
         }
+        if holds_nul_escape(&bytes)
+            && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes)
+            && let Some(field) = nul_field(&value, "")
+        {
+            return Err(ApiError::invalid("text must not contain NUL characters (\\u0000)").with_field(field));
+        }
         let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(deserializer).map(Json).map_err(|error| {
             let field = error.path().to_string();
@@ -55,6 +61,65 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 let problem = ApiError::invalid(inner.to_string());
                 if field == "." { problem } else { problem.with_field(field) }
             }
+        })
+    }
+}
+
+/// Whether JSON text holds a `\u0000` escape, the only way a JSON string carries NUL,
+/// which PostgreSQL cannot store in text or jsonb. Backslashes occur only in strings.
+fn holds_nul_escape(bytes: &[u8]) -> bool {
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'\\' {
+            if bytes.get(index + 1..index + 6) == Some(b"u0000") {
+                return true;
+            }
+            index += 2;
+        } else {
+            index += 1;
+        }
+    }
+    false
+}
+
+/// The path (`settings.sound`, `items[2]`) of the first key or string holding NUL.
+fn nul_field(value: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    let join = |key: &str| if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+    match value {
+        Value::String(text) if text.contains('\0') => {
+            Some(if path.is_empty() { ".".into() } else { path.into() })
+        }
+        Value::Object(object) => object.iter().find_map(|(key, value)| {
+            if key.contains('\0') { Some(join(key)) } else { nul_field(value, &join(key)) }
+        }),
+        Value::Array(items) => {
+            items.iter().enumerate().find_map(|(index, value)| nul_field(value, &format!("{path}[{index}]")))
+        }
+        _ => None,
+    }
+}
+
+/// Query parameters of type `T`: a malformed or unknown one is a 422 naming it.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let pairs = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes());
+        if let Some((name, _)) =
+            pairs.clone().find(|(name, value)| name.contains('\0') || value.contains('\0'))
+        {
+            return Err(
+                ApiError::invalid("query parameters must not contain NUL characters").with_field(name)
+            );
+        }
+        let deserializer = serde_urlencoded::Deserializer::new(pairs);
+        serde_path_to_error::deserialize(deserializer).map(Query).map_err(|error| {
+            let field = error.path().to_string();
+            let problem = ApiError::invalid(format!("query string: {}", error.inner()));
+            if field == "." { problem.with_field("query") } else { problem.with_field(field) }
         })
     }
 }

@@ -18,40 +18,49 @@ use crate::error::ApiError;
 use crate::hooks::{BUILTINS, Builtin};
 use crate::server::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HookBody {
+    #[schemars(length(min = 1, max = 100), regex(pattern = r"\S"))]
     pub name: String,
     pub kind: HookKind,
-    /// For `script`: run with bash in the task's worktree (or by its `#!` line).
+    /// For `script` (and only for it): run with bash in the task's worktree (or by its `#!` line).
+    #[schemars(length(min = 1, max = 100_000), regex(pattern = r"\S"))]
     pub command: Option<String>,
-    /// For `agent`: the prompt.
+    /// For `agent` (and only for it): the prompt.
+    #[schemars(length(min = 1, max = 100_000), regex(pattern = r"\S"))]
     pub prompt: Option<String>,
     /// For `agent`: which agent runs it (default: the task's).
     pub agent: Option<String>,
     /// Default 600.
+    #[schemars(range(min = 1, max = 86_400))]
     pub timeout_seconds: Option<i32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttachBody {
     /// A board hook, or…
     pub hook_id: Option<Uuid>,
-    /// …a built-in, e.g. `builtin:play-sound`.
+    /// …a built-in, e.g. `builtin:play-sound` (one of `GET /api/hooks/builtin`).
+    #[schemars(regex(pattern = "^builtin:"))]
     pub builtin: Option<String>,
     pub execute_once: Option<bool>,
     pub transparent: Option<bool>,
+    /// A JSON object of the built-in's settings.
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub settings: Option<Value>,
     pub after: Option<Uuid>,
     pub before: Option<Uuid>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAttachmentBody {
     pub execute_once: Option<bool>,
     pub transparent: Option<bool>,
+    /// A JSON object of the built-in's settings.
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub settings: Option<Value>,
     pub after: Option<Uuid>,
     pub before: Option<Uuid>,

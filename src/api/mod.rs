@@ -5,6 +5,7 @@ pub mod boards;
 pub mod columns;
 pub mod extract;
 pub mod hooks;
+pub mod openapi;
 pub mod repositories;
 pub mod system;
 pub mod tasks;

@@ -2,20 +2,19 @@
 //! `GET /api/repositories[/{id}]` lists them, one with its branches. And the picker's
 //! filesystem browser, `GET /api/fs?path=` (D7).
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{Id, Json, required_text};
+use super::extract::{Id, Json, Query, required_text};
 use crate::db::repositories::{self, Repository};
 use crate::error::ApiError;
 use crate::filesystem::{self, BrowseError, Listing};
 use crate::repository::{self, LinkError};
 use crate::server::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkRepository {
     /// A folder inside an existing local repository.
@@ -24,7 +23,7 @@ pub struct LinkRepository {
     pub clone_url: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct RepositoryView {
     #[serde(flatten)]
     pub repository: Repository,
@@ -67,15 +66,13 @@ async fn with_branches(repository: Repository) -> Result<RepositoryView, ApiErro
     Ok(RepositoryView { repository, branches })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Browse {
     pub path: Option<String>,
 }
 
-pub async fn browse(query: Result<Query<Browse>, QueryRejection>) -> Result<axum::Json<Listing>, ApiError> {
-    let Query(query) =
-        query.map_err(|rejection| ApiError::invalid(rejection.body_text()).with_field("path"))?;
+pub async fn browse(Query(query): Query<Browse>) -> Result<axum::Json<Listing>, ApiError> {
     let path = query.path.filter(|path| !path.is_empty()).map(std::path::PathBuf::from);
     Ok(axum::Json(filesystem::list(path.as_deref()).await?))
 }

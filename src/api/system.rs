@@ -11,7 +11,7 @@ use crate::db;
 use crate::error::ApiError;
 use crate::server::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Health {
     pub status: &'static str,
     pub database: &'static str,
@@ -34,7 +34,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Version {
     pub version: &'static str,
     pub postgres: String,
@@ -53,11 +53,17 @@ pub async fn version(State(state): State<AppState>) -> Json<Version> {
     })
 }
 
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Stopping {
+    /// Always `stopping`.
+    pub status: &'static str,
+}
+
 /// `POST /api/shutdown`: what `viban stop` calls. The server answers, then winds down.
 pub async fn shutdown(State(state): State<AppState>) -> impl IntoResponse {
     tracing::info!("shutdown requested through the API");
     state.shutdown.trigger();
-    (StatusCode::ACCEPTED, Json(serde_json::json!({ "status": "stopping" })))
+    (StatusCode::ACCEPTED, Json(Stopping { status: "stopping" }))
 }
 
 /// Any `/api` path without a route.

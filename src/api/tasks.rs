@@ -1,14 +1,13 @@
 //! Tasks (D3): `/api/boards/{id}/tasks` to list and create, `/api/tasks/{id}` to read,
 //! edit and delete, `/move` (a reorder or a column change) and `/duplicate`.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::extract::{Id, Json, bounded_text, required_text};
+use super::extract::{Id, Json, Query, bounded_text, required_text};
 use crate::db::boards;
 use crate::db::tasks::{self, Destination, NewTask, Task, TaskChanges, TaskFilter};
 use crate::error::ApiError;
@@ -18,12 +17,15 @@ const TITLE_MAX: usize = 500;
 const DESCRIPTION_MAX: usize = 100_000;
 const NAME_MAX: usize = 200;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
+    #[schemars(length(min = 1, max = 500), regex(pattern = r"\S"))]
     pub title: String,
     #[serde(default)]
+    #[schemars(length(max = 100_000))]
     pub description: String,
+    /// Default: the board's first column.
     pub column_id: Option<Uuid>,
     #[serde(default)]
     pub auto_start: bool,
@@ -33,10 +35,12 @@ pub struct CreateTask {
 }
 
 /// A patch: absent fields stay; `agent` and `base_branch` may be set to null.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTask {
+    #[schemars(length(min = 1, max = 500), regex(pattern = r"\S"))]
     pub title: Option<String>,
+    #[schemars(length(max = 100_000))]
     pub description: Option<String>,
     pub auto_start: Option<bool>,
     #[serde(default, deserialize_with = "super::extract::present")]
@@ -45,7 +49,7 @@ pub struct UpdateTask {
     pub base_branch: Option<Option<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveTask {
     pub column_id: Option<Uuid>,
@@ -53,7 +57,7 @@ pub struct MoveTask {
     pub before: Option<Uuid>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTasks {
     /// Text the title or description must contain.
@@ -64,10 +68,8 @@ pub struct ListTasks {
 pub async fn list(
     State(state): State<AppState>,
     Id(board_id): Id,
-    query: Result<Query<ListTasks>, QueryRejection>,
+    Query(query): Query<ListTasks>,
 ) -> Result<axum::Json<Vec<Task>>, ApiError> {
-    let Query(query) =
-        query.map_err(|rejection| ApiError::invalid(rejection.body_text()).with_field("query"))?;
     let mut connection = state.pool.acquire().await?;
     boards::get(&mut connection, board_id).await?.ok_or_else(|| super::boards::no_board(board_id))?;
     let filter =
@@ -148,16 +150,17 @@ pub async fn delete(State(state): State<AppState>, Id(id): Id) -> Result<StatusC
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivityPage {
     /// The last entry id the client has; the page starts after it.
     pub after: Option<i64>,
     /// 1 to 500; default 100.
+    #[schemars(range(min = 1, max = 500))]
     pub limit: Option<i64>,
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 pub struct Activity {
     pub entries: Vec<crate::db::activity::ActivityEntry>,
     /// Pass as `after` for the next page; null when this page is the last.
@@ -168,10 +171,8 @@ pub struct Activity {
 pub async fn activity(
     State(state): State<AppState>,
     Id(id): Id,
-    query: Result<Query<ActivityPage>, QueryRejection>,
+    Query(query): Query<ActivityPage>,
 ) -> Result<axum::Json<Activity>, ApiError> {
-    let Query(query) =
-        query.map_err(|rejection| ApiError::invalid(rejection.body_text()).with_field("query"))?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid("limit must be between 1 and 500").with_field("limit"));

@@ -12,11 +12,15 @@ use crate::db::templates::{self, TemplateFields};
 use crate::error::ApiError;
 use crate::server::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateBody {
+    /// Required when creating.
+    #[schemars(length(min = 1, max = 100), regex(pattern = r"\S"))]
     pub name: Option<String>,
+    #[schemars(length(max = 500))]
     pub title: Option<String>,
+    #[schemars(length(max = 100_000))]
     pub description: Option<String>,
 }
 

@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct ActivityEntry {
     pub id: i64,
     pub task_id: Uuid,
@@ -15,6 +15,7 @@ pub struct ActivityEntry {
     pub kind: String,
     pub data: Value,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::api::openapi::Timestamp")]
     pub created_at: OffsetDateTime,
 }
 

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::events::{self, board_stream};
 use crate::position;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, schemars::JsonSchema)]
 #[sqlx(type_name = "column_role", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum ColumnRole {
@@ -21,7 +21,7 @@ pub enum ColumnRole {
     Custom,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Board {
     pub id: Uuid,
     pub name: String,
@@ -29,12 +29,14 @@ pub struct Board {
     pub repository_id: Option<Uuid>,
     pub settings: Value,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::api::openapi::Timestamp")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::api::openapi::Timestamp")]
     pub updated_at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Column {
     pub id: Uuid,
     pub board_id: Uuid,
@@ -46,7 +48,7 @@ pub struct Column {
     pub max_concurrent: Option<i32>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Template {
     pub id: Uuid,
     pub board_id: Uuid,
@@ -56,7 +58,7 @@ pub struct Template {
     pub position: String,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct ColumnHook {
     pub id: Uuid,
     pub column_id: Uuid,

@@ -10,7 +10,7 @@ use super::boards::{ColumnHook, column_hook_fields};
 use super::events::{self, board_stream};
 use crate::position::{self, PlaceError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, schemars::JsonSchema)]
 #[sqlx(type_name = "hook_kind", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum HookKind {
@@ -18,7 +18,7 @@ pub enum HookKind {
     Agent,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Hook {
     pub id: Uuid,
     pub board_id: Uuid,
@@ -29,6 +29,7 @@ pub struct Hook {
     pub agent: Option<String>,
     pub timeout_seconds: i32,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::api::openapi::Timestamp")]
     pub created_at: OffsetDateTime,
 }
 

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Repository {
     pub id: Uuid,
     pub managed: bool,
@@ -14,6 +14,7 @@ pub struct Repository {
     pub clone_url: Option<String>,
     pub default_branch: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::api::openapi::Timestamp")]
     pub created_at: OffsetDateTime,
 }
 

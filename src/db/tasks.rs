@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::events::{self, board_stream, task_stream};
 use crate::position;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, schemars::JsonSchema)]
 #[sqlx(type_name = "agent_status", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum AgentStatus {
@@ -24,7 +24,7 @@ pub enum AgentStatus {
     Interrupted,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Task {
     pub id: Uuid,
     pub board_id: Uuid,
@@ -47,8 +47,10 @@ pub struct Task {
     pub parent_task_id: Option<Uuid>,
     pub auto_start: bool,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::api::openapi::Timestamp")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::api::openapi::Timestamp")]
     pub updated_at: OffsetDateTime,
 }
 

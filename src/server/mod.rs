@@ -1,9 +1,10 @@
 //! The HTTP server: one port for the web UI, the JSON API and the WebSocket (L6).
 //!
-//! `router` is the table of every route; `security` guards all of them (S1–S6);
+//! `routes` is the table of every API route; `security` guards all of them (S1–S6);
 //! `assets` serves the web UI embedded at build time; `ws` is the realtime socket.
 
 pub mod assets;
+pub mod routes;
 pub mod security;
 pub mod views;
 pub mod ws;
@@ -15,9 +16,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, patch, post, put};
-
-use crate::api::{boards, columns, hooks, repositories, tasks, templates};
+use axum::routing::MethodRouter;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
@@ -45,34 +44,22 @@ pub struct AppState {
     pub started: Instant,
 }
 
+/// The whole application: `/api` from the [`routes::table`], the web UI for the rest,
+/// every request through the security guard.
 pub fn router(state: AppState, security: Arc<Security>) -> Router {
-    let api = Router::new()
-        .route("/health", get(api::system::health))
-        .route("/version", get(api::system::version))
-        .route("/shutdown", post(api::system::shutdown))
-        .route("/ws", get(ws::upgrade))
-        .route("/boards", get(boards::list).post(boards::create))
-        .route("/boards/{id}", get(boards::get).patch(boards::update).delete(boards::delete))
-        .route("/repositories", get(repositories::list).post(repositories::link))
-        .route("/repositories/{id}", get(repositories::get))
-        .route("/fs", get(repositories::browse))
-        .route("/boards/{id}/columns", post(columns::create))
-        .route("/columns/{id}", patch(columns::update).delete(columns::delete))
-        .route("/boards/{id}/tasks", get(tasks::list).post(tasks::create))
-        .route("/tasks/{id}", get(tasks::get).patch(tasks::update).delete(tasks::delete))
-        .route("/tasks/{id}/move", post(tasks::move_to))
-        .route("/tasks/{id}/duplicate", post(tasks::duplicate))
-        .route("/tasks/{id}/activity", get(tasks::activity))
-        .route("/boards/{id}/templates", post(templates::create))
-        .route("/hooks/builtin", get(hooks::builtins))
-        .route("/boards/{id}/hooks", get(hooks::list).post(hooks::create))
-        .route("/hooks/{id}", put(hooks::replace).delete(hooks::delete))
-        .route("/columns/{id}/hooks", post(hooks::attach))
-        .route("/column-hooks/{id}", patch(hooks::update_attachment).delete(hooks::detach))
-        .route("/templates/{id}", patch(templates::update).delete(templates::delete))
-        .fallback(api::system::unknown_route);
+    let mut api = Router::new();
+    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
+    for route in routes::table() {
+        match by_path.iter_mut().find(|(path, _)| *path == route.path) {
+            Some((_, methods)) => *methods = std::mem::take(methods).merge(route.handler),
+            None => by_path.push((route.path, route.handler)),
+        }
+    }
+    for (path, methods) in by_path {
+        api = api.route(path, methods);
+    }
     Router::new()
-        .nest("/api", api)
+        .nest("/api", api.fallback(api::system::unknown_route))
         .fallback(assets::serve)
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -1,0 +1,223 @@
+//! The table of every API route: method, path, handler, and what it takes and returns.
+//! The router is built from this table and so is the OpenAPI document
+//! (`/api/openapi.json`, [`crate::api::openapi`]), so the two cannot drift apart.
+
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode};
+use axum::routing::{MethodFilter, MethodRouter};
+use schemars::generate::SchemaGenerator;
+use schemars::{JsonSchema, Schema};
+
+use super::AppState;
+use crate::api::{boards, columns, hooks, openapi, repositories, system, tasks, templates};
+use crate::db;
+
+/// Produces the schema of one type (a `$ref` for named types) in a generator.
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+/// What a route answers when it succeeds.
+#[derive(Clone, Copy)]
+pub enum Success {
+    Json(StatusCode, SchemaFn),
+    Empty(StatusCode),
+    /// The WebSocket: `101 Switching Protocols`.
+    Upgrade,
+}
+
+pub struct Route {
+    pub method: Method,
+    /// Below `/api`, in axum's syntax (`/tasks/{id}`).
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub handler: MethodRouter<AppState>,
+    pub body: Option<SchemaFn>,
+    pub query: Option<SchemaFn>,
+    pub success: Success,
+    /// Answers without the token (only `/api/health`).
+    pub public: bool,
+}
+
+impl Route {
+    fn new<H, T>(
+        method: Method,
+        filter: MethodFilter,
+        path: &'static str,
+        summary: &'static str,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        Self {
+            method,
+            path,
+            summary,
+            handler: axum::routing::on(filter, handler),
+            body: None,
+            query: None,
+            success: Success::Empty(StatusCode::NO_CONTENT),
+            public: false,
+        }
+    }
+
+    fn body<T: JsonSchema>(mut self) -> Self {
+        self.body = Some(SchemaGenerator::subschema_for::<T>);
+        self
+    }
+
+    fn query<T: JsonSchema>(mut self) -> Self {
+        self.query = Some(SchemaGenerator::subschema_for::<T>);
+        self
+    }
+
+    /// `200 OK` with a `T`.
+    fn returns<T: JsonSchema>(mut self) -> Self {
+        self.success = Success::Json(StatusCode::OK, SchemaGenerator::subschema_for::<T>);
+        self
+    }
+
+    /// `201 Created` with the new `T`.
+    fn creates<T: JsonSchema>(mut self) -> Self {
+        self.success = Success::Json(StatusCode::CREATED, SchemaGenerator::subschema_for::<T>);
+        self
+    }
+
+    fn accepts<T: JsonSchema>(mut self) -> Self {
+        self.success = Success::Json(StatusCode::ACCEPTED, SchemaGenerator::subschema_for::<T>);
+        self
+    }
+
+    fn upgrades(mut self) -> Self {
+        self.success = Success::Upgrade;
+        self
+    }
+
+    fn public(mut self) -> Self {
+        self.public = true;
+        self
+    }
+}
+
+fn get<H: Handler<T, AppState>, T: 'static>(path: &'static str, summary: &'static str, handler: H) -> Route {
+    Route::new(Method::GET, MethodFilter::GET, path, summary, handler)
+}
+
+fn post<H: Handler<T, AppState>, T: 'static>(path: &'static str, summary: &'static str, handler: H) -> Route {
+    Route::new(Method::POST, MethodFilter::POST, path, summary, handler)
+}
+
+fn put<H: Handler<T, AppState>, T: 'static>(path: &'static str, summary: &'static str, handler: H) -> Route {
+    Route::new(Method::PUT, MethodFilter::PUT, path, summary, handler)
+}
+
+fn patch<H: Handler<T, AppState>, T: 'static>(
+    path: &'static str,
+    summary: &'static str,
+    handler: H,
+) -> Route {
+    Route::new(Method::PATCH, MethodFilter::PATCH, path, summary, handler)
+}
+
+fn delete<H: Handler<T, AppState>, T: 'static>(
+    path: &'static str,
+    summary: &'static str,
+    handler: H,
+) -> Route {
+    Route::new(Method::DELETE, MethodFilter::DELETE, path, summary, handler)
+}
+
+/// Every route under `/api`, in the order the OpenAPI document lists them.
+pub fn table() -> Vec<Route> {
+    use db::boards::{Board, Column, ColumnHook, Template};
+    use db::hooks::Hook;
+    use db::repositories::Repository;
+    use db::tasks::Task;
+
+    vec![
+        // System
+        get("/health", "Health: a database round trip (no token needed)", system::health)
+            .returns::<system::Health>()
+            .public(),
+        get("/version", "viban's, PostgreSQL's and the schema's versions", system::version)
+            .returns::<system::Version>(),
+        get("/openapi.json", "This document", openapi::serve).returns::<serde_json::Value>(),
+        post("/shutdown", "Stop agents, the server and PostgreSQL", system::shutdown)
+            .accepts::<system::Stopping>(),
+        get("/ws", "The realtime WebSocket: subscribe to `board:<id>` and `task:<id>`", super::ws::upgrade)
+            .upgrades(),
+        // Boards
+        get("/boards", "List boards", boards::list).returns::<Vec<Board>>(),
+        post("/boards", "Create a board with the default columns, hooks and templates", boards::create)
+            .body::<boards::CreateBoard>()
+            .creates::<boards::BoardView>(),
+        get("/boards/{id}", "A board with its columns, hooks, templates and tasks", boards::get)
+            .returns::<boards::BoardView>(),
+        patch("/boards/{id}", "Rename, describe, configure or (un)link a repository", boards::update)
+            .body::<boards::UpdateBoard>()
+            .returns::<Board>(),
+        delete("/boards/{id}", "Delete a board and everything on it", boards::delete),
+        // Columns
+        post("/boards/{id}/columns", "Add a column", columns::create)
+            .body::<columns::CreateColumn>()
+            .creates::<Column>(),
+        patch("/columns/{id}", "Rename, recolour, reconfigure or reorder a column", columns::update)
+            .body::<columns::UpdateColumn>()
+            .returns::<Column>(),
+        delete("/columns/{id}", "Delete a column; its tasks move to the first column", columns::delete),
+        // Tasks
+        get("/boards/{id}/tasks", "List a board's tasks, optionally filtered", tasks::list)
+            .query::<tasks::ListTasks>()
+            .returns::<Vec<Task>>(),
+        post("/boards/{id}/tasks", "Create a task", tasks::create)
+            .body::<tasks::CreateTask>()
+            .creates::<Task>(),
+        get("/tasks/{id}", "A task", tasks::get).returns::<Task>(),
+        patch("/tasks/{id}", "Edit a task", tasks::update).body::<tasks::UpdateTask>().returns::<Task>(),
+        delete("/tasks/{id}", "Delete a task", tasks::delete),
+        post("/tasks/{id}/move", "Move a task between neighbours, in its column or another", tasks::move_to)
+            .body::<tasks::MoveTask>()
+            .returns::<Task>(),
+        post("/tasks/{id}/duplicate", "Copy a task into the same column", tasks::duplicate).creates::<Task>(),
+        get("/tasks/{id}/activity", "The task's activity, oldest first, in pages", tasks::activity)
+            .query::<tasks::ActivityPage>()
+            .returns::<tasks::Activity>(),
+        // Templates
+        post("/boards/{id}/templates", "Add a task template", templates::create)
+            .body::<templates::TemplateBody>()
+            .creates::<Template>(),
+        patch("/templates/{id}", "Edit a task template", templates::update)
+            .body::<templates::TemplateBody>()
+            .returns::<Template>(),
+        delete("/templates/{id}", "Delete a task template", templates::delete),
+        // Hooks
+        get("/hooks/builtin", "The built-in hooks", hooks::builtins).returns::<Vec<crate::hooks::Builtin>>(),
+        get("/boards/{id}/hooks", "A board's script and agent hooks", hooks::list).returns::<Vec<Hook>>(),
+        post("/boards/{id}/hooks", "Define a script or agent hook", hooks::create)
+            .body::<hooks::HookBody>()
+            .creates::<Hook>(),
+        put("/hooks/{id}", "Redefine a hook", hooks::replace).body::<hooks::HookBody>().returns::<Hook>(),
+        delete("/hooks/{id}", "Delete a hook and its attachments", hooks::delete),
+        post("/columns/{id}/hooks", "Attach a hook to a column", hooks::attach)
+            .body::<hooks::AttachBody>()
+            .creates::<ColumnHook>(),
+        patch("/column-hooks/{id}", "Change or reorder a column's hook", hooks::update_attachment)
+            .body::<hooks::UpdateAttachmentBody>()
+            .returns::<ColumnHook>(),
+        delete("/column-hooks/{id}", "Detach a hook from its column", hooks::detach),
+        // Repositories
+        get("/repositories", "Linked repositories", repositories::list).returns::<Vec<Repository>>(),
+        post("/repositories", "Link a local repository or clone one", repositories::link)
+            .body::<repositories::LinkRepository>()
+            .creates::<repositories::RepositoryView>(),
+        get("/repositories/{id}", "A repository with its branches", repositories::get)
+            .returns::<repositories::RepositoryView>(),
+        get(
+            "/fs",
+            "Folders in a folder, git repositories flagged (the repository picker)",
+            repositories::browse,
+        )
+        .query::<repositories::Browse>()
+        .returns::<crate::filesystem::Listing>(),
+    ]
+}
