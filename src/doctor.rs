@@ -27,7 +27,7 @@ pub fn run(home: &Home) -> ExitCode {
             check_tool("gh", "install the GitHub CLI to open pull requests: https://cli.github.com", false),
         ),
     ];
-    for agent in agents::KNOWN {
+    for agent in agents::ADAPTERS {
         checks.push((
             agent.binary,
             check_tool(agent.binary, &format!("install with: {}", agent.install_hint), false),

@@ -1,0 +1,60 @@
+//! Which agents this machine has (A2): each adapter's binary on PATH or in the usual
+//! install folders, with its version, or how to install it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{ADAPTERS, Adapter};
+use crate::process;
+
+const VERSION_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Availability {
+    pub id: &'static str,
+    pub display_name: &'static str,
+    pub binary: &'static str,
+    pub found: bool,
+    pub path: Option<PathBuf>,
+    /// The first line of `<binary> --version`.
+    pub version: Option<String>,
+    pub install_hint: &'static str,
+}
+
+/// Every adapter, looked up at once (version checks run in parallel: node CLIs are slow
+/// to start).
+pub async fn all() -> Vec<Availability> {
+    let checks = ADAPTERS.iter().map(|adapter| tokio::task::spawn_blocking(move || check(adapter)));
+    let mut found = Vec::with_capacity(ADAPTERS.len());
+    for (adapter, check) in ADAPTERS.iter().zip(checks.collect::<Vec<_>>()) {
+        found.push(check.await.unwrap_or_else(|_| missing(adapter)));
+    }
+    found
+}
+
+fn check(adapter: &'static Adapter) -> Availability {
+    let Some(path) = process::find_program(adapter.binary) else {
+        return missing(adapter);
+    };
+    let mut command = process::command(&path, process::Privilege::Inherit);
+    command.arg("--version");
+    let version = process::output_with_timeout(&mut command, VERSION_TIMEOUT).ok().and_then(|output| {
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.lines().map(str::trim).find(|line| !line.is_empty()).map(String::from)
+    });
+    Availability { path: Some(path), version, found: true, ..missing(adapter) }
+}
+
+fn missing(adapter: &'static Adapter) -> Availability {
+    Availability {
+        id: adapter.id,
+        display_name: adapter.display_name,
+        binary: adapter.binary,
+        found: false,
+        path: None,
+        version: None,
+        install_hint: adapter.install_hint,
+    }
+}

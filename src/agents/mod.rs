@@ -1,0 +1,332 @@
+//! The coding agents viban runs (A1, A2, AGENTS.md). Each is data — binary, install
+//! hint, argv templates, output format — plus a parser ([`parse`]); the runner
+//! ([`run`]) starts them. No other module knows an agent's flags, so a CLI that
+//! changes a flag is a one-line change here.
+//!
+//! Templates are argv arrays, never shell strings. Placeholders: `{prompt}`,
+//! `{prompt_file}`, `{worktree}`, `{session_id}` anywhere inside an element; `{model}`
+//! and `{approve}` alone as an element expand to the model flags (or nothing) and to
+//! the flags that let the agent work unattended.
+
+pub mod detect;
+pub mod parse;
+
+use std::path::Path;
+
+use parse::Format;
+use serde::{Deserialize, Serialize};
+
+pub struct Adapter {
+    pub id: &'static str,
+    pub display_name: &'static str,
+    pub binary: &'static str,
+    pub install_hint: &'static str,
+    /// Arguments of a first run.
+    pub start: &'static [&'static str],
+    /// Arguments that continue the agent's own session (`{session_id}`).
+    pub resume: &'static [&'static str],
+    /// What `{model}` becomes when a model is chosen.
+    pub model: &'static [&'static str],
+    /// What `{approve}` becomes: edits and commands without asking.
+    pub approve: &'static [&'static str],
+    /// What `{approve}` becomes when viban runs as root, for a CLI that refuses
+    /// `approve` as root, and why.
+    pub approve_as_root: Option<(&'static [&'static str], &'static str)>,
+    pub format: Format,
+}
+
+pub const ADAPTERS: &[Adapter] = &[
+    Adapter {
+        id: "claude-code",
+        display_name: "Claude Code",
+        binary: "claude",
+        install_hint: "npm i -g @anthropic-ai/claude-code",
+        start: &[
+            "-p",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "{model}",
+            "{approve}",
+            "--",
+            "{prompt}",
+        ],
+        resume: &[
+            "-p",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "{model}",
+            "{approve}",
+            "--resume",
+            "{session_id}",
+            "--",
+            "{prompt}",
+        ],
+        model: &["--model", "{model}"],
+        approve: &["--dangerously-skip-permissions"],
+        approve_as_root: Some((
+            &["--permission-mode", "acceptEdits"],
+            "viban runs as root and Claude Code refuses --dangerously-skip-permissions as root, so it runs \
+             with --permission-mode acceptEdits: file edits are allowed, shell commands that need approval \
+             are denied. Run viban as a regular user for unattended shell access.",
+        )),
+        format: Format::ClaudeStreamJson,
+    },
+    Adapter {
+        id: "codex",
+        display_name: "Codex",
+        binary: "codex",
+        install_hint: "npm i -g @openai/codex",
+        start: &["exec", "--json", "--skip-git-repo-check", "{model}", "{approve}", "--", "{prompt}"],
+        resume: &[
+            "exec",
+            "resume",
+            "--json",
+            "--skip-git-repo-check",
+            "{model}",
+            "{approve}",
+            "{session_id}",
+            "{prompt}",
+        ],
+        model: &["-m", "{model}"],
+        approve: &["--dangerously-bypass-approvals-and-sandbox"],
+        approve_as_root: None,
+        format: Format::CodexJson,
+    },
+    Adapter {
+        id: "gemini",
+        display_name: "Gemini CLI",
+        binary: "gemini",
+        install_hint: "npm i -g @google/gemini-cli",
+        // `--prompt=` keeps a prompt that starts with `-` from reading as a flag.
+        start: &["--output-format", "stream-json", "{model}", "{approve}", "--prompt={prompt}"],
+        resume: &[
+            "--output-format",
+            "stream-json",
+            "{model}",
+            "{approve}",
+            "--resume",
+            "{session_id}",
+            "--prompt={prompt}",
+        ],
+        model: &["-m", "{model}"],
+        approve: &["--approval-mode", "yolo"],
+        approve_as_root: None,
+        format: Format::GeminiStreamJson,
+    },
+    Adapter {
+        id: "opencode",
+        display_name: "OpenCode",
+        binary: "opencode",
+        install_hint: "npm i -g opencode-ai",
+        start: &["run", "--format", "json", "{model}", "--", "{prompt}"],
+        resume: &["run", "--format", "json", "{model}", "--session", "{session_id}", "--", "{prompt}"],
+        model: &["--model", "{model}"],
+        approve: &[],
+        approve_as_root: None,
+        format: Format::OpencodeJson,
+    },
+    Adapter {
+        id: "cursor-agent",
+        display_name: "Cursor Agent",
+        binary: "cursor-agent",
+        install_hint: "curl https://cursor.com/install -fsS | bash",
+        start: &["-p", "--output-format", "stream-json", "{model}", "{approve}", "{prompt}"],
+        resume: &[
+            "-p",
+            "--output-format",
+            "stream-json",
+            "{model}",
+            "{approve}",
+            "--resume",
+            "{session_id}",
+            "{prompt}",
+        ],
+        model: &["--model", "{model}"],
+        approve: &["--force"],
+        approve_as_root: None,
+        format: Format::ClaudeStreamJson,
+    },
+    Adapter {
+        id: "amp",
+        display_name: "Amp",
+        binary: "amp",
+        install_hint: "npm i -g @sourcegraph/amp",
+        start: &["--execute", "{prompt}", "--stream-json", "{approve}"],
+        resume: &[
+            "threads",
+            "continue",
+            "{session_id}",
+            "--execute",
+            "{prompt}",
+            "--stream-json",
+            "{approve}",
+        ],
+        model: &[],
+        approve: &["--dangerously-allow-all"],
+        approve_as_root: None,
+        format: Format::ClaudeStreamJson,
+    },
+];
+
+pub fn adapter(id: &str) -> Option<&'static Adapter> {
+    ADAPTERS.iter().find(|adapter| adapter.id == id)
+}
+
+/// A user-defined agent (A1): an argv template and the format of its output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomAgent {
+    /// The program and its arguments, e.g. `["aider", "--message", "{prompt}"]`.
+    #[schemars(length(min = 1))]
+    pub command: Vec<String>,
+    /// Arguments to continue a session instead (`{session_id}`); none: every run starts afresh.
+    #[serde(default)]
+    pub resume: Option<Vec<String>>,
+    #[serde(default = "text_format")]
+    pub format: Format,
+}
+
+fn text_format() -> Format {
+    Format::Text
+}
+
+/// What a run needs to fill a template in.
+pub struct Invocation<'a> {
+    pub prompt: &'a str,
+    pub prompt_file: &'a Path,
+    pub worktree: &'a Path,
+    pub session_id: Option<&'a str>,
+    pub model: Option<&'a str>,
+    pub as_root: bool,
+}
+
+/// The program, its arguments, and a note for the activity (why flags differ).
+#[derive(Debug, PartialEq)]
+pub struct CommandLine {
+    pub program: String,
+    pub args: Vec<String>,
+    pub note: Option<&'static str>,
+}
+
+impl Adapter {
+    pub fn command_line(&self, invocation: &Invocation) -> CommandLine {
+        let resuming = invocation.session_id.is_some();
+        let template = if resuming { self.resume } else { self.start };
+        let (approve, note) = match self.approve_as_root {
+            Some((flags, why)) if invocation.as_root => (flags, Some(why)),
+            _ => (self.approve, None),
+        };
+        let mut args = Vec::new();
+        for token in template {
+            match *token {
+                "{model}" => {
+                    if let Some(model) = invocation.model {
+                        args.extend(self.model.iter().map(|flag| flag.replace("{model}", model)));
+                    }
+                }
+                "{approve}" => args.extend(approve.iter().map(|flag| flag.to_string())),
+                other => args.push(fill(other, invocation)),
+            }
+        }
+        CommandLine { program: self.binary.to_string(), args, note }
+    }
+}
+
+impl CustomAgent {
+    pub fn command_line(&self, invocation: &Invocation) -> CommandLine {
+        let template = match (&self.resume, invocation.session_id) {
+            (Some(resume), Some(_)) => resume,
+            _ => &self.command,
+        };
+        let mut filled = template.iter().map(|token| fill(token, invocation));
+        let program = filled.next().unwrap_or_default();
+        CommandLine { program, args: filled.collect(), note: None }
+    }
+}
+
+fn fill(token: &str, invocation: &Invocation) -> String {
+    if !token.contains('{') {
+        return token.to_string();
+    }
+    token
+        .replace("{prompt_file}", &invocation.prompt_file.to_string_lossy())
+        .replace("{worktree}", &invocation.worktree.to_string_lossy())
+        .replace("{session_id}", invocation.session_id.unwrap_or_default())
+        .replace("{prompt}", invocation.prompt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invocation<'a>(session_id: Option<&'a str>, model: Option<&'a str>, as_root: bool) -> Invocation<'a> {
+        Invocation {
+            prompt: "-fix it",
+            prompt_file: Path::new("/tmp/prompt.md"),
+            worktree: Path::new("/w/t"),
+            session_id,
+            model,
+            as_root,
+        }
+    }
+
+    #[test]
+    fn claude_runs_unattended_and_resumes_its_session() {
+        let claude = adapter("claude-code").unwrap();
+        let first = claude.command_line(&invocation(None, Some("opus"), false));
+        assert_eq!(first.program, "claude");
+        assert_eq!(
+            first.args,
+            [
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--model",
+                "opus",
+                "--dangerously-skip-permissions",
+                "--",
+                "-fix it"
+            ]
+        );
+        let again = claude.command_line(&invocation(Some("abc"), None, false));
+        assert!(again.args.windows(2).any(|pair| pair == ["--resume", "abc"]), "{:?}", again.args);
+        assert!(!again.args.contains(&"--continue".to_string()));
+    }
+
+    #[test]
+    fn as_root_claude_gets_accept_edits_and_the_reason() {
+        let line = adapter("claude-code").unwrap().command_line(&invocation(None, None, true));
+        assert!(!line.args.contains(&"--dangerously-skip-permissions".to_string()));
+        assert!(line.args.windows(2).any(|pair| pair == ["--permission-mode", "acceptEdits"]));
+        assert!(line.note.unwrap().contains("root"));
+    }
+
+    #[test]
+    fn codex_resumes_with_exec_resume_and_gemini_keeps_a_dash_prompt_whole() {
+        let codex = adapter("codex").unwrap().command_line(&invocation(Some("thread-1"), None, false));
+        assert_eq!(&codex.args[..2], ["exec", "resume"]);
+        assert_eq!(&codex.args[codex.args.len() - 2..], ["thread-1", "-fix it"]);
+        let gemini = adapter("gemini").unwrap().command_line(&invocation(None, None, false));
+        assert_eq!(gemini.args.last().unwrap(), "--prompt=-fix it");
+    }
+
+    #[test]
+    fn a_custom_agent_fills_its_placeholders_inside_arguments() {
+        let custom = CustomAgent {
+            command: vec![
+                "aider".into(),
+                "--message-file={prompt_file}".into(),
+                "--cwd".into(),
+                "{worktree}".into(),
+            ],
+            resume: None,
+            format: Format::Text,
+        };
+        let line = custom.command_line(&invocation(Some("ignored"), None, false));
+        assert_eq!(line.program, "aider");
+        assert_eq!(line.args, ["--message-file=/tmp/prompt.md", "--cwd", "/w/t"]);
+    }
+}
