@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use tracing::{error, info, warn};
 
+use crate::agents::run::{Runner, RunnerSettings};
 use crate::cli::{ServeArgs, ServeSettings};
 use crate::config::Config;
 use crate::home::{self, Home};
@@ -29,7 +30,9 @@ const KEEP_BACKUPS: usize = 3;
 pub fn serve(home: Home, args: ServeArgs) -> anyhow::Result<ExitCode> {
     home.prepare()?;
     let _log_guard = crate::logging::init_server(&home.logs_dir());
-    let args = args.resolve(Config::load(&home)?.server);
+    let config = Config::load(&home)?;
+    let runner_settings = config.agents.runner_settings();
+    let args = args.resolve(config.server);
     let lock = match instance::claim(&home).context("could not take the instance lock")? {
         Claim::Acquired(lock) => lock,
         Claim::Taken => return hand_over_to_running(&home, &args),
@@ -45,7 +48,7 @@ pub fn serve(home: Home, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let token = home.read_or_create_secret(&home.token_file(), home::random_secret)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let outcome = runtime.block_on(run(&home, &args, token, password));
+    let outcome = runtime.block_on(run(&home, &args, runner_settings, token, password));
     runtime.shutdown_timeout(Duration::from_secs(1));
     instance::remove(&home);
     drop(lock);
@@ -72,6 +75,7 @@ pub fn login_url(url: &str, token: &str) -> String {
 async fn run(
     home: &Home,
     args: &ServeSettings,
+    runner_settings: RunnerSettings,
     token: String,
     password: Option<String>,
 ) -> anyhow::Result<()> {
@@ -80,11 +84,26 @@ async fn run(
     tokio::spawn(trigger_on_signal(shutdown.clone()));
 
     let database = Database::open(home, args.database_url.as_deref()).await?;
-    let outcome = serve_until_shutdown(home, args, token, password, &database, &shutdown, started).await;
+    let runner = match Runner::start(database.pool().clone(), home.clone(), runner_settings).await {
+        Ok(runner) => runner,
+        Err(error) => {
+            database.close().await;
+            return Err(error).context("could not recover the agent runs of the last session");
+        }
+    };
+    let backends = Backends { database: &database, runner: &runner };
+    let outcome = serve_until_shutdown(home, args, token, password, backends, &shutdown, started).await;
     shutdown.trigger();
-    // Agent runs are stopped here, before the database, once they exist (A7).
+    // Agents stop (and are recorded as interrupted) while the database still runs (L9).
+    runner.stop_all().await;
     database.close().await;
     outcome
+}
+
+/// What the server works with and the launcher stops after it, in that order.
+struct Backends<'a> {
+    database: &'a Database,
+    runner: &'a Runner,
 }
 
 async fn serve_until_shutdown(
@@ -92,7 +111,7 @@ async fn serve_until_shutdown(
     args: &ServeSettings,
     token: String,
     password: Option<String>,
-    database: &Database,
+    Backends { database, runner }: Backends<'_>,
     shutdown: &Shutdown,
     started: Instant,
 ) -> anyhow::Result<()> {
@@ -135,6 +154,7 @@ async fn serve_until_shutdown(
         hub: crate::realtime::Hub::start(database.pool().clone(), shutdown.clone()),
         home: home.clone(),
         board_views: Arc::default(),
+        runner: runner.clone(),
         started: Instant::now(),
     };
     let router = server::router(state, security);

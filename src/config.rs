@@ -25,6 +25,12 @@ const TEMPLATE: &str = r#"# viban settings. Command-line options and VIBAN_* env
 # allowed_hosts = ["my-machine.local"]
 # An external PostgreSQL to use instead of the embedded one.
 # database_url = "postgres://user:password@db.example:5432/viban"
+
+[agents]
+# Agent runs at once; more wait as queued and start in order.
+# max_concurrent = 4
+# A run still going after this long is stopped.
+# timeout_minutes = 120
 "#;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +46,33 @@ pub enum ConfigError {
 pub struct Config {
     #[serde(default)]
     pub server: ServerConfig,
+    #[serde(default)]
+    pub agents: AgentsConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsConfig {
+    pub max_concurrent: Option<usize>,
+    pub timeout_minutes: Option<u64>,
+}
+
+impl AgentsConfig {
+    pub fn runner_settings(&self) -> crate::agents::run::RunnerSettings {
+        let defaults = crate::agents::run::RunnerSettings::default();
+        crate::agents::run::RunnerSettings {
+            max_concurrent: self.max_concurrent.unwrap_or(defaults.max_concurrent).max(1),
+            // VIBAN_AGENT_TIMEOUT_SECONDS overrides, for finer control than minutes.
+            timeout: std::env::var("VIBAN_AGENT_TIMEOUT_SECONDS")
+                .ok()
+                .and_then(|seconds| seconds.parse::<u64>().ok())
+                .map(std::time::Duration::from_secs)
+                .or_else(|| {
+                    self.timeout_minutes.map(|minutes| std::time::Duration::from_secs(minutes.max(1) * 60))
+                })
+                .unwrap_or(defaults.timeout),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -31,3 +31,4 @@ pub mod realtime;
 pub mod repository;
 pub mod server;
 pub mod shutdown;
+pub mod worktree;

@@ -10,6 +10,7 @@
 
 pub mod detect;
 pub mod parse;
+pub mod run;
 
 use std::path::Path;
 

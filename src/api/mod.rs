@@ -1,6 +1,7 @@
 //! JSON API handlers, one module per resource. Handlers are thin: they validate,
 //! call the database layer, and return JSON or an [`crate::error::ApiError`].
 
+pub mod agents;
 pub mod boards;
 pub mod columns;
 pub mod extract;

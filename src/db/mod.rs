@@ -11,6 +11,7 @@ pub mod columns;
 pub mod events;
 pub mod hooks;
 pub mod repositories;
+pub mod sessions;
 pub mod tasks;
 pub mod templates;
 

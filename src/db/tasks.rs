@@ -61,6 +61,7 @@ macro_rules! task_fields {
          auto_start, created_at, updated_at"
     };
 }
+pub(crate) use task_fields;
 
 /// Why a task operation was refused; each names what was wrong.
 #[derive(Debug, thiserror::Error)]

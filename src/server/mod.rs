@@ -41,6 +41,7 @@ pub struct AppState {
     pub hub: crate::realtime::Hub,
     pub home: crate::home::Home,
     pub board_views: Arc<views::ViewCache>,
+    pub runner: crate::agents::run::Runner,
     pub started: Instant,
 }
 

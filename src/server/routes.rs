@@ -9,7 +9,7 @@ use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema};
 
 use super::AppState;
-use crate::api::{boards, columns, hooks, openapi, repositories, system, tasks, templates};
+use crate::api::{agents, boards, columns, hooks, openapi, repositories, system, tasks, templates};
 use crate::db;
 
 /// Produces the schema of one type (a `$ref` for named types) in a generator.
@@ -182,6 +182,29 @@ pub fn table() -> Vec<Route> {
         get("/tasks/{id}/activity", "The task's activity, oldest first, in pages", tasks::activity)
             .query::<tasks::ActivityPage>()
             .returns::<tasks::Activity>(),
+        // Agents
+        get("/agents", "The coding agents: found or missing, path, version, how to install", agents::list)
+            .returns::<Vec<crate::agents::detect::Availability>>(),
+        post(
+            "/tasks/{id}/runs",
+            "Run an agent on the task in its worktree (queued while slots are full)",
+            agents::start,
+        )
+        .body::<agents::RunBody>()
+        .accepts::<db::sessions::AgentSession>(),
+        post(
+            "/tasks/{id}/messages",
+            "Chat: continue the agent's session, or queue while it runs",
+            agents::message,
+        )
+        .body::<agents::MessageBody>()
+        .accepts::<agents::MessageOutcome>(),
+        post("/tasks/{id}/stop", "Stop the task's agent and everything it started", agents::stop)
+            .accepts::<agents::Stopping>(),
+        post("/tasks/{id}/resume", "Continue an interrupted or finished agent session", agents::resume)
+            .accepts::<db::sessions::AgentSession>(),
+        get("/tasks/{id}/sessions", "The task's agent runs, oldest first", agents::sessions)
+            .returns::<Vec<db::sessions::AgentSession>>(),
         // Templates
         post("/boards/{id}/templates", "Add a task template", templates::create)
             .body::<templates::TemplateBody>()

@@ -1,0 +1,858 @@
+//! Agent runs (A4–A7). A run takes a slot (the global limit: extra runs wait as
+//! `queued`, first come first served), ensures the task's worktree, starts the agent
+//! in its own process group there, and turns its output into activity entries line
+//! by line as it streams, in batches of whatever is already buffered. It ends when
+//! the agent exits, is stopped, times out, or viban shuts down; each is recorded
+//! with the exit status, cost and tokens, and the task's status says what happened
+//! in the agent's own words when it failed.
+//!
+//! Stopping is TERM to the whole group, then KILL after a grace period, and a KILL
+//! to the group whenever a run ends, so nothing an agent started outlives it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use super::parse::{Entry, Format};
+use super::{Adapter, CommandLine, CustomAgent, Invocation};
+use crate::db::sessions::{self, AgentSession, Outcome, SessionStatus};
+use crate::db::tasks::{AgentStatus, Task};
+use crate::home::Home;
+use crate::process;
+use crate::worktree::{self, Worktrees};
+
+/// How long a stopped agent gets to exit after TERM before its group is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// After the agent exits, how long its output may still take to drain.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+/// Entries written in one transaction at most.
+const BATCH: usize = 500;
+/// How much of standard error is kept for the record.
+const STDERR_TAIL: usize = 16 * 1024;
+const DEFAULT_AGENT: &str = "claude-code";
+pub const CONTINUE_PROMPT: &str = "Continue working on this task.";
+
+#[derive(Debug, Clone)]
+pub struct RunnerSettings {
+    /// Agent runs at once across the instance (A5).
+    pub max_concurrent: usize,
+    pub timeout: Duration,
+}
+
+impl Default for RunnerSettings {
+    fn default() -> Self {
+        Self { max_concurrent: 4, timeout: Duration::from_secs(2 * 60 * 60) }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("no task {0}")]
+    TaskNotFound(Uuid),
+    #[error("an agent is already working on this task; send a message to queue it, or stop the run first")]
+    Busy,
+    #[error(
+        "the task's board has no repository; link one to the board first (PATCH /api/boards/{{id}} with repository_id)"
+    )]
+    NoRepository,
+    #[error("unknown agent '{0}'; one of: {1}")]
+    UnknownAgent(String, String),
+    #[error("no agent is running on this task")]
+    NotRunning,
+    #[error("this task has no earlier agent session to resume")]
+    NothingToResume,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// What a run was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct StartRequest {
+    pub prompt: Option<String>,
+    /// An adapter id or `custom:<name>` (a board setting); default: the task's, the
+    /// board's `default_agent`, then Claude Code.
+    pub agent: Option<String>,
+    pub model: Option<String>,
+    /// Continue the task's latest agent session.
+    pub resume: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopReason {
+    User,
+    Shutdown,
+}
+
+enum Agent {
+    Builtin(&'static Adapter),
+    Custom(CustomAgent),
+}
+
+impl Agent {
+    fn format(&self) -> Format {
+        match self {
+            Agent::Builtin(adapter) => adapter.format,
+            Agent::Custom(custom) => custom.format,
+        }
+    }
+
+    fn command_line(&self, invocation: &Invocation) -> CommandLine {
+        match self {
+            Agent::Builtin(adapter) => adapter.command_line(invocation),
+            Agent::Custom(custom) => custom.command_line(invocation),
+        }
+    }
+
+    fn install_hint(&self) -> Option<&'static str> {
+        match self {
+            Agent::Builtin(adapter) => Some(adapter.install_hint),
+            Agent::Custom(_) => None,
+        }
+    }
+}
+
+struct Active {
+    session_id: Uuid,
+    stop: watch::Sender<Option<StopReason>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+#[derive(Clone)]
+pub struct Runner(Arc<Inner>);
+
+struct Inner {
+    pool: PgPool,
+    home: Home,
+    worktrees: Worktrees,
+    slots: Arc<Semaphore>,
+    settings: RunnerSettings,
+    instance_id: String,
+    active: Mutex<HashMap<Uuid, Active>>,
+    /// Queued chat messages to start once a run ends (a run cannot start the next
+    /// one itself: `run` spawns the run's future, which would then contain `run`).
+    follow_ups: mpsc::UnboundedSender<(Uuid, StartRequest)>,
+}
+
+impl Runner {
+    /// Also marks what this instance left running before as `interrupted` (A7).
+    pub async fn start(pool: PgPool, home: Home, settings: RunnerSettings) -> Result<Self, sqlx::Error> {
+        let instance_id = home.root().display().to_string();
+        let interrupted = sessions::interrupt_orphans(&pool, &instance_id).await?;
+        if interrupted > 0 {
+            info!("{interrupted} agent run(s) were cut off by the last stop; they show as interrupted");
+        }
+        let (follow_ups, mut requests) = mpsc::unbounded_channel();
+        let runner = Self(Arc::new(Inner {
+            pool,
+            home,
+            worktrees: Worktrees::default(),
+            slots: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
+            settings,
+            instance_id,
+            active: Mutex::default(),
+            follow_ups,
+        }));
+        let weak = Arc::downgrade(&runner.0);
+        tokio::spawn(async move {
+            while let Some((task_id, request)) = requests.recv().await {
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(error) = Runner(inner).run(task_id, request).await {
+                    warn!("task {task_id}: could not start the queued message: {error}");
+                }
+            }
+        });
+        Ok(runner)
+    }
+
+    pub fn worktrees(&self) -> &Worktrees {
+        &self.0.worktrees
+    }
+
+    /// Agent runs underway or waiting for a slot.
+    pub fn active_count(&self) -> usize {
+        self.active().len()
+    }
+
+    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Active>> {
+        self.0.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn is_running(&self, task_id: Uuid) -> bool {
+        self.active().contains_key(&task_id)
+    }
+
+    /// Queues a run of the task's agent; it starts when a slot is free.
+    pub async fn run(&self, task_id: Uuid, request: StartRequest) -> Result<AgentSession, RunError> {
+        let inner = &self.0;
+        let mut connection = inner.pool.acquire().await?;
+        let task =
+            crate::db::tasks::get(&mut connection, task_id).await?.ok_or(RunError::TaskNotFound(task_id))?;
+        let board = crate::db::boards::get(&mut connection, task.board_id)
+            .await?
+            .ok_or(RunError::TaskNotFound(task_id))?;
+        let repository_id = board.repository_id.ok_or(RunError::NoRepository)?;
+        let repository = crate::db::repositories::get(&mut connection, repository_id)
+            .await?
+            .ok_or(RunError::NoRepository)?;
+        let agent_id = request
+            .agent
+            .clone()
+            .or_else(|| task.agent.clone())
+            .or_else(|| board.settings.get("default_agent").and_then(Value::as_str).map(String::from))
+            .unwrap_or_else(|| DEFAULT_AGENT.to_string());
+        let agent = resolve_agent(&agent_id, &board.settings)?;
+
+        let previous = sessions::for_task(&mut connection, task_id).await?;
+        let resumes = if request.resume {
+            let latest = sessions::latest_resumable(&mut connection, task_id).await?;
+            match latest {
+                Some(session) if session.agent == agent_id => session.external_session_id,
+                _ if request.prompt.is_none() => return Err(RunError::NothingToResume),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let prompt = match (&request.prompt, previous.is_empty()) {
+            (prompt, true) => first_prompt(&task, prompt.as_deref()),
+            (Some(prompt), false) => prompt.clone(),
+            (None, false) => CONTINUE_PROMPT.to_string(),
+        };
+        drop(connection);
+
+        let (stop, stop_receiver) = watch::channel(None);
+        let session = {
+            // Claim the task before the row exists, so two starts cannot both pass.
+            {
+                let mut active = self.active();
+                if active.contains_key(&task_id) {
+                    return Err(RunError::Busy);
+                }
+                active.insert(task_id, Active { session_id: Uuid::nil(), stop, handle: None });
+            }
+            match sessions::create(
+                &inner.pool,
+                task_id,
+                &agent_id,
+                &prompt,
+                resumes.as_deref(),
+                &inner.instance_id,
+            )
+            .await
+            {
+                Ok(session) => session,
+                Err(error) => {
+                    self.active().remove(&task_id);
+                    return Err(error.into());
+                }
+            }
+        };
+        let job = Job {
+            runner: self.clone(),
+            session: session.clone(),
+            task,
+            agent,
+            model: request.model,
+            repository: PathBuf::from(&repository.path),
+            base: String::new(),
+            copy: board
+                .settings
+                .get("copy_files")
+                .and_then(Value::as_array)
+                .map(|patterns| patterns.iter().filter_map(Value::as_str).map(String::from).collect())
+                .unwrap_or_default(),
+            default_branch: repository.default_branch.clone(),
+        };
+        let handle = tokio::spawn(job.drive(stop_receiver));
+        if let Some(active) = self.active().get_mut(&task_id) {
+            active.session_id = session.id;
+            active.handle = Some(handle);
+        }
+        Ok(session)
+    }
+
+    /// A chat message (HOOKS.md 9, 10): queued while a run is underway, else it starts
+    /// one that continues the agent's session. `None` means it was queued.
+    pub async fn message(&self, task_id: Uuid, text: &str) -> Result<Option<AgentSession>, RunError> {
+        if self.is_running(task_id) {
+            let mut tx = self.0.pool.begin().await?;
+            sqlx::query("INSERT INTO queued_messages (task_id, body) VALUES ($1, $2)")
+                .bind(task_id)
+                .bind(text)
+                .execute(&mut *tx)
+                .await?;
+            sessions::append(
+                &mut tx,
+                task_id,
+                None,
+                &[json!({ "kind": "user_message", "text": text, "queued": true })],
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let request =
+            StartRequest { prompt: Some(text.to_string()), resume: true, ..StartRequest::default() };
+        self.run(task_id, request).await.map(Some)
+    }
+
+    /// Stops the task's run: TERM to its group, KILL after the grace period.
+    pub fn stop(&self, task_id: Uuid) -> Result<Uuid, RunError> {
+        let active = self.active();
+        let run = active.get(&task_id).ok_or(RunError::NotRunning)?;
+        run.stop.send_replace(Some(StopReason::User));
+        Ok(run.session_id)
+    }
+
+    /// Shutdown (L9): every run is stopped and recorded as interrupted.
+    pub async fn stop_all(&self) {
+        let handles: Vec<JoinHandle<()>> = {
+            let mut active = self.active();
+            active
+                .values_mut()
+                .filter_map(|run| {
+                    run.stop.send_replace(Some(StopReason::Shutdown));
+                    run.handle.take()
+                })
+                .collect()
+        };
+        if handles.is_empty() {
+            return;
+        }
+        info!("stopping {} agent run(s)", handles.len());
+        let all = futures_join(handles);
+        if tokio::time::timeout(STOP_GRACE + Duration::from_secs(3), all).await.is_err() {
+            warn!("agent runs did not finish stopping in time");
+        }
+    }
+
+    fn finished(&self, task_id: Uuid, session_id: Uuid) {
+        let mut active = self.active();
+        if active.get(&task_id).is_some_and(|run| run.session_id == session_id) {
+            active.remove(&task_id);
+        }
+    }
+
+    /// The next queued chat message of a task, if any, removed from the queue.
+    async fn next_message(&self, task_id: Uuid) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "DELETE FROM queued_messages WHERE id = (SELECT id FROM queued_messages WHERE task_id = $1 ORDER BY id LIMIT 1)
+             RETURNING body",
+        )
+        .bind(task_id)
+        .fetch_optional(&self.0.pool)
+        .await
+    }
+}
+
+async fn futures_join(handles: Vec<JoinHandle<()>>) {
+    for handle in handles {
+        let _ = handle.await;
+    }
+}
+
+fn resolve_agent(id: &str, board_settings: &Value) -> Result<Agent, RunError> {
+    if let Some(adapter) = super::adapter(id) {
+        return Ok(Agent::Builtin(adapter));
+    }
+    let custom = board_settings.get("custom_agents").and_then(Value::as_object);
+    if let Some(name) = id.strip_prefix("custom:")
+        && let Some(definition) = custom.and_then(|agents| agents.get(name))
+        && let Ok(agent) = serde_json::from_value::<CustomAgent>(definition.clone())
+        && !agent.command.is_empty()
+    {
+        return Ok(Agent::Custom(agent));
+    }
+    let mut known: Vec<String> = super::ADAPTERS.iter().map(|adapter| adapter.id.to_string()).collect();
+    known.extend(custom.into_iter().flat_map(|agents| agents.keys().map(|name| format!("custom:{name}"))));
+    Err(RunError::UnknownAgent(id.to_string(), known.join(", ")))
+}
+
+/// HOOKS.md: `# Task: <title>`, `## Description`, `## Instructions`; empty ones left out.
+pub fn first_prompt(task: &Task, instructions: Option<&str>) -> String {
+    let mut prompt = format!("# Task: {}\n", task.title);
+    if !task.description.trim().is_empty() {
+        prompt.push_str(&format!("\n## Description\n\n{}\n", task.description.trim()));
+    }
+    if let Some(instructions) = instructions.filter(|text| !text.trim().is_empty()) {
+        prompt.push_str(&format!("\n## Instructions\n\n{}\n", instructions.trim()));
+    }
+    prompt
+}
+
+/// One run, from its slot to its record.
+struct Job {
+    runner: Runner,
+    session: AgentSession,
+    task: Task,
+    agent: Agent,
+    model: Option<String>,
+    repository: PathBuf,
+    base: String,
+    copy: Vec<String>,
+    default_branch: String,
+}
+
+/// How a run's output ended.
+#[derive(Default)]
+struct Transcript {
+    result: Option<(bool, Option<String>)>,
+    last_error: Option<String>,
+    outcome: Outcome,
+    external_id: Option<String>,
+}
+
+enum Ending {
+    Exited(Option<ExitStatus>),
+    Stopped(StopReason),
+    TimedOut,
+    /// It never started; the message says why.
+    NotStarted(String),
+}
+
+impl Job {
+    async fn drive(mut self, mut stop: watch::Receiver<Option<StopReason>>) {
+        let runner = self.runner.clone();
+        let (task_id, session_id) = (self.task.id, self.session.id);
+        let slots = runner.0.slots.clone();
+        let waited = tokio::select! {
+            permit = slots.acquire_owned() => Ok(permit.ok()),
+            reason = stop.wait_for(Option::is_some) => {
+                Err(reason.ok().and_then(|reason| *reason).unwrap_or(StopReason::User))
+            }
+        };
+        let permit = match waited {
+            Ok(permit) => permit,
+            Err(reason) => {
+                self.record(Ending::Stopped(reason), Transcript::default()).await;
+                runner.finished(task_id, session_id);
+                return;
+            }
+        };
+        let (ending, transcript) = self.execute(&mut stop).await;
+        drop(permit);
+        let stopped_by_user = matches!(ending, Ending::Stopped(_));
+        self.record(ending, transcript).await;
+        runner.finished(task_id, session_id);
+        // Chat messages that came in meanwhile continue the session (HOOKS.md 9).
+        if !stopped_by_user {
+            match runner.next_message(task_id).await {
+                Ok(Some(text)) => {
+                    let request = StartRequest {
+                        prompt: Some(text),
+                        agent: Some(self.session.agent.clone()),
+                        resume: true,
+                        ..StartRequest::default()
+                    };
+                    if runner.0.follow_ups.send((task_id, request)).is_err() {
+                        warn!("task {task_id}: the queued message could not be handed on");
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => warn!("task {task_id}: reading queued messages failed: {error}"),
+            }
+        }
+    }
+
+    async fn execute(&mut self, stop: &mut watch::Receiver<Option<StopReason>>) -> (Ending, Transcript) {
+        let inner = self.runner.0.clone();
+        let mut transcript = Transcript::default();
+        // The worktree.
+        let (path, branch) = match (&self.task.worktree_path, &self.task.branch) {
+            (Some(path), Some(branch)) => (PathBuf::from(path), branch.clone()),
+            _ => (
+                inner
+                    .home
+                    .worktrees_dir()
+                    .join(self.task.board_id.to_string())
+                    .join(self.task.id.to_string()),
+                worktree::branch_name(self.task.id, &self.task.title),
+            ),
+        };
+        self.base = self.task.base_branch.clone().unwrap_or_else(|| self.default_branch.clone());
+        match inner.worktrees.ensure(&self.repository, &path, &branch, &self.base, &self.copy).await {
+            Ok(_) => {
+                if self.task.worktree_path.is_none()
+                    && let Err(error) =
+                        sessions::set_worktree(&inner.pool, self.task.id, &path.to_string_lossy(), &branch)
+                            .await
+                {
+                    warn!("task {}: recording its worktree failed: {error}", self.task.id);
+                }
+            }
+            Err(error) => return (Ending::NotStarted(error.to_string()), transcript),
+        }
+
+        // The command.
+        let prompt_file = inner.home.run_dir().join(format!("prompt-{}.md", self.session.id));
+        if let Err(error) = crate::home::write_private_file(&prompt_file, self.session.prompt.as_bytes()) {
+            return (Ending::NotStarted(format!("could not write the prompt file: {error}")), transcript);
+        }
+        let line = self.agent.command_line(&Invocation {
+            prompt: &self.session.prompt,
+            prompt_file: &prompt_file,
+            worktree: &path,
+            session_id: self.session.external_session_id.as_deref(),
+            model: self.model.as_deref(),
+            as_root: process::running_as_root(),
+        });
+        let ending = self.spawn_and_follow(&line, &path, &branch, stop, &mut transcript).await;
+        let _ = std::fs::remove_file(&prompt_file);
+        (ending, transcript)
+    }
+
+    async fn spawn_and_follow(
+        &self,
+        line: &CommandLine,
+        worktree: &Path,
+        branch: &str,
+        stop: &mut watch::Receiver<Option<StopReason>>,
+        transcript: &mut Transcript,
+    ) -> Ending {
+        let inner = &self.runner.0;
+        let program = if line.program.contains('/') {
+            Some(PathBuf::from(&line.program))
+        } else {
+            process::find_program(&line.program)
+        };
+        let Some(program) = program else {
+            let hint =
+                self.agent.install_hint().map(|hint| format!(" — install with: {hint}")).unwrap_or_default();
+            return Ending::NotStarted(format!("{} not found{hint}", line.program));
+        };
+        let mut command = process::command(&program, process::Privilege::Inherit);
+        command
+            .args(&line.args)
+            .current_dir(worktree)
+            .env("VIBAN_TASK_ID", self.task.id.to_string())
+            .env("VIBAN_TASK_TITLE", &self.task.title)
+            .env("VIBAN_BOARD_ID", self.task.board_id.to_string())
+            .env("VIBAN_BRANCH", branch)
+            .env("VIBAN_WORKTREE", worktree)
+            .env("VIBAN_BASE_BRANCH", &self.base)
+            .env("VIBAN_SESSION_ID", self.session.id.to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = match tokio::process::Command::from(command).spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                return Ending::NotStarted(format!("could not start {}: {error}", program.display()));
+            }
+        };
+        let group = child.id();
+        let mut argv = vec![line.program.clone()];
+        argv.extend(line.args.iter().cloned());
+        if let Err(error) = sessions::started(&inner.pool, &self.session, &argv).await {
+            warn!("session {}: recording its start failed: {error}", self.session.id);
+        }
+        if let Some(note) = line.note {
+            self.persist(&[json!(Entry::System { message: note.to_string() })]).await;
+        }
+
+        let stderr = child.stderr.take().map(|stderr| tokio::spawn(tail(stderr, STDERR_TAIL)));
+        let Some(stdout) = child.stdout.take() else {
+            return Ending::NotStarted("the agent's output could not be read".into());
+        };
+        let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+        let mut parser = self.agent.format().parser();
+        let deadline = tokio::time::sleep(inner.settings.timeout);
+        tokio::pin!(deadline);
+        let mut exit: Option<ExitStatus> = None;
+        let mut drain_until: Option<tokio::time::Instant> = None;
+        let mut line_buffer = Vec::new();
+        let mut batch = Vec::new();
+
+        let ending = loop {
+            line_buffer.clear();
+            let drain = async {
+                match drain_until {
+                    Some(until) => tokio::time::sleep_until(until).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let read = tokio::select! {
+                biased;
+                reason = stop.wait_for(Option::is_some) => {
+                    break Ending::Stopped(reason.ok().and_then(|reason| *reason).unwrap_or(StopReason::User));
+                }
+                () = &mut deadline => break Ending::TimedOut,
+                status = child.wait(), if exit.is_none() => {
+                    exit = status.ok();
+                    // What the agent wrote last may still be in the pipe.
+                    drain_until = Some(tokio::time::Instant::now() + DRAIN_GRACE);
+                    continue;
+                }
+                () = drain => break Ending::Exited(exit),
+                read = reader.read_until(b'\n', &mut line_buffer) => read,
+            };
+            match read {
+                Ok(0) => {
+                    if exit.is_none() {
+                        exit = child.wait().await.ok();
+                    }
+                    break Ending::Exited(exit);
+                }
+                Ok(_) => {
+                    self.take_line(&mut parser, &line_buffer, &mut batch, transcript).await;
+                    // Whole lines already buffered go in the same batch.
+                    while batch.len() < BATCH && reader.buffer().contains(&b'\n') {
+                        line_buffer.clear();
+                        if reader.read_until(b'\n', &mut line_buffer).await.is_err() {
+                            break;
+                        }
+                        self.take_line(&mut parser, &line_buffer, &mut batch, transcript).await;
+                    }
+                    self.persist(&std::mem::take(&mut batch)).await;
+                }
+                Err(error) => {
+                    warn!("session {}: reading the agent's output failed: {error}", self.session.id);
+                    break Ending::Exited(exit);
+                }
+            }
+        };
+
+        if !matches!(ending, Ending::Exited(_)) {
+            // TERM the group, give it the grace period, then KILL.
+            if let Some(group) = group {
+                process::signal_group(group, libc::SIGTERM);
+            }
+            if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
+                let _ = child.start_kill();
+            }
+        }
+        // Nothing the agent started outlives its run.
+        if let Some(group) = group {
+            process::signal_group(group, libc::SIGKILL);
+        }
+        let _ = child.wait().await;
+        let finished = parser.finish();
+        let mut rest: Vec<Value> = Vec::new();
+        for entry in finished.entries {
+            self.note_entry(&entry, transcript).await;
+            rest.push(json!(entry));
+        }
+        self.persist(&rest).await;
+        if let Some(stderr) = stderr {
+            transcript.outcome.stderr_tail = stderr.await.ok().filter(|text| !text.trim().is_empty());
+        }
+        ending
+    }
+
+    async fn take_line(
+        &self,
+        parser: &mut super::parse::Parser,
+        line: &[u8],
+        batch: &mut Vec<Value>,
+        transcript: &mut Transcript,
+    ) {
+        let parsed = parser.line(&String::from_utf8_lossy(line));
+        if let Some(external) = parsed.session_id
+            && transcript.external_id.as_deref() != Some(external.as_str())
+        {
+            if let Err(error) =
+                sessions::set_external_id(&self.runner.0.pool, self.session.id, &external).await
+            {
+                warn!("session {}: recording the agent's session id failed: {error}", self.session.id);
+            }
+            transcript.external_id = Some(external);
+        }
+        for entry in parsed.entries {
+            self.note_entry(&entry, transcript).await;
+            batch.push(json!(entry));
+        }
+    }
+
+    /// Keeps what the record needs from an entry, and attaches PR links (A6).
+    async fn note_entry(&self, entry: &Entry, transcript: &mut Transcript) {
+        let text = match entry {
+            Entry::Error { message } => {
+                transcript.last_error = Some(message.clone());
+                None
+            }
+            Entry::Result { ok, summary, cost_usd, input_tokens, output_tokens, .. } => {
+                transcript.result = Some((*ok, summary.clone()));
+                let outcome = &mut transcript.outcome;
+                outcome.cost_usd = cost_usd.or(outcome.cost_usd);
+                outcome.input_tokens = input_tokens.or(outcome.input_tokens);
+                outcome.output_tokens = output_tokens.or(outcome.output_tokens);
+                summary.as_deref()
+            }
+            Entry::AssistantText { text } => Some(text.as_str()),
+            Entry::ToolResult { output, .. } => Some(output.as_str()),
+            _ => None,
+        };
+        if let Some((url, number)) = text.and_then(pull_request_link)
+            && let Err(error) =
+                sessions::attach_pull_request(&self.runner.0.pool, self.task.id, &url, number).await
+        {
+            warn!("task {}: attaching its pull request failed: {error}", self.task.id);
+        }
+    }
+
+    async fn persist(&self, entries: &[Value]) {
+        if entries.is_empty() {
+            return;
+        }
+        let pool = &self.runner.0.pool;
+        let written = async {
+            let mut tx = pool.begin().await?;
+            sessions::append(&mut tx, self.task.id, Some(self.session.id), entries).await?;
+            tx.commit().await
+        };
+        if let Err(error) = written.await {
+            warn!("session {}: {} entries could not be stored: {error}", self.session.id, entries.len());
+        }
+    }
+
+    /// Stores how the run ended and what the task shows for it.
+    async fn record(&self, ending: Ending, mut transcript: Transcript) {
+        let timeout_minutes = self.runner.0.settings.timeout.as_secs() / 60;
+        let (status, task_status, message, error) = match ending {
+            Ending::Stopped(StopReason::User) => {
+                (SessionStatus::Stopped, AgentStatus::Idle, Some("Stopped".to_string()), None)
+            }
+            Ending::Stopped(StopReason::Shutdown) => (
+                SessionStatus::Interrupted,
+                AgentStatus::Interrupted,
+                Some("viban stopped during this run; resume it to continue".to_string()),
+                None,
+            ),
+            Ending::TimedOut => {
+                let error =
+                    format!("the agent did not finish within {timeout_minutes} minutes and was stopped");
+                (SessionStatus::TimedOut, AgentStatus::Error, None, Some(error))
+            }
+            Ending::NotStarted(why) => (SessionStatus::Failed, AgentStatus::Error, None, Some(why)),
+            Ending::Exited(exit) => {
+                transcript.outcome.exit_code = exit.and_then(|status| status.code());
+                let succeeded = exit.is_some_and(|status| status.success())
+                    && transcript.result.as_ref().is_none_or(|(ok, _)| *ok);
+                if succeeded {
+                    (SessionStatus::Completed, AgentStatus::Idle, None, None)
+                } else {
+                    (SessionStatus::Failed, AgentStatus::Error, None, Some(failure_text(exit, &transcript)))
+                }
+            }
+        };
+        if let Some(error) = &error
+            && transcript.last_error.as_deref() != Some(error.as_str())
+        {
+            self.persist(&[json!(Entry::Error { message: error.clone() })]).await;
+        }
+        if let Err(db_error) = sessions::finish(
+            &self.runner.0.pool,
+            self.session.id,
+            status,
+            &transcript.outcome,
+            task_status,
+            message.as_deref(),
+            error.as_deref(),
+        )
+        .await
+        {
+            warn!("session {}: recording its end failed: {db_error}", self.session.id);
+        }
+    }
+}
+
+/// The agent's own words for why it failed: its error result, its last error, the end
+/// of its standard error, or at least its exit status.
+fn failure_text(exit: Option<ExitStatus>, transcript: &Transcript) -> String {
+    if let Some((false, Some(summary))) = &transcript.result
+        && !summary.trim().is_empty()
+    {
+        return summary.clone();
+    }
+    if let Some(error) = &transcript.last_error {
+        return error.clone();
+    }
+    if let Some(stderr) = &transcript.outcome.stderr_tail {
+        let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
+        let last = &lines[lines.len().saturating_sub(10)..];
+        return last.join("\n");
+    }
+    match exit.and_then(|status| status.code()) {
+        Some(code) => format!("the agent exited with status {code}"),
+        None => "the agent was killed by a signal".to_string(),
+    }
+}
+
+/// The last `limit` bytes of a stream, read to its end.
+async fn tail(mut stream: impl AsyncRead + Unpin, limit: usize) -> String {
+    let mut kept: Vec<u8> = Vec::new();
+    let mut chunk = vec![0; 8192];
+    while let Ok(read) = stream.read(&mut chunk).await {
+        if read == 0 {
+            break;
+        }
+        kept.extend_from_slice(&chunk[..read]);
+        if kept.len() > 2 * limit {
+            kept.drain(..kept.len() - limit);
+        }
+    }
+    if kept.len() > limit {
+        kept.drain(..kept.len() - limit);
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+/// `https://github.com/<owner>/<repo>/pull/<n>` in a text, with its number.
+pub fn pull_request_link(text: &str) -> Option<(String, i32)> {
+    const PREFIX: &str = "https://github.com/";
+    let mut rest = text;
+    while let Some(at) = rest.find(PREFIX) {
+        let candidate = &rest[at..];
+        let end = candidate
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | ']' | '>' | '"' | '\'' | ','))
+            .unwrap_or(candidate.len());
+        let url = candidate[..end].trim_end_matches(['.', '/']);
+        let parts: Vec<&str> = url[PREFIX.len()..].split('/').collect();
+        if let [owner, repo, "pull", number, ..] = parts.as_slice()
+            && !owner.is_empty()
+            && !repo.is_empty()
+            && let Ok(number) = number.parse::<i32>()
+        {
+            return Some((format!("{PREFIX}{owner}/{repo}/pull/{number}"), number));
+        }
+        rest = &candidate[PREFIX.len()..];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_request_links_are_found_in_prose() {
+        assert_eq!(
+            pull_request_link("Opened (https://github.com/acme/widgets/pull/42)."),
+            Some(("https://github.com/acme/widgets/pull/42".into(), 42))
+        );
+        assert_eq!(
+            pull_request_link(
+                "see https://github.com/acme/widgets/issues/1 and https://github.com/a/b/pull/7/files"
+            ),
+            Some(("https://github.com/a/b/pull/7".into(), 7))
+        );
+        assert_eq!(pull_request_link("https://github.com/acme/widgets/pull/x"), None);
+    }
+
+    #[tokio::test]
+    async fn only_the_tail_of_standard_error_is_kept() {
+        let text = format!("{}END", "x".repeat(100_000));
+        let kept = tail(text.as_bytes(), 1000).await;
+        assert_eq!(kept.len(), 1000);
+        assert!(kept.ends_with("END"));
+    }
+}

@@ -1,0 +1,336 @@
+//! Agent sessions (A4, A7): one row per run of an agent on a task, with how it ended;
+//! and the entries it produced, appended to the task's activity (D6) and published on
+//! the task's stream in the same transaction.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::events::{self, board_stream, task_stream};
+use super::tasks::{AgentStatus, Task};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, schemars::JsonSchema)]
+#[sqlx(type_name = "agent_session_status", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Stopped,
+    Interrupted,
+    TimedOut,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
+pub struct AgentSession {
+    pub id: Uuid,
+    pub task_id: Uuid,
+    pub agent: String,
+    /// The agent's own session or thread id: what a follow-up resumes.
+    pub external_session_id: Option<String>,
+    pub status: SessionStatus,
+    pub prompt: String,
+    /// The argv it ran.
+    pub command: Value,
+    pub exit_code: Option<i32>,
+    /// The end of its standard error, kept for failures.
+    pub stderr_tail: Option<String>,
+    pub cost_usd: Option<f64>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::api::openapi::Timestamp")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::api::openapi::Timestamp>")]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::api::openapi::Timestamp>")]
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+macro_rules! session_fields {
+    () => {
+        "id, task_id, agent, external_session_id, status, prompt, command, exit_code, stderr_tail, \
+         cost_usd::float8 AS cost_usd, input_tokens, output_tokens, created_at, started_at, finished_at"
+    };
+}
+
+/// How a run ended, as stored.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub exit_code: Option<i32>,
+    pub stderr_tail: Option<String>,
+    pub cost_usd: Option<f64>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+}
+
+pub async fn create(
+    pool: &PgPool,
+    task_id: Uuid,
+    agent: &str,
+    prompt: &str,
+    resumes: Option<&str>,
+    instance_id: &str,
+) -> Result<AgentSession, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let session: AgentSession = sqlx::query_as(concat!(
+        "INSERT INTO agent_sessions (task_id, agent, prompt, external_session_id, instance_id)
+         VALUES ($1, $2, $3, $4, $5) RETURNING ",
+        session_fields!()
+    ))
+    .bind(task_id)
+    .bind(agent)
+    .bind(prompt)
+    .bind(resumes)
+    .bind(instance_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    append(&mut tx, task_id, None, &[json!({ "kind": "user_message", "text": prompt })]).await?;
+    set_task_status(&mut tx, task_id, AgentStatus::Queued, Some("Waiting for a free agent slot"), None)
+        .await?;
+    publish_session(&mut tx, &session).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<AgentSession>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", session_fields!(), " FROM agent_sessions WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(connection)
+        .await
+}
+
+/// A task's sessions, oldest first.
+pub async fn for_task(
+    connection: &mut PgConnection,
+    task_id: Uuid,
+) -> Result<Vec<AgentSession>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        session_fields!(),
+        " FROM agent_sessions WHERE task_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(task_id)
+    .fetch_all(connection)
+    .await
+}
+
+/// The latest session of a task that has an agent session id to resume.
+pub async fn latest_resumable(
+    connection: &mut PgConnection,
+    task_id: Uuid,
+) -> Result<Option<AgentSession>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        session_fields!(),
+        " FROM agent_sessions WHERE task_id = $1 AND external_session_id IS NOT NULL ORDER BY created_at DESC, id DESC LIMIT 1"
+    ))
+    .bind(task_id)
+    .fetch_optional(connection)
+    .await
+}
+
+pub async fn started(pool: &PgPool, session: &AgentSession, command: &[String]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let session: AgentSession = sqlx::query_as(concat!(
+        "UPDATE agent_sessions SET status = 'running', started_at = now(), command = $2 WHERE id = $1 RETURNING ",
+        session_fields!()
+    ))
+    .bind(session.id)
+    .bind(json!(command))
+    .fetch_one(&mut *tx)
+    .await?;
+    let message = format!("Running {}", session.agent);
+    set_task_status(&mut tx, session.task_id, AgentStatus::Running, Some(&message), None).await?;
+    publish_session(&mut tx, &session).await?;
+    tx.commit().await
+}
+
+pub async fn set_external_id(pool: &PgPool, session_id: Uuid, external: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE agent_sessions SET external_session_id = $2 WHERE id = $1")
+        .bind(session_id)
+        .bind(external)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+/// Records the end of a run and what the task shows for it.
+pub async fn finish(
+    pool: &PgPool,
+    session_id: Uuid,
+    status: SessionStatus,
+    outcome: &Outcome,
+    task_status: AgentStatus,
+    message: Option<&str>,
+    error: Option<&str>,
+) -> Result<AgentSession, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let session: AgentSession = sqlx::query_as(concat!(
+        "UPDATE agent_sessions SET status = $2, exit_code = $3, stderr_tail = $4, cost_usd = $5::float8::numeric,
+                input_tokens = $6, output_tokens = $7, finished_at = now()
+         WHERE id = $1 RETURNING ",
+        session_fields!()
+    ))
+    .bind(session_id)
+    .bind(status)
+    .bind(outcome.exit_code)
+    .bind(&outcome.stderr_tail)
+    .bind(outcome.cost_usd)
+    .bind(outcome.input_tokens)
+    .bind(outcome.output_tokens)
+    .fetch_one(&mut *tx)
+    .await?;
+    set_task_status(&mut tx, session.task_id, task_status, message, error).await?;
+    publish_session(&mut tx, &session).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+/// Appends entries to the task's activity and publishes them as one event.
+pub async fn append(
+    connection: &mut PgConnection,
+    task_id: Uuid,
+    session_id: Option<Uuid>,
+    entries: &[Value],
+) -> Result<(), sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(i64, OffsetDateTime)> = sqlx::query_as(
+        "INSERT INTO task_activity (task_id, agent_session_id, kind, data)
+         SELECT $1, $2, entry->>'kind', entry FROM jsonb_array_elements($3) WITH ORDINALITY AS t(entry, n)
+         ORDER BY n
+         RETURNING id, created_at",
+    )
+    .bind(task_id)
+    .bind(session_id)
+    .bind(Value::Array(entries.to_vec()))
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut rows = rows;
+    rows.sort_unstable_by_key(|(id, _)| *id);
+    let appended: Vec<Value> = rows
+        .iter()
+        .zip(entries)
+        .map(|((id, created_at), entry)| {
+            json!({
+                "id": id, "task_id": task_id, "agent_session_id": session_id, "kind": entry["kind"],
+                "data": entry, "created_at": created_at.format(&time::format_description::well_known::Rfc3339).ok(),
+            })
+        })
+        .collect();
+    events::publish(connection, &[task_stream(task_id)], "activity.appended", &json!({ "entries": appended }))
+        .await
+}
+
+/// Attaches a pull request found in the agent's output (A6), unless the task has one.
+pub async fn attach_pull_request(
+    pool: &PgPool,
+    task_id: Uuid,
+    url: &str,
+    number: i32,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let task: Option<Task> = sqlx::query_as(concat!(
+        "UPDATE tasks SET pr_url = $2, pr_number = $3, pr_status = 'open', updated_at = now()
+         WHERE id = $1 AND pr_url IS NULL RETURNING ",
+        crate::db::tasks::task_fields!()
+    ))
+    .bind(task_id)
+    .bind(url)
+    .bind(number)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(task) = task {
+        events::publish(
+            &mut tx,
+            &[board_stream(task.board_id), task_stream(task.id)],
+            "task.updated",
+            &json!(task),
+        )
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// Records the task's worktree and branch once they exist.
+pub async fn set_worktree(pool: &PgPool, task_id: Uuid, path: &str, branch: &str) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let task: Task = sqlx::query_as(concat!(
+        "UPDATE tasks SET worktree_path = $2, branch = $3, updated_at = now() WHERE id = $1 RETURNING ",
+        crate::db::tasks::task_fields!()
+    ))
+    .bind(task_id)
+    .bind(path)
+    .bind(branch)
+    .fetch_one(&mut *tx)
+    .await?;
+    events::publish(
+        &mut tx,
+        &[board_stream(task.board_id), task_stream(task.id)],
+        "task.updated",
+        &json!(task),
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// At start: runs this instance left queued or running were cut off by a stop or a
+/// crash. They become `interrupted` (resumable), and so do their tasks (A7).
+pub async fn interrupt_orphans(pool: &PgPool, instance_id: &str) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let sessions: Vec<AgentSession> = sqlx::query_as(concat!(
+        "UPDATE agent_sessions SET status = 'interrupted', finished_at = now()
+         WHERE status IN ('queued', 'running') AND instance_id = $1 RETURNING ",
+        session_fields!()
+    ))
+    .bind(instance_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for session in &sessions {
+        let message = "viban stopped during this run; resume it to continue";
+        set_task_status(&mut tx, session.task_id, AgentStatus::Interrupted, Some(message), None).await?;
+        publish_session(&mut tx, session).await?;
+    }
+    tx.commit().await?;
+    Ok(sessions.len() as u64)
+}
+
+async fn set_task_status(
+    connection: &mut PgConnection,
+    task_id: Uuid,
+    status: AgentStatus,
+    message: Option<&str>,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let task: Option<Task> = sqlx::query_as(concat!(
+        "UPDATE tasks SET agent_status = $2, status_message = $3, error = $4, updated_at = now() WHERE id = $1 RETURNING ",
+        crate::db::tasks::task_fields!()
+    ))
+    .bind(task_id)
+    .bind(status)
+    .bind(message)
+    .bind(error)
+    .fetch_optional(&mut *connection)
+    .await?;
+    if let Some(task) = task {
+        events::publish(
+            connection,
+            &[board_stream(task.board_id), task_stream(task.id)],
+            "task.updated",
+            &json!(task),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn publish_session(connection: &mut PgConnection, session: &AgentSession) -> Result<(), sqlx::Error> {
+    events::publish(connection, &[task_stream(session.task_id)], "session.updated", &json!(session)).await
+}
