@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs viban's whole test suite. Installs and starts what the tests need: the staged
-# PostgreSQL archive (via setup.sh), Debian's Chromium for the browser test and, for
+# PostgreSQL archive (via setup.sh), the real agent CLIs from npm for the contract
+# tests, Debian's Chromium for the browser test and, for
 # the external-database test (T1), a scratch cluster of Debian's PostgreSQL on a free
 # loopback port, removed afterwards.
 # Extra arguments go to `cargo test`.
@@ -47,6 +48,21 @@ if [ -z "${VIBAN_TEST_CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then
   echo "test: installing Debian's Chromium for the browser test"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+# The real agent CLIs, from the npm registry, for the contract tests (agent_clis.rs).
+# They cannot reach their model APIs here; their offline and signed-out output is
+# what the tests check viban against.
+if [ -z "${VIBAN_TEST_AGENT_CLIS:-}" ]; then
+  clis=target/agent-clis
+  if ! [ -x "$clis/node_modules/.bin/claude" ] || ! [ -x "$clis/node_modules/.bin/codex" ] ||
+    ! [ -x "$clis/node_modules/.bin/gemini" ]; then
+    echo "test: installing Claude Code, Codex and Gemini CLI from npm for the contract tests"
+    mkdir -p "$clis"
+    npm install --prefix "$clis" --no-save --no-audit --no-fund --loglevel=error \
+      @anthropic-ai/claude-code @openai/codex @google/gemini-cli >/dev/null
+  fi
+  export VIBAN_TEST_AGENT_CLIS="$PWD/$clis/node_modules/.bin"
 fi
 
 if [ -z "${VIBAN_TEST_DATABASE_URL:-}" ]; then

@@ -543,6 +543,8 @@ impl Job {
             .env("VIBAN_SESSION_ID", self.session.id.to_string())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
+        // If viban dies without stopping it, the agent is told to stop too.
+        process::die_with_parent(&mut command, libc::SIGTERM);
         let mut child = match tokio::process::Command::from(command).spawn() {
             Ok(child) => child,
             Err(error) => {
@@ -716,7 +718,12 @@ impl Job {
 
     /// Stores how the run ended and what the task shows for it.
     async fn record(&self, ending: Ending, mut transcript: Transcript) {
-        let timeout_minutes = self.runner.0.settings.timeout.as_secs() / 60;
+        let timeout = self.runner.0.settings.timeout.as_secs();
+        let timeout = if timeout.is_multiple_of(60) {
+            format!("{} minutes", timeout / 60)
+        } else {
+            format!("{timeout} seconds")
+        };
         let (status, task_status, message, error) = match ending {
             Ending::Stopped(StopReason::User) => {
                 (SessionStatus::Stopped, AgentStatus::Idle, Some("Stopped".to_string()), None)
@@ -728,8 +735,7 @@ impl Job {
                 None,
             ),
             Ending::TimedOut => {
-                let error =
-                    format!("the agent did not finish within {timeout_minutes} minutes and was stopped");
+                let error = format!("the agent did not finish within {timeout} and was stopped");
                 (SessionStatus::TimedOut, AgentStatus::Error, None, Some(error))
             }
             Ending::NotStarted(why) => (SessionStatus::Failed, AgentStatus::Error, None, Some(why)),
