@@ -120,18 +120,32 @@ impl Worktrees {
     }
 
     /// Removes a worktree viban made and its branch, unless that would lose work.
-    pub async fn remove(&self, repository: &Path, worktree: &Worktree) -> Result<Removal, WorktreeError> {
+    /// Untracked files matching `copied` (the patterns copied in at creation) are not
+    /// the agent's work and do not keep the worktree.
+    pub async fn remove(
+        &self,
+        repository: &Path,
+        worktree: &Worktree,
+        copied: &[String],
+    ) -> Result<Removal, WorktreeError> {
         if !worktree.branch.starts_with("viban/") {
             return Ok(Removal::KeptBranch);
         }
         let lock = self.lock_for(repository);
         let _serialized = lock.lock().await;
         if worktree.path.exists() {
-            let status = git::run(&worktree.path, &["status", "--porcelain"], LOCAL).await?;
-            if !status.is_empty() {
+            let status =
+                git::run(&worktree.path, &["status", "--porcelain", "--untracked-files=all"], LOCAL).await?;
+            let holds_work = status.lines().any(|line| match line.strip_prefix("?? ") {
+                Some(path) => !copied.iter().any(|pattern| path_matches(pattern, path)),
+                None => true,
+            });
+            if holds_work {
                 return Ok(Removal::KeptDirty);
             }
-            git::run(repository, &["worktree", "remove", &worktree.path.to_string_lossy()], LOCAL).await?;
+            // --force only removes the copied files that were allowed above.
+            git::run(repository, &["worktree", "remove", "--force", &worktree.path.to_string_lossy()], LOCAL)
+                .await?;
         }
         git::run(repository, &["worktree", "prune"], LOCAL).await?;
         // `-d`, not `-D`: git refuses to delete a branch with unmerged commits.
@@ -199,6 +213,14 @@ fn collect_matches(dir: &Path, segments: &[&str], found: &mut Vec<PathBuf>) {
             collect_matches(&path, rest, found);
         }
     }
+}
+
+/// A relative path against a copy pattern, segment by segment.
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let patterns: Vec<&str> = pattern.split('/').filter(|segment| !segment.is_empty()).collect();
+    let names: Vec<&str> = path.split('/').collect();
+    patterns.len() == names.len()
+        && patterns.iter().zip(&names).all(|(pattern, name)| wildcard_match(pattern, name))
 }
 
 /// `*` (any run) and `?` (any one character) against a whole name.

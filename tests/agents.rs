@@ -408,3 +408,27 @@ fn the_agents_list_says_which_are_installed_with_versions_and_install_hints() {
     assert_eq!(claude["path"].as_str().unwrap(), fixtures().join("bin/claude").to_str().unwrap());
     assert!(agents.iter().all(|agent| !agent["install_hint"].as_str().unwrap().is_empty()));
 }
+
+#[test]
+fn deleting_a_task_stops_its_agent_and_removes_its_worktree_unless_it_holds_work() {
+    let setup = Setup::new("", &[]);
+    let (clean, dirty, running) = (setup.task("clean"), setup.task("dirty"), setup.task("running"));
+    for task in [&clean, &dirty] {
+        setup.run(task, json!({}));
+        setup.ended(task);
+    }
+    setup.run(&running, json!({ "prompt": "MODE:hang" }));
+    assert!(eventually(Duration::from_secs(30), || setup.pids().len() == 2));
+    let worktree = |task: &str| PathBuf::from(setup.task_state(task)["worktree_path"].as_str().unwrap());
+    let (clean_tree, dirty_tree, running_tree) = (worktree(&clean), worktree(&dirty), worktree(&running));
+    std::fs::write(dirty_tree.join("unsaved.txt"), "work in progress").unwrap();
+
+    for task in [&clean, &dirty, &running] {
+        assert_eq!(setup.viban.delete(&format!("/api/tasks/{task}")).status, 204);
+    }
+    assert!(setup.pids().iter().all(|pid| !alive(*pid)), "the running agent was not stopped");
+    assert!(!clean_tree.exists() && !running_tree.exists());
+    assert!(dirty_tree.join("unsaved.txt").exists(), "a worktree with changes must be kept");
+    let branches = git(setup.repo.path(), &["branch", "--list", "viban/*"]);
+    assert_eq!(branches.lines().count(), 1, "{branches}");
+}

@@ -265,12 +265,7 @@ impl Runner {
             model: request.model,
             repository: PathBuf::from(&repository.path),
             base: String::new(),
-            copy: board
-                .settings
-                .get("copy_files")
-                .and_then(Value::as_array)
-                .map(|patterns| patterns.iter().filter_map(Value::as_str).map(String::from).collect())
-                .unwrap_or_default(),
+            copy: copy_patterns(&board.settings),
             default_branch: repository.default_branch.clone(),
         };
         let handle = tokio::spawn(job.drive(stop_receiver));
@@ -312,6 +307,41 @@ impl Runner {
         let run = active.get(&task_id).ok_or(RunError::NotRunning)?;
         run.stop.send_replace(Some(StopReason::User));
         Ok(run.session_id)
+    }
+
+    /// Stops the task's run, if any, and waits until it has been recorded (before the
+    /// task is deleted, D3).
+    pub async fn stop_and_wait(&self, task_id: Uuid) {
+        let handle = self.active().get_mut(&task_id).and_then(|run| {
+            run.stop.send_replace(Some(StopReason::User));
+            run.handle.take()
+        });
+        if let Some(handle) = handle
+            && tokio::time::timeout(STOP_GRACE + Duration::from_secs(5), handle).await.is_err()
+        {
+            warn!("task {task_id}: its agent did not stop in time");
+        }
+    }
+
+    /// Removes a deleted task's worktree and branch, unless that would lose work: a
+    /// dirty worktree or an unmerged branch is kept, and the log says where.
+    pub async fn remove_worktree(&self, task: &Task) {
+        let (Some(path), Some(branch)) = (&task.worktree_path, &task.branch) else { return };
+        let found = async {
+            let mut connection = self.0.pool.acquire().await.ok()?;
+            let board = crate::db::boards::get(&mut connection, task.board_id).await.ok().flatten()?;
+            let repository =
+                crate::db::repositories::get(&mut connection, board.repository_id?).await.ok().flatten()?;
+            Some((repository, copy_patterns(&board.settings)))
+        };
+        let Some((repository, copied)) = found.await else { return };
+        let worktree = worktree::Worktree { path: PathBuf::from(path), branch: branch.clone() };
+        match self.0.worktrees.remove(Path::new(&repository.path), &worktree, &copied).await {
+            Ok(worktree::Removal::Removed) => info!("removed the worktree {path} and branch {branch}"),
+            Ok(worktree::Removal::KeptDirty) => warn!("kept the worktree {path}: it has uncommitted changes"),
+            Ok(worktree::Removal::KeptBranch) => warn!("kept the branch {branch}: it has commits not merged"),
+            Err(error) => warn!("could not remove the worktree {path}: {error}"),
+        }
     }
 
     /// Shutdown (L9): every run is stopped and recorded as interrupted.
@@ -376,6 +406,15 @@ fn resolve_agent(id: &str, board_settings: &Value) -> Result<Agent, RunError> {
     let mut known: Vec<String> = super::ADAPTERS.iter().map(|adapter| adapter.id.to_string()).collect();
     known.extend(custom.into_iter().flat_map(|agents| agents.keys().map(|name| format!("custom:{name}"))));
     Err(RunError::UnknownAgent(id.to_string(), known.join(", ")))
+}
+
+/// The board's "copy into worktrees" globs (setting `copy_files`).
+fn copy_patterns(settings: &Value) -> Vec<String> {
+    settings
+        .get("copy_files")
+        .and_then(Value::as_array)
+        .map(|patterns| patterns.iter().filter_map(Value::as_str).map(String::from).collect())
+        .unwrap_or_default()
 }
 
 /// HOOKS.md: `# Task: <title>`, `## Description`, `## Instructions`; empty ones left out.

@@ -148,8 +148,23 @@ pub async fn update(
     board.map(axum::Json).ok_or_else(|| no_board(id))
 }
 
+/// Stops the board's agents, deletes it, then removes its tasks' clean worktrees (D1).
 pub async fn delete(State(state): State<AppState>, Id(id): Id) -> Result<StatusCode, ApiError> {
-    if boards::delete(&state.pool, id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(no_board(id)) }
+    let doomed = {
+        let mut connection = state.pool.acquire().await?;
+        boards::get(&mut connection, id).await?.ok_or_else(|| no_board(id))?;
+        tasks::list(&mut connection, id, &TaskFilter::default()).await?
+    };
+    for task in &doomed {
+        state.runner.stop_and_wait(task.id).await;
+    }
+    if !boards::delete(&state.pool, id).await? {
+        return Err(no_board(id));
+    }
+    for task in &doomed {
+        state.runner.remove_worktree(task).await;
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// One consistent snapshot of a board and its version (the board stream's sequence),

@@ -145,8 +145,17 @@ pub async fn duplicate(State(state): State<AppState>, Id(id): Id) -> Result<impl
     Ok((StatusCode::CREATED, axum::Json(tasks::duplicate(&state.pool, id).await?)))
 }
 
+/// Stops the task's agent, deletes the task, then removes its worktree if clean (D3).
 pub async fn delete(State(state): State<AppState>, Id(id): Id) -> Result<StatusCode, ApiError> {
-    tasks::delete(&state.pool, id).await?;
+    {
+        let mut connection = state.pool.acquire().await?;
+        tasks::get(&mut connection, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no task {id}")).with_field("id"))?;
+    }
+    state.runner.stop_and_wait(id).await;
+    let task = tasks::delete(&state.pool, id).await?;
+    state.runner.remove_worktree(&task).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
