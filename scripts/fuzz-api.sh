@@ -32,8 +32,11 @@ scripts/setup.sh >/dev/null
 cargo build --quiet --locked --bin viban
 home="$(mktemp -d /tmp/viban-fuzz.XXXXXX)"
 # A clone URL from the fuzzer must never reach the network: git may only use local files.
-GIT_ALLOW_PROTOCOL=file target/debug/viban serve --home "$home" --port 0 --no-browser --headless \
-  >"$work/viban.log" 2>&1 &
+# Started from its home, so nothing the fuzzer sends can name this checkout by a
+# relative path.
+root="$PWD"
+(cd "$home" && GIT_ALLOW_PROTOCOL=file exec "$root/target/debug/viban" serve --home "$home" --port 0 \
+  --no-browser --headless >"$root/$work/viban.log" 2>&1) &
 viban_pid=$!
 cleanup() {
   kill "$viban_pid" 2>/dev/null && wait "$viban_pid" 2>/dev/null

@@ -6,21 +6,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Viban, eventually, temp_home};
+use common::{Viban, eventually, git, temp_home};
 use serde_json::{Value, json};
 
 fn clis() -> String {
     std::env::var("VIBAN_TEST_AGENT_CLIS")
         .expect("VIBAN_TEST_AGENT_CLIS must name the bin folder of the npm-installed agent CLIs; scripts/test.sh installs them")
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git").current_dir(dir).args(args).status().expect("run git");
-    assert!(status.success(), "git {args:?}");
 }
 
 struct Cli {

@@ -5,33 +5,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Viban, eventually, temp_home};
+use common::{Viban, board_on, eventually, fixtures, git, repository, temp_home};
 use serde_json::{Value, json};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git").current_dir(dir).args(args).output().expect("run git");
-    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
-/// A repository on `main` with one commit and an untracked `.env.local`.
-fn repository(dir: &Path) {
-    git(dir, &["init", "--quiet", "--initial-branch=main"]);
-    git(dir, &["config", "user.email", "test@example.com"]);
-    git(dir, &["config", "user.name", "Test"]);
-    std::fs::write(dir.join("README.md"), "# demo\n").unwrap();
-    git(dir, &["add", "."]);
-    git(dir, &["commit", "--quiet", "-m", "first"]);
-    std::fs::write(dir.join(".env.local"), "SECRET=1\n").unwrap();
-}
 
 struct Setup {
     _home: tempfile::TempDir,
@@ -52,23 +30,20 @@ impl Setup {
         let path =
             format!("{}:{}", fixtures().join("bin").display(), std::env::var("PATH").unwrap_or_default());
         let transcript = fixtures().join("transcripts/claude-tools.jsonl");
+        let codex_transcript = fixtures().join("transcripts/codex-items.jsonl");
         let log = scratch.path().join("calls.log");
         let pids = scratch.path().join("pids");
         let mut env = vec![
             ("PATH", path.as_str()),
             ("FAKE_TRANSCRIPT", transcript.to_str().unwrap()),
+            ("FAKE_CODEX_TRANSCRIPT", codex_transcript.to_str().unwrap()),
             ("FAKE_AGENT_LOG", log.to_str().unwrap()),
             ("FAKE_AGENT_PIDS", pids.to_str().unwrap()),
         ];
         env.extend_from_slice(extra_env);
         let viban = Viban::spawn(home.path(), &[], &env);
         viban.wait_healthy(common::START_TIMEOUT);
-        let linked = viban.send_json("POST", "/api/repositories", &json!({ "path": repo.path() }));
-        assert_eq!(linked.status, 201, "{}", linked.text());
-        let board = viban.send_json("POST", "/api/boards", &json!({ "name": "Agents" })).json();
-        let board_id = board["board"]["id"].as_str().unwrap().to_string();
-        let patch = json!({ "repository_id": linked.json()["id"], "settings": { "copy_files": [".env*"] } });
-        assert_eq!(viban.send_json("PATCH", &format!("/api/boards/{board_id}"), &patch).status, 200);
+        let board_id = board_on(&viban, repo.path(), json!({ "copy_files": [".env*"] }));
         Self { _home: home, repo, scratch, viban, board_id }
     }
 
@@ -406,6 +381,10 @@ fn the_agents_list_says_which_are_installed_with_versions_and_install_hints() {
     assert_eq!(claude["found"], true);
     assert_eq!(claude["version"], "9.9.9 (Fake Claude Code)");
     assert_eq!(claude["path"].as_str().unwrap(), fixtures().join("bin/claude").to_str().unwrap());
+    assert_eq!(
+        (agents[1]["found"].as_bool(), agents[1]["version"].as_str()),
+        (Some(true), Some("codex-cli 0.0.0-fake"))
+    );
     assert!(agents.iter().all(|agent| !agent["install_hint"].as_str().unwrap().is_empty()));
 }
 
@@ -431,4 +410,53 @@ fn deleting_a_task_stops_its_agent_and_removes_its_worktree_unless_it_holds_work
     assert!(dirty_tree.join("unsaved.txt").exists(), "a worktree with changes must be kept");
     let branches = git(setup.repo.path(), &["branch", "--list", "viban/*"]);
     assert_eq!(branches.lines().count(), 1, "{branches}");
+}
+
+#[test]
+fn codex_runs_from_a_managed_clone_and_its_follow_up_uses_exec_resume() {
+    let setup = Setup::new("", &[]);
+    // A managed clone: viban clones the repository into its home, and the worktree
+    // starts from the clone's origin.
+    let url = format!("file://{}", setup.repo.path().display());
+    let cloned = setup.viban.send_json("POST", "/api/repositories", &json!({ "clone_url": url }));
+    assert_eq!(cloned.status, 201, "{}", cloned.text());
+    let patch = json!({ "repository_id": cloned.json()["id"], "settings": { "default_agent": "codex" } });
+    setup.viban.send_json("PATCH", &format!("/api/boards/{}", setup.board_id), &patch);
+    let task_id = setup.task("From the clone");
+    setup.run(&task_id, json!({}));
+    let ended = setup.ended(&task_id);
+    assert_eq!(
+        (ended["status"].as_str(), ended["agent"].as_str()),
+        (Some("completed"), Some("codex")),
+        "{ended}"
+    );
+    assert_eq!(ended["external_session_id"], "0199a213-81c0-7800-8aa1-bbab2a035a53");
+    assert_eq!((ended["input_tokens"].as_i64(), ended["output_tokens"].as_i64()), (Some(24763), Some(122)));
+    let worktree = PathBuf::from(setup.task_state(&task_id)["worktree_path"].as_str().unwrap());
+    assert!(worktree.join("README.md").exists());
+    let kinds: Vec<String> =
+        setup.activity(&task_id).iter().map(|entry| entry["kind"].as_str().unwrap().to_string()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "user_message",
+            "system",
+            "thinking",
+            "tool_call",
+            "tool_result",
+            "todo_list",
+            "tool_call",
+            "assistant_text",
+            "result"
+        ]
+    );
+
+    let reply =
+        setup.viban.send_json("POST", &format!("/api/tasks/{task_id}/messages"), &json!({ "text": "More." }));
+    assert_eq!(reply.status, 202);
+    assert!(eventually(Duration::from_secs(30), || setup.sessions(&task_id).len() == 2));
+    setup.ended(&task_id);
+    let last = setup.calls().last().cloned().unwrap();
+    assert!(last.contains("exec resume --json --skip-git-repo-check"), "{last}");
+    assert!(last.trim_end().ends_with("0199a213-81c0-7800-8aa1-bbab2a035a53 More."), "{last}");
 }

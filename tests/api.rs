@@ -422,6 +422,10 @@ fn a_missing_path_or_a_plain_folder_is_not_a_repository() {
         Some("path"),
     );
     problem(&viban.send_json("POST", "/api/repositories", &json!({})), 422, None);
+    // Relative to viban's own working folder would surprise everyone.
+    let relative = viban.send_json("POST", "/api/repositories", &json!({ "path": "." }));
+    problem(&relative, 422, Some("path"));
+    assert!(relative.json()["detail"].as_str().unwrap().contains("absolute"));
     problem(
         &viban.send_json("POST", "/api/repositories", &json!({ "path": "/", "clone_url": "x" })),
         422,

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::parse::{Entry, Format};
+use super::parse::{Entry, Format, Parsed, Parser};
 use super::{Adapter, CommandLine, CustomAgent, Invocation};
 use crate::db::sessions::{self, AgentSession, Outcome, SessionStatus};
 use crate::db::tasks::{AgentStatus, Task};
@@ -36,7 +36,9 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// After the agent exits, how long its output may still take to drain.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// Entries written in one transaction at most.
-const BATCH: usize = 500;
+const BATCH: usize = 2000;
+/// Lines read ahead of the database at most (memory stays bounded).
+const LINE_QUEUE: usize = 4096;
 /// How much of standard error is kept for the record.
 const STDERR_TAIL: usize = 16 * 1024;
 const DEFAULT_AGENT: &str = "claude-code";
@@ -449,6 +451,7 @@ struct Transcript {
     last_error: Option<String>,
     outcome: Outcome,
     external_id: Option<String>,
+    pull_request_seen: bool,
 }
 
 enum Ending {
@@ -597,31 +600,33 @@ impl Job {
             warn!("session {}: recording its start failed: {error}", self.session.id);
         }
         if let Some(note) = line.note {
-            self.persist(&[json!(Entry::System { message: note.to_string() })]).await;
+            self.persist(&[Entry::System { message: note.to_string() }]).await;
         }
 
         let stderr = child.stderr.take().map(|stderr| tokio::spawn(tail(stderr, STDERR_TAIL)));
         let Some(stdout) = child.stdout.take() else {
             return Ending::NotStarted("the agent's output could not be read".into());
         };
-        let mut reader = BufReader::with_capacity(64 * 1024, stdout);
-        let mut parser = self.agent.format().parser();
+        // A reader task splits the output into lines and parses them while this loop
+        // stores them: what arrives during a commit makes the next batch larger, so a
+        // fast agent is stored in few transactions and a slow one line by line, at once.
+        let (parsed_sender, mut lines) = mpsc::channel::<Parsed>(LINE_QUEUE);
+        let parser = self.agent.format().parser();
+        let reader_task = tokio::spawn(read_lines(stdout, parser, parsed_sender, self.session.id));
         let deadline = tokio::time::sleep(inner.settings.timeout);
         tokio::pin!(deadline);
         let mut exit: Option<ExitStatus> = None;
         let mut drain_until: Option<tokio::time::Instant> = None;
-        let mut line_buffer = Vec::new();
         let mut batch = Vec::new();
 
         let ending = loop {
-            line_buffer.clear();
             let drain = async {
                 match drain_until {
                     Some(until) => tokio::time::sleep_until(until).await,
                     None => std::future::pending().await,
                 }
             };
-            let read = tokio::select! {
+            let line = tokio::select! {
                 biased;
                 reason = stop.wait_for(Option::is_some) => {
                     break Ending::Stopped(reason.ok().and_then(|reason| *reason).unwrap_or(StopReason::User));
@@ -634,32 +639,22 @@ impl Job {
                     continue;
                 }
                 () = drain => break Ending::Exited(exit),
-                read = reader.read_until(b'\n', &mut line_buffer) => read,
+                line = lines.recv() => line,
             };
-            match read {
-                Ok(0) => {
-                    if exit.is_none() {
-                        exit = child.wait().await.ok();
-                    }
-                    break Ending::Exited(exit);
+            let Some(line) = line else {
+                // End of output.
+                if exit.is_none() {
+                    exit = child.wait().await.ok();
                 }
-                Ok(_) => {
-                    self.take_line(&mut parser, &line_buffer, &mut batch, transcript).await;
-                    // Whole lines already buffered go in the same batch.
-                    while batch.len() < BATCH && reader.buffer().contains(&b'\n') {
-                        line_buffer.clear();
-                        if reader.read_until(b'\n', &mut line_buffer).await.is_err() {
-                            break;
-                        }
-                        self.take_line(&mut parser, &line_buffer, &mut batch, transcript).await;
-                    }
-                    self.persist(&std::mem::take(&mut batch)).await;
-                }
-                Err(error) => {
-                    warn!("session {}: reading the agent's output failed: {error}", self.session.id);
-                    break Ending::Exited(exit);
-                }
+                break Ending::Exited(exit);
+            };
+            self.take(line, &mut batch, transcript).await;
+            while batch.len() < BATCH
+                && let Ok(line) = lines.try_recv()
+            {
+                self.take(line, &mut batch, transcript).await;
             }
+            self.persist(&std::mem::take(&mut batch)).await;
         };
 
         if !matches!(ending, Ending::Exited(_)) {
@@ -676,27 +671,23 @@ impl Job {
             process::signal_group(group, libc::SIGKILL);
         }
         let _ = child.wait().await;
-        let finished = parser.finish();
-        let mut rest: Vec<Value> = Vec::new();
-        for entry in finished.entries {
-            self.note_entry(&entry, transcript).await;
-            rest.push(json!(entry));
+        // Lines that were on their way when the run ended are kept too.
+        let drained = tokio::time::Instant::now() + DRAIN_GRACE;
+        while let Ok(Some(line)) = tokio::time::timeout_at(drained, lines.recv()).await {
+            self.take(line, &mut batch, transcript).await;
+            if batch.len() >= BATCH {
+                self.persist(&std::mem::take(&mut batch)).await;
+            }
         }
-        self.persist(&rest).await;
+        self.persist(&std::mem::take(&mut batch)).await;
+        reader_task.abort();
         if let Some(stderr) = stderr {
             transcript.outcome.stderr_tail = stderr.await.ok().filter(|text| !text.trim().is_empty());
         }
         ending
     }
 
-    async fn take_line(
-        &self,
-        parser: &mut super::parse::Parser,
-        line: &[u8],
-        batch: &mut Vec<Value>,
-        transcript: &mut Transcript,
-    ) {
-        let parsed = parser.line(&String::from_utf8_lossy(line));
+    async fn take(&self, parsed: Parsed, batch: &mut Vec<Entry>, transcript: &mut Transcript) {
         if let Some(external) = parsed.session_id
             && transcript.external_id.as_deref() != Some(external.as_str())
         {
@@ -709,7 +700,7 @@ impl Job {
         }
         for entry in parsed.entries {
             self.note_entry(&entry, transcript).await;
-            batch.push(json!(entry));
+            batch.push(entry);
         }
     }
 
@@ -732,15 +723,20 @@ impl Job {
             Entry::ToolResult { output, .. } => Some(output.as_str()),
             _ => None,
         };
-        if let Some((url, number)) = text.and_then(pull_request_link)
-            && let Err(error) =
-                sessions::attach_pull_request(&self.runner.0.pool, self.task.id, &url, number).await
+        // The first link only: an agent repeats its PR's address.
+        if !transcript.pull_request_seen
+            && let Some((url, number)) = text.and_then(pull_request_link)
         {
-            warn!("task {}: attaching its pull request failed: {error}", self.task.id);
+            transcript.pull_request_seen = true;
+            if let Err(error) =
+                sessions::attach_pull_request(&self.runner.0.pool, self.task.id, &url, number).await
+            {
+                warn!("task {}: attaching its pull request failed: {error}", self.task.id);
+            }
         }
     }
 
-    async fn persist(&self, entries: &[Value]) {
+    async fn persist(&self, entries: &[Entry]) {
         if entries.is_empty() {
             return;
         }
@@ -792,7 +788,7 @@ impl Job {
         if let Some(error) = &error
             && transcript.last_error.as_deref() != Some(error.as_str())
         {
-            self.persist(&[json!(Entry::Error { message: error.clone() })]).await;
+            self.persist(&[Entry::Error { message: error.clone() }]).await;
         }
         if let Err(db_error) = sessions::finish(
             &self.runner.0.pool,
@@ -829,6 +825,36 @@ fn failure_text(exit: Option<ExitStatus>, transcript: &Transcript) -> String {
     match exit.and_then(|status| status.code()) {
         Some(code) => format!("the agent exited with status {code}"),
         None => "the agent was killed by a signal".to_string(),
+    }
+}
+
+/// Parses the stream line by line (a line split across reads arrives whole) and
+/// sends what each line produced, then what the parser still held at the end.
+async fn read_lines(
+    stream: impl AsyncRead + Unpin,
+    mut parser: Parser,
+    parsed: mpsc::Sender<Parsed>,
+    session_id: Uuid,
+) {
+    let mut reader = BufReader::with_capacity(256 * 1024, stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) => {
+                let _ = parsed.send(parser.finish()).await;
+                return;
+            }
+            Ok(_) => {
+                if parsed.send(parser.line(&String::from_utf8_lossy(&line))).await.is_err() {
+                    return;
+                }
+            }
+            Err(error) => {
+                warn!("session {session_id}: reading the agent's output failed: {error}");
+                return;
+            }
+        }
     }
 }
 

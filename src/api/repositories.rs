@@ -36,7 +36,12 @@ pub async fn link(
 ) -> Result<impl IntoResponse, ApiError> {
     let repository = match (body.path, body.clone_url) {
         (Some(path), None) => {
-            repository::link_local(&state.pool, &required_text("path", &path, 4096)?).await?
+            let path = required_text("path", &path, 4096)?;
+            // Relative to what? viban's own working folder is no answer a user expects.
+            if !std::path::Path::new(&path).is_absolute() {
+                return Err(ApiError::invalid(format!("'{path}' is not an absolute path")).with_field("path"));
+            }
+            repository::link_local(&state.pool, &path).await?
         }
         (None, Some(url)) => {
             repository::clone(&state.pool, &state.home, &required_text("clone_url", &url, 4096)?).await?

@@ -192,41 +192,54 @@ pub async fn finish(
     Ok(session)
 }
 
-/// Appends entries to the task's activity and publishes them as one event.
-pub async fn append(
+/// Appends entries to the task's activity and publishes one `activity.appended` event
+/// naming the range of ids: the entries themselves are stored once, and the WebSocket
+/// reads them for the clients that follow the task ([`activity_range`]).
+pub async fn append<T: Serialize + Sync>(
     connection: &mut PgConnection,
     task_id: Uuid,
     session_id: Option<Uuid>,
-    entries: &[Value],
+    entries: &[T],
 ) -> Result<(), sqlx::Error> {
     if entries.is_empty() {
         return Ok(());
     }
-    let rows: Vec<(i64, OffsetDateTime)> = sqlx::query_as(
-        "INSERT INTO task_activity (task_id, agent_session_id, kind, data)
-         SELECT $1, $2, entry->>'kind', entry FROM jsonb_array_elements($3) WITH ORDINALITY AS t(entry, n)
-         ORDER BY n
-         RETURNING id, created_at",
+    let (first, last, count): (Option<i64>, Option<i64>, i64) = sqlx::query_as(
+        "WITH inserted AS (
+             INSERT INTO task_activity (task_id, agent_session_id, kind, data)
+             SELECT $1, $2, entry->>'kind', entry FROM jsonb_array_elements($3) WITH ORDINALITY AS t(entry, n)
+             ORDER BY n
+             RETURNING id
+         )
+         SELECT min(id), max(id), count(*) FROM inserted",
     )
     .bind(task_id)
     .bind(session_id)
-    .bind(Value::Array(entries.to_vec()))
-    .fetch_all(&mut *connection)
+    .bind(sqlx::types::Json(entries))
+    .fetch_one(&mut *connection)
     .await?;
-    let mut rows = rows;
-    rows.sort_unstable_by_key(|(id, _)| *id);
-    let appended: Vec<Value> = rows
-        .iter()
-        .zip(entries)
-        .map(|((id, created_at), entry)| {
-            json!({
-                "id": id, "task_id": task_id, "agent_session_id": session_id, "kind": entry["kind"],
-                "data": entry, "created_at": created_at.format(&time::format_description::well_known::Rfc3339).ok(),
-            })
-        })
-        .collect();
-    events::publish(connection, &[task_stream(task_id)], "activity.appended", &json!({ "entries": appended }))
-        .await
+    let payload = json!({ "task_id": task_id, "first_id": first, "last_id": last, "count": count });
+    events::publish(connection, &[task_stream(task_id)], "activity.appended", &payload).await
+}
+
+/// The entries an `activity.appended` event names, for sending it to a client.
+pub async fn activity_range(
+    connection: &mut PgConnection,
+    payload: &Value,
+) -> Result<Vec<crate::db::activity::ActivityEntry>, sqlx::Error> {
+    let task_id = payload.get("task_id").and_then(Value::as_str).and_then(|id| id.parse::<Uuid>().ok());
+    let range =
+        (payload.get("first_id").and_then(Value::as_i64), payload.get("last_id").and_then(Value::as_i64));
+    let (Some(task_id), (Some(first), Some(last))) = (task_id, range) else { return Ok(Vec::new()) };
+    sqlx::query_as(
+        "SELECT id, task_id, agent_session_id, kind, data, created_at FROM task_activity
+         WHERE task_id = $1 AND id BETWEEN $2 AND $3 ORDER BY id",
+    )
+    .bind(task_id)
+    .bind(first)
+    .bind(last)
+    .fetch_all(connection)
+    .await
 }
 
 /// Attaches a pull request found in the agent's output (A6), unless the task has one.

@@ -26,6 +26,7 @@ use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use crate::db::events::{self, Event};
+use crate::db::sessions;
 use crate::error::ApiError;
 use crate::realtime::HubMessage;
 use crate::server::AppState;
@@ -156,7 +157,8 @@ impl Session {
             return self.catch_up(&event.stream).await;
         }
         self.subscriptions.insert(event.stream.clone(), event.seq);
-        self.send(event_message(event)).await
+        let message = render(self.state.pool.clone(), event).await;
+        self.send(message).await
     }
 
     async fn catch_up_all(&mut self) -> Result<(), Closed> {
@@ -178,7 +180,8 @@ impl Session {
             Ok(Some(replay)) => {
                 for event in &replay {
                     self.subscriptions.insert(stream.to_string(), event.seq);
-                    self.send(event_message(event)).await?;
+                    let message = render(self.state.pool.clone(), event).await;
+                    self.send(message).await?;
                 }
                 Ok(())
             }
@@ -196,6 +199,20 @@ impl Session {
 async fn last_seq(pool: &sqlx::PgPool, stream: &str) -> Result<i64, sqlx::Error> {
     let mut connection = pool.acquire().await?;
     events::last_seq(&mut connection, stream).await
+}
+
+/// The client's message for an event; an `activity.appended` event names a range of
+/// entries, read here for the clients that follow the task.
+async fn render(pool: sqlx::PgPool, event: &Event) -> Value {
+    let mut message = event_message(event);
+    if event.kind == "activity.appended" && event.payload.get("entries").is_none() {
+        let entries = match pool.acquire().await {
+            Ok(mut connection) => sessions::activity_range(&mut connection, &event.payload).await,
+            Err(error) => Err(error),
+        };
+        message["payload"]["entries"] = json!(entries.unwrap_or_default());
+    }
+    message
 }
 
 fn event_message(event: &Event) -> Value {

@@ -358,3 +358,37 @@ impl Socket {
         }
     }
 }
+
+/// `git args…` in `dir`; panics with git's message if it fails.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git").current_dir(dir).args(args).output().expect("run git");
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// A repository on `main` with one commit and an untracked `.env.local`.
+pub fn repository(dir: &Path) {
+    git(dir, &["init", "--quiet", "--initial-branch=main"]);
+    git(dir, &["config", "user.email", "test@example.com"]);
+    git(dir, &["config", "user.name", "Test"]);
+    std::fs::write(dir.join("README.md"), "# demo\n").unwrap();
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "--quiet", "-m", "first"]);
+    std::fs::write(dir.join(".env.local"), "SECRET=1\n").unwrap();
+}
+
+/// `tests/fixtures`.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Links `repository` and makes a board on it; returns the board's id.
+pub fn board_on(viban: &Viban, repository: &Path, settings: serde_json::Value) -> String {
+    let linked = viban.send_json("POST", "/api/repositories", &serde_json::json!({ "path": repository }));
+    assert_eq!(linked.status, 201, "{}", linked.text());
+    let board = viban.send_json("POST", "/api/boards", &serde_json::json!({ "name": "Agents" })).json();
+    let board_id = board["board"]["id"].as_str().unwrap().to_string();
+    let patch = serde_json::json!({ "repository_id": linked.json()["id"], "settings": settings });
+    assert_eq!(viban.send_json("PATCH", &format!("/api/boards/{board_id}"), &patch).status, 200);
+    board_id
+}
