@@ -54,11 +54,20 @@ fn main() {
     assert!(ended && session["status"] == "completed", "{session}\n{}", viban.output());
     let seconds = started.elapsed().as_secs_f64();
     let stored = viban.sql().text(&format!("SELECT count(*) FROM task_activity WHERE task_id = '{big}'"));
+    // From the agent's start to its run's record: without the worktree and the polling.
+    let running: f64 = viban
+        .sql()
+        .text(&format!(
+            "SELECT extract(epoch FROM finished_at - started_at)::text FROM agent_sessions WHERE task_id = '{big}'"
+        ))
+        .parse()
+        .unwrap();
+    let megabytes = bytes as f64 / 1e6;
     println!(
-        "parse and persist a {:.0} MB stream-json transcript: {:.1} s, {:.1} MB/s ({stored} entries) — target ≥ 20 MB/s",
-        bytes as f64 / 1e6,
-        seconds,
-        bytes as f64 / 1e6 / seconds
+        "parse and persist a {megabytes:.0} MB stream-json transcript ({stored} entries): {:.1} MB/s while the agent ran \
+         ({running:.1} s), {:.1} MB/s end to end with the worktree ({seconds:.1} s) — target ≥ 20 MB/s",
+        megabytes / running,
+        megabytes / seconds,
     );
     println!(
         "viban's memory during that run: {:.1} MB before, {:.1} MB at peak, +{:.1} MB — target ≤ +50 MB",

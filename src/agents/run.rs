@@ -37,8 +37,10 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// Entries written in one transaction at most.
 const BATCH: usize = 2000;
-/// Lines read ahead of the database at most (memory stays bounded).
-const LINE_QUEUE: usize = 4096;
+/// Groups of lines read ahead of the database at most (memory stays bounded).
+const LINE_QUEUE: usize = 64;
+/// Lines parsed before the reader hands them over, when more are already buffered.
+const LINE_GROUP: usize = 256;
 /// How much of standard error is kept for the record.
 const STDERR_TAIL: usize = 16 * 1024;
 const DEFAULT_AGENT: &str = "claude-code";
@@ -610,7 +612,7 @@ impl Job {
         // A reader task splits the output into lines and parses them while this loop
         // stores them: what arrives during a commit makes the next batch larger, so a
         // fast agent is stored in few transactions and a slow one line by line, at once.
-        let (parsed_sender, mut lines) = mpsc::channel::<Parsed>(LINE_QUEUE);
+        let (parsed_sender, mut lines) = mpsc::channel::<Vec<Chunk>>(LINE_QUEUE);
         let parser = self.agent.format().parser();
         let reader_task = tokio::spawn(read_lines(stdout, parser, parsed_sender, self.session.id));
         let deadline = tokio::time::sleep(inner.settings.timeout);
@@ -687,7 +689,13 @@ impl Job {
         ending
     }
 
-    async fn take(&self, parsed: Parsed, batch: &mut Vec<Entry>, transcript: &mut Transcript) {
+    async fn take(&self, chunks: Vec<Chunk>, batch: &mut Vec<Stored>, transcript: &mut Transcript) {
+        for chunk in chunks {
+            self.take_chunk(chunk, batch, transcript).await;
+        }
+    }
+
+    async fn take_chunk(&self, parsed: Chunk, batch: &mut Vec<Stored>, transcript: &mut Transcript) {
         if let Some(external) = parsed.session_id
             && transcript.external_id.as_deref() != Some(external.as_str())
         {
@@ -698,9 +706,9 @@ impl Job {
             }
             transcript.external_id = Some(external);
         }
-        for entry in parsed.entries {
-            self.note_entry(&entry, transcript).await;
-            batch.push(entry);
+        for stored in parsed.entries {
+            self.note_entry(&stored.entry, transcript).await;
+            batch.push(stored);
         }
     }
 
@@ -736,7 +744,7 @@ impl Job {
         }
     }
 
-    async fn persist(&self, entries: &[Entry]) {
+    async fn persist<T: sessions::ActivityKind + serde::Serialize + Sync>(&self, entries: &[T]) {
         if entries.is_empty() {
             return;
         }
@@ -828,30 +836,76 @@ fn failure_text(exit: Option<ExitStatus>, transcript: &Transcript) -> String {
     }
 }
 
+/// An entry with its JSON, serialized by the reader task rather than on the way to
+/// the database.
+struct Stored {
+    entry: Entry,
+    json: Box<serde_json::value::RawValue>,
+}
+
+impl serde::Serialize for Stored {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(serializer)
+    }
+}
+
+impl sessions::ActivityKind for Stored {
+    fn kind(&self) -> &str {
+        self.entry.kind()
+    }
+}
+
+/// What one line produced, ready to store.
+struct Chunk {
+    entries: Vec<Stored>,
+    session_id: Option<String>,
+}
+
+impl From<Parsed> for Chunk {
+    fn from(parsed: Parsed) -> Self {
+        let entries = parsed
+            .entries
+            .into_iter()
+            .filter_map(|entry| {
+                let json = serde_json::value::to_raw_value(&entry).ok()?;
+                Some(Stored { entry, json })
+            })
+            .collect();
+        Self { entries, session_id: parsed.session_id }
+    }
+}
+
 /// Parses the stream line by line (a line split across reads arrives whole) and
 /// sends what each line produced, then what the parser still held at the end.
 async fn read_lines(
     stream: impl AsyncRead + Unpin,
     mut parser: Parser,
-    parsed: mpsc::Sender<Parsed>,
+    parsed: mpsc::Sender<Vec<Chunk>>,
     session_id: Uuid,
 ) {
     let mut reader = BufReader::with_capacity(256 * 1024, stream);
     let mut line = Vec::new();
+    let mut group = Vec::new();
     loop {
         line.clear();
         match reader.read_until(b'\n', &mut line).await {
             Ok(0) => {
-                let _ = parsed.send(parser.finish()).await;
+                group.push(Chunk::from(parser.finish()));
+                let _ = parsed.send(group).await;
                 return;
             }
             Ok(_) => {
-                if parsed.send(parser.line(&String::from_utf8_lossy(&line))).await.is_err() {
+                group.push(Chunk::from(parser.line(&String::from_utf8_lossy(&line))));
+                // Hand over when the next read could wait, or the group is full.
+                if (group.len() >= LINE_GROUP || !reader.buffer().contains(&b'\n'))
+                    && parsed.send(std::mem::take(&mut group)).await.is_err()
+                {
                     return;
                 }
             }
             Err(error) => {
                 warn!("session {session_id}: reading the agent's output failed: {error}");
+                let _ = parsed.send(group).await;
                 return;
             }
         }

@@ -195,7 +195,7 @@ pub async fn finish(
 /// Appends entries to the task's activity and publishes one `activity.appended` event
 /// naming the range of ids: the entries themselves are stored once, and the WebSocket
 /// reads them for the clients that follow the task ([`activity_range`]).
-pub async fn append<T: Serialize + Sync>(
+pub async fn append<T: ActivityKind + Serialize + Sync>(
     connection: &mut PgConnection,
     task_id: Uuid,
     session_id: Option<Uuid>,
@@ -204,10 +204,13 @@ pub async fn append<T: Serialize + Sync>(
     if entries.is_empty() {
         return Ok(());
     }
+    // Arrays bound in binary: PostgreSQL parses each entry's JSON once.
+    let kinds: Vec<&str> = entries.iter().map(ActivityKind::kind).collect();
+    let data: Vec<sqlx::types::Json<&T>> = entries.iter().map(sqlx::types::Json).collect();
     let (first, last, count): (Option<i64>, Option<i64>, i64) = sqlx::query_as(
         "WITH inserted AS (
              INSERT INTO task_activity (task_id, agent_session_id, kind, data)
-             SELECT $1, $2, entry->>'kind', entry FROM jsonb_array_elements($3) WITH ORDINALITY AS t(entry, n)
+             SELECT $1, $2, kind, data FROM UNNEST($3::text[], $4::jsonb[]) WITH ORDINALITY AS t(kind, data, n)
              ORDER BY n
              RETURNING id
          )
@@ -215,11 +218,30 @@ pub async fn append<T: Serialize + Sync>(
     )
     .bind(task_id)
     .bind(session_id)
-    .bind(sqlx::types::Json(entries))
+    .bind(kinds)
+    .bind(data)
     .fetch_one(&mut *connection)
     .await?;
     let payload = json!({ "task_id": task_id, "first_id": first, "last_id": last, "count": count });
     events::publish(connection, &[task_stream(task_id)], "activity.appended", &payload).await
+}
+
+/// What an activity entry is, for the `kind` column.
+pub trait ActivityKind {
+    fn kind(&self) -> &str;
+}
+
+impl ActivityKind for crate::agents::parse::Entry {
+    fn kind(&self) -> &str {
+        crate::agents::parse::Entry::kind(self)
+    }
+}
+
+/// A hand-made entry: `{"kind": …, …}`.
+impl ActivityKind for Value {
+    fn kind(&self) -> &str {
+        self.get("kind").and_then(Value::as_str).unwrap_or("system")
+    }
 }
 
 /// The entries an `activity.appended` event names, for sending it to a client.
