@@ -231,6 +231,36 @@ fn command_line(_pid: u32) -> Option<String> {
     None
 }
 
+/// After a crash: SIGKILLs the members of process group `group` whose working folder
+/// is inside `within` (viban's worktrees), and only those, so a group id reused by
+/// something else since is left alone. Returns how many were signalled.
+#[cfg(target_os = "linux")]
+pub fn kill_group_within(group: u32, within: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    let within = within.canonicalize().unwrap_or_else(|_| within.to_path_buf());
+    let mut killed = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // Fields after the command name (which may hold spaces): state, ppid, pgrp, …
+        let fields: Vec<&str> =
+            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        let in_group = fields.get(2).and_then(|pgrp| pgrp.parse::<u32>().ok()) == Some(group);
+        let inside = std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&within));
+        if in_group && inside && signal(pid, libc::SIGKILL) {
+            killed += 1;
+        }
+    }
+    killed
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn kill_group_within(_group: u32, _within: &Path) -> usize {
+    0
+}
+
 /// Looks a program up on PATH, then in the usual per-user install folders that a
 /// launch from a tray or a service manager (with a thin PATH) would miss.
 pub fn find_program(name: &str) -> Option<PathBuf> {

@@ -460,3 +460,23 @@ fn codex_runs_from_a_managed_clone_and_its_follow_up_uses_exec_resume() {
     assert!(last.contains("exec resume --json --skip-git-repo-check"), "{last}");
     assert!(last.trim_end().ends_with("0199a213-81c0-7800-8aa1-bbab2a035a53 More."), "{last}");
 }
+
+#[test]
+fn after_a_crash_the_next_start_stops_what_the_agent_left_running() {
+    let mut setup = Setup::new("", &[]);
+    let task_id = setup.task("Outlive a crash");
+    setup.run(&task_id, json!({ "prompt": "MODE:hang" }));
+    assert!(eventually(Duration::from_secs(30), || setup.pids().len() == 2));
+    let pids = setup.pids();
+
+    setup.viban.kill9();
+    // The agent itself is told to stop when viban dies; its grandchild ignores that.
+    assert!(eventually(Duration::from_secs(10), || !alive(pids[1])), "the agent outlived viban");
+    assert!(alive(pids[0]), "the grandchild should still be running before the restart");
+    let env_path =
+        format!("{}:{}", fixtures().join("bin").display(), std::env::var("PATH").unwrap_or_default());
+    setup.viban = Viban::spawn(&setup.viban.home.clone(), &[], &[("PATH", &env_path)]);
+    setup.viban.wait_healthy(common::START_TIMEOUT);
+    assert!(eventually(Duration::from_secs(10), || !alive(pids[0])), "the grandchild survived the restart");
+    assert_eq!(setup.sessions(&task_id)[0]["status"], "interrupted");
+}

@@ -151,9 +151,12 @@ impl Runner {
     /// Also marks what this instance left running before as `interrupted` (A7).
     pub async fn start(pool: PgPool, home: Home, settings: RunnerSettings) -> Result<Self, sqlx::Error> {
         let instance_id = home.root().display().to_string();
-        let interrupted = sessions::interrupt_orphans(&pool, &instance_id).await?;
-        if interrupted > 0 {
-            info!("{interrupted} agent run(s) were cut off by the last stop; they show as interrupted");
+        let groups = sessions::interrupt_orphans(&pool, &instance_id).await?;
+        for group in groups {
+            let killed = process::kill_group_within(group, &home.worktrees_dir());
+            if killed > 0 {
+                warn!("stopped {killed} process(es) an agent run left behind when viban last stopped");
+            }
         }
         let (follow_ups, mut requests) = mpsc::unbounded_channel();
         let runner = Self(Arc::new(Inner {
@@ -598,7 +601,7 @@ impl Job {
         let group = child.id();
         let mut argv = vec![line.program.clone()];
         argv.extend(line.args.iter().cloned());
-        if let Err(error) = sessions::started(&inner.pool, &self.session, &argv).await {
+        if let Err(error) = sessions::started(&inner.pool, &self.session, &argv, group).await {
             warn!("session {}: recording its start failed: {error}", self.session.id);
         }
         if let Some(note) = line.note {

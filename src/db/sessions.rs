@@ -135,14 +135,21 @@ pub async fn latest_resumable(
     .await
 }
 
-pub async fn started(pool: &PgPool, session: &AgentSession, command: &[String]) -> Result<(), sqlx::Error> {
+pub async fn started(
+    pool: &PgPool,
+    session: &AgentSession,
+    command: &[String],
+    process_group: Option<u32>,
+) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     let session: AgentSession = sqlx::query_as(concat!(
-        "UPDATE agent_sessions SET status = 'running', started_at = now(), command = $2 WHERE id = $1 RETURNING ",
+        "UPDATE agent_sessions SET status = 'running', started_at = now(), command = $2, process_group = $3
+         WHERE id = $1 RETURNING ",
         session_fields!()
     ))
     .bind(session.id)
     .bind(json!(command))
+    .bind(process_group.and_then(|group| i32::try_from(group).ok()))
     .fetch_one(&mut *tx)
     .await?;
     let message = format!("Running {}", session.agent);
@@ -317,11 +324,18 @@ pub async fn set_worktree(pool: &PgPool, task_id: Uuid, path: &str, branch: &str
 }
 
 /// At start: runs this instance left queued or running were cut off by a stop or a
-/// crash. They become `interrupted` (resumable), and so do their tasks (A7).
-pub async fn interrupt_orphans(pool: &PgPool, instance_id: &str) -> Result<u64, sqlx::Error> {
+/// crash. They become `interrupted` (resumable), and so do their tasks (A7). Returns
+/// the process groups those runs had started, for [`crate::agents::run`] to clear.
+pub async fn interrupt_orphans(pool: &PgPool, instance_id: &str) -> Result<Vec<u32>, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let groups: Vec<Option<i32>> = sqlx::query_scalar(
+        "SELECT process_group FROM agent_sessions WHERE status = 'running' AND instance_id = $1",
+    )
+    .bind(instance_id)
+    .fetch_all(&mut *tx)
+    .await?;
     let sessions: Vec<AgentSession> = sqlx::query_as(concat!(
-        "UPDATE agent_sessions SET status = 'interrupted', finished_at = now()
+        "UPDATE agent_sessions SET status = 'interrupted', finished_at = now(), process_group = NULL
          WHERE status IN ('queued', 'running') AND instance_id = $1 RETURNING ",
         session_fields!()
     ))
@@ -334,7 +348,7 @@ pub async fn interrupt_orphans(pool: &PgPool, instance_id: &str) -> Result<u64, 
         publish_session(&mut tx, session).await?;
     }
     tx.commit().await?;
-    Ok(sessions.len() as u64)
+    Ok(groups.into_iter().flatten().filter_map(|group| u32::try_from(group).ok()).collect())
 }
 
 async fn set_task_status(
