@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::MethodRouter;
+use axum::serve::ListenerExt;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
@@ -114,6 +115,10 @@ pub async fn serve(bound: Bound, router: Router, shutdown: Shutdown) -> io::Resu
         let router = router.clone();
         let shutdown = shutdown.clone();
         servers.spawn(async move {
+            // Responses go out as soon as they are written, not after a delayed ACK.
+            let listener = listener.tap_io(|stream| {
+                let _ = stream.set_nodelay(true);
+            });
             axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.wait().await }).await
         });
     }
