@@ -35,7 +35,9 @@ home="$(mktemp -d /tmp/viban-fuzz.XXXXXX)"
 # Started from its home, so nothing the fuzzer sends can name this checkout by a
 # relative path.
 root="$PWD"
-(cd "$home" && GIT_ALLOW_PROTOCOL=file exec "$root/target/debug/viban" serve --home "$home" --port 0 \
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+(cd "$home" && GIT_ALLOW_PROTOCOL=file exec "$target_dir/debug/viban" serve --home "$home" --port 0 \
   --no-browser --headless >"$root/$work/viban.log" 2>&1) &
 viban_pid=$!
 cleanup() {
