@@ -43,6 +43,13 @@ runuser_stop() {
   rm -rf "$scratch"
 }
 
+# The service test validates the systemd unit with systemd-analyze.
+if ! command -v systemd-analyze >/dev/null; then
+  echo "test: installing Debian's systemd for systemd-analyze"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+fi
+
 # The browser test drives Debian's Chromium headless.
 if [ -z "${VIBAN_TEST_CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then
   echo "test: installing Debian's Chromium for the browser test"

@@ -1,4 +1,5 @@
-//! The command line (L2): `viban [serve]`, `status`, `stop`, `open`, `doctor`.
+//! The command line (L2): `viban [serve]`, `status`, `stop`, `open`, `doctor`,
+//! `service install|uninstall`.
 //! Every option has an environment equivalent; every error says what to do next.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -45,6 +46,9 @@ pub enum Command {
     Open,
     /// Check this machine for what viban needs, with a fix for each problem.
     Doctor,
+    /// Start viban at login in the background (systemd user unit, launchd agent).
+    #[command(subcommand)]
+    Service(crate::service::Action),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -126,6 +130,7 @@ pub fn main() -> ExitCode {
             logging::init_stderr();
             Ok(doctor::run(&home))
         }
+        Some(Command::Service(action)) => crate::service::run(&home, action),
     });
     outcome.unwrap_or_else(|error| {
         eprintln!("viban: {error:#}");

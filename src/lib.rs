@@ -30,5 +30,6 @@ pub mod progress;
 pub mod realtime;
 pub mod repository;
 pub mod server;
+pub mod service;
 pub mod shutdown;
 pub mod worktree;
