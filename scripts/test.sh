@@ -43,6 +43,21 @@ runuser_stop() {
   rm -rf "$scratch"
 }
 
+# The workflow test validates .github/workflows with check-jsonschema from PyPI.
+if [ -z "${VIBAN_TEST_CHECK_JSONSCHEMA:-}" ]; then
+  tools=target/tools
+  if ! [ -x "$tools/bin/check-jsonschema" ]; then
+    echo "test: installing check-jsonschema from PyPI for the workflow test"
+    python3 -m venv "$tools" 2>/dev/null || {
+      as_root apt-get update -qq
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      python3 -m venv "$tools"
+    }
+    "$tools/bin/pip" install --quiet --disable-pip-version-check check-jsonschema
+  fi
+  export VIBAN_TEST_CHECK_JSONSCHEMA="$PWD/$tools/bin/check-jsonschema"
+fi
+
 # The service test validates the systemd unit with systemd-analyze.
 if ! command -v systemd-analyze >/dev/null; then
   echo "test: installing Debian's systemd for systemd-analyze"
