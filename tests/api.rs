@@ -748,6 +748,10 @@ fn nul_characters_and_malformed_query_parameters_are_422s_naming_the_field() {
     let patch = format!("/api/boards/{board_id}");
     let nested = json!({ "settings": { "sounds": ["ok", "b\u{0}"] } });
     problem(&viban.send_json("PATCH", &patch, &nested), 422, Some("settings.sounds[1]"));
+    // Numbers PostgreSQL would keep as exact decimals that do not read back as JSON.
+    let huge = json!({ "settings": { "limits": [1, 1.7976931348623155e308] } });
+    problem(&viban.send_json("PATCH", &patch, &huge), 422, Some("settings.limits[1]"));
+    assert_eq!(viban.get(&patch).status, 200);
     // An escaped backslash before `u0000` is just text.
     let literal = viban.send_json("POST", &tasks, &json!({ "title": "C:\\u0000" }));
     assert_eq!(created(literal)["title"], "C:\\u0000");

@@ -126,8 +126,8 @@ pub async fn update(
     Id(id): Id,
     Json(body): Json<UpdateBoard>,
 ) -> Result<axum::Json<Board>, ApiError> {
-    if body.settings.as_ref().is_some_and(|settings| !settings.is_object()) {
-        return Err(ApiError::invalid("settings must be a JSON object").with_field("settings"));
+    if let Some(settings) = &body.settings {
+        super::extract::settings_object("settings", settings)?;
     }
     let changes = BoardChanges {
         name: body.name.map(|name| required_text("name", &name, NAME_MAX)).transpose()?,

@@ -175,3 +175,41 @@ pub fn bounded_text(field: &str, value: &str, max: usize) -> Result<String, ApiE
     }
     Ok(value.to_string())
 }
+
+/// Numbers a settings object may hold: integers and floats JavaScript represents
+/// exactly. PostgreSQL stores larger ones as exact decimals that do not read back
+/// as JSON numbers.
+const SAFE_NUMBER: f64 = 9_007_199_254_740_991.0;
+
+/// A free-form `settings` value: a JSON object whose numbers stay within
+/// ±(2^53 − 1); the error names the path of the first culprit.
+pub fn settings_object(field: &str, value: &serde_json::Value) -> Result<(), ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::invalid(format!("{field} must be a JSON object")).with_field(field));
+    }
+    match out_of_range(value, field) {
+        Some(path) => Err(ApiError::invalid(format!(
+            "{path}: numbers in settings must lie between -9007199254740991 and 9007199254740991"
+        ))
+        .with_field(path)),
+        None => Ok(()),
+    }
+}
+
+fn out_of_range(value: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) => {
+            let magnitude = number.as_f64().map_or(f64::INFINITY, f64::abs);
+            (magnitude > SAFE_NUMBER).then(|| path.to_string())
+        }
+        Value::Object(object) => {
+            object.iter().find_map(|(key, value)| out_of_range(value, &format!("{path}.{key}")))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, value)| out_of_range(value, &format!("{path}[{index}]"))),
+        _ => None,
+    }
+}

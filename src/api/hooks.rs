@@ -159,12 +159,7 @@ pub async fn detach(State(state): State<AppState>, Id(id): Id) -> Result<StatusC
 }
 
 fn check_settings(settings: Option<&Value>) -> Result<(), ApiError> {
-    match settings {
-        Some(settings) if !settings.is_object() => {
-            Err(ApiError::invalid("settings must be a JSON object").with_field("settings"))
-        }
-        _ => Ok(()),
-    }
+    settings.map_or(Ok(()), |settings| super::extract::settings_object("settings", settings))
 }
 
 fn definition(body: HookBody) -> Result<HookDefinition, ApiError> {
