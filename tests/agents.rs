@@ -191,7 +191,7 @@ fn a_follow_up_message_resumes_the_agents_session_and_one_sent_while_running_wai
     setup.ended(&task_id);
 
     let path = format!("/api/tasks/{task_id}/messages");
-    let reply = setup.viban.send_json("POST", &path, &json!({ "text": "Now add tests." }));
+    let reply = setup.viban.send_json("POST", &path, &json!({ "text": "Now add tests. MODE:slow" }));
     assert_eq!(reply.status, 202, "{}", reply.text());
     assert_eq!(reply.json()["queued"], false);
     // Sent while that run is underway (or just queued): it waits its turn.
@@ -202,7 +202,7 @@ fn a_follow_up_message_resumes_the_agents_session_and_one_sent_while_running_wai
         && setup.sessions(&task_id)[2]["status"] == "completed"));
     let calls = setup.calls();
     assert_eq!(calls.len(), 3, "{calls:?}");
-    for (call, prompt) in calls[1..].iter().zip(["Now add tests.", "And docs."]) {
+    for (call, prompt) in calls[1..].iter().zip(["Now add tests. MODE:slow", "And docs."]) {
         assert!(call.contains("--resume 5f1c2a7e-0d3b-4c55-9a4e-2f7b8c9d0e11 -- "), "{call}");
         assert!(call.trim_end().ends_with(prompt), "{call}");
     }
