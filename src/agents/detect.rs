@@ -23,9 +23,28 @@ pub struct Availability {
     pub install_hint: &'static str,
 }
 
+/// How long a look-up is reused: starting six CLIs for their versions takes seconds.
+const FRESH_FOR: Duration = Duration::from_secs(60);
+
+/// Every adapter, as last looked up within [`FRESH_FOR`], or looked up now.
+pub async fn all() -> Vec<Availability> {
+    static CACHE: std::sync::Mutex<Option<(std::time::Instant, Vec<Availability>)>> =
+        std::sync::Mutex::new(None);
+    let cached = |cache: &Option<(std::time::Instant, Vec<Availability>)>| {
+        cache.as_ref().filter(|(at, _)| at.elapsed() < FRESH_FOR).map(|(_, found)| found.clone())
+    };
+    if let Some(found) = cached(&CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())) {
+        return found;
+    }
+    let found = look_up().await;
+    *CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+        Some((std::time::Instant::now(), found.clone()));
+    found
+}
+
 /// Every adapter, looked up at once (version checks run in parallel: node CLIs are slow
 /// to start).
-pub async fn all() -> Vec<Availability> {
+async fn look_up() -> Vec<Availability> {
     let checks = ADAPTERS.iter().map(|adapter| tokio::task::spawn_blocking(move || check(adapter)));
     let mut found = Vec::with_capacity(ADAPTERS.len());
     for (adapter, check) in ADAPTERS.iter().zip(checks.collect::<Vec<_>>()) {
