@@ -181,15 +181,6 @@ impl Runner {
         Ok(runner)
     }
 
-    pub fn worktrees(&self) -> &Worktrees {
-        &self.0.worktrees
-    }
-
-    /// Agent runs underway or waiting for a slot.
-    pub fn active_count(&self) -> usize {
-        self.active().len()
-    }
-
     fn active(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Active>> {
         self.0.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -264,6 +255,7 @@ impl Runner {
                 }
             }
         };
+        let base = task_base(&task, &repository.default_branch);
         let job = Job {
             runner: self.clone(),
             session: session.clone(),
@@ -271,9 +263,8 @@ impl Runner {
             agent,
             model: request.model,
             repository: PathBuf::from(&repository.path),
-            base: String::new(),
+            base,
             copy: copy_patterns(&board.settings),
-            default_branch: repository.default_branch.clone(),
         };
         let handle = tokio::spawn(job.drive(stop_receiver));
         if let Some(active) = self.active().get_mut(&task_id) {
@@ -415,6 +406,11 @@ fn resolve_agent(id: &str, board_settings: &Value) -> Result<Agent, RunError> {
     Err(RunError::UnknownAgent(id.to_string(), known.join(", ")))
 }
 
+/// The branch a task's worktree starts from: its own choice, else the repository's default.
+fn task_base(task: &Task, default_branch: &str) -> String {
+    task.base_branch.clone().unwrap_or_else(|| default_branch.to_string())
+}
+
 /// The board's "copy into worktrees" globs (setting `copy_files`).
 fn copy_patterns(settings: &Value) -> Vec<String> {
     settings
@@ -446,7 +442,6 @@ struct Job {
     repository: PathBuf,
     base: String,
     copy: Vec<String>,
-    default_branch: String,
 }
 
 /// How a run's output ended.
@@ -468,7 +463,7 @@ enum Ending {
 }
 
 impl Job {
-    async fn drive(mut self, mut stop: watch::Receiver<Option<StopReason>>) {
+    async fn drive(self, mut stop: watch::Receiver<Option<StopReason>>) {
         let runner = self.runner.clone();
         let (task_id, session_id) = (self.task.id, self.session.id);
         let slots = runner.0.slots.clone();
@@ -511,7 +506,7 @@ impl Job {
         }
     }
 
-    async fn execute(&mut self, stop: &mut watch::Receiver<Option<StopReason>>) -> (Ending, Transcript) {
+    async fn execute(&self, stop: &mut watch::Receiver<Option<StopReason>>) -> (Ending, Transcript) {
         let inner = self.runner.0.clone();
         let mut transcript = Transcript::default();
         // The worktree.
@@ -526,7 +521,6 @@ impl Job {
                 worktree::branch_name(self.task.id, &self.task.title),
             ),
         };
-        self.base = self.task.base_branch.clone().unwrap_or_else(|| self.default_branch.clone());
         match inner.worktrees.ensure(&self.repository, &path, &branch, &self.base, &self.copy).await {
             Ok(_) => {
                 if self.task.worktree_path.is_none()

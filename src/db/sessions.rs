@@ -98,13 +98,6 @@ pub async fn create(
     Ok(session)
 }
 
-pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<AgentSession>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", session_fields!(), " FROM agent_sessions WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(connection)
-        .await
-}
-
 /// A task's sessions, oldest first.
 pub async fn for_task(
     connection: &mut PgConnection,
