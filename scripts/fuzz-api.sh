@@ -31,13 +31,14 @@ fi
 scripts/setup.sh >/dev/null
 cargo build --quiet --locked --bin viban
 home="$(mktemp -d /tmp/viban-fuzz.XXXXXX)"
-# A clone URL from the fuzzer must never reach the network: git may only use local files.
+# A clone URL from the fuzzer must never reach the network: git may only use local files,
+# and update checks go to a closed local port (they report it as the check's error).
 # Started from its home, so nothing the fuzzer sends can name this checkout by a
 # relative path.
 root="$PWD"
 target_dir="${CARGO_TARGET_DIR:-target}"
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
-(cd "$home" && GIT_ALLOW_PROTOCOL=file exec "$target_dir/debug/viban" serve --home "$home" --port 0 \
+(cd "$home" && GIT_ALLOW_PROTOCOL=file VIBAN_NO_UPDATE=1 VIBAN_UPDATE_URL=http://127.0.0.1:9 exec "$target_dir/debug/viban" serve --home "$home" --port 0 \
   --no-browser --headless >"$root/$work/viban.log" 2>&1) &
 viban_pid=$!
 cleanup() {

@@ -22,7 +22,7 @@ use crate::postgres::{self, Cluster};
 use crate::progress::StepProgress;
 use crate::server::{self, AppState, security::Security};
 use crate::shutdown::Shutdown;
-use crate::{browser, db};
+use crate::{browser, db, update};
 
 /// Backups of the data directory kept before migrations.
 const KEEP_BACKUPS: usize = 3;
@@ -47,12 +47,55 @@ pub fn serve(home: Home, args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let token = home.read_or_create_secret(&home.token_file(), home::random_secret)?;
 
+    // Found before an update can replace the file, so that a restart starts the new one.
+    let installation = update::Installation::current();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let outcome = runtime.block_on(run(&home, &args, runner_settings, token, password));
     runtime.shutdown_timeout(Duration::from_secs(1));
     instance::remove(&home);
     drop(lock);
-    outcome.map(|()| ExitCode::SUCCESS)
+    match outcome? {
+        Exit::Stopped => Ok(ExitCode::SUCCESS),
+        Exit::Restart => {
+            drop(_log_guard);
+            restart(&installation?)
+        }
+    }
+}
+
+/// How the server ended, once everything is stopped.
+enum Exit {
+    Stopped,
+    /// An update was installed: start the new binary in this process's place.
+    Restart,
+}
+
+/// Runs the (updated) binary with this process's arguments: on Unix in this process's
+/// place, keeping its pid for service managers and terminals.
+fn restart(installation: &update::Installation) -> anyhow::Result<ExitCode> {
+    let mut command = std::process::Command::new(installation.exe());
+    // The browser is already open on this viban; the new one serves the same address.
+    command.args(std::env::args_os().skip(1)).env("VIBAN_NO_BROWSER", "1");
+    println!("Restarting into the updated viban…");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let error = command.exec();
+        bail!(
+            "could not start the updated viban {}: {error}; start it with `viban`",
+            installation.exe().display()
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        command.spawn().with_context(|| {
+            format!(
+                "could not start the updated viban {}; start it with `viban`",
+                installation.exe().display()
+            )
+        })?;
+        Ok(ExitCode::SUCCESS)
+    }
 }
 
 /// L1: another viban already serves this home: show (and in a desktop, open) it.
@@ -78,7 +121,7 @@ async fn run(
     runner_settings: RunnerSettings,
     token: String,
     password: Option<String>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let shutdown = Shutdown::new();
     tokio::spawn(trigger_on_signal(shutdown.clone()));
@@ -97,7 +140,7 @@ async fn run(
     // Agents stop (and are recorded as interrupted) while the database still runs (L9).
     runner.stop_all().await;
     database.close().await;
-    outcome
+    outcome.map(|()| if shutdown.restart_requested() { Exit::Restart } else { Exit::Stopped })
 }
 
 /// What the server works with and the launcher stops after it, in that order.
@@ -155,8 +198,10 @@ async fn serve_until_shutdown(
         home: home.clone(),
         board_views: Arc::default(),
         runner: runner.clone(),
+        updates: update::Updates::new(home, args.check_updates),
         started: Instant::now(),
     };
+    state.updates.spawn_daily(shutdown.clone());
     let router = server::router(state, security);
 
     info!("ready in {:.2}s", started.elapsed().as_secs_f64());

@@ -1,5 +1,5 @@
 //! The command line (L2): `viban [serve]`, `status`, `stop`, `open`, `doctor`,
-//! `service install|uninstall`.
+//! `service install|uninstall`, `update [--check]`, `rollback`.
 //! Every option has an environment equivalent; every error says what to do next.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -7,13 +7,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::ServerConfig;
 use crate::home::Home;
 use crate::instance::{self, InstanceInfo};
-use crate::{app, browser, client, doctor, logging};
+use crate::{app, browser, client, doctor, logging, update};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -49,17 +50,25 @@ pub enum Command {
     /// Start viban at login in the background (systemd user unit, launchd agent).
     #[command(subcommand)]
     Service(crate::service::Action),
+    /// Install the newest viban from its signed releases (a running one restarts into it).
+    Update {
+        /// Only say whether a newer viban exists; change nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Go back to the binary the last `viban update` replaced.
+    Rollback,
 }
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = EXIT_CODES)]
 pub struct ServeArgs {
     /// Do not open the browser.
-    #[arg(long, env = "VIBAN_NO_BROWSER")]
+    #[arg(long, env = "VIBAN_NO_BROWSER", value_parser = BoolishValueParser::new())]
     pub no_browser: bool,
 
     /// No tray icon and no browser: for servers, containers and services.
-    #[arg(long, env = "VIBAN_HEADLESS")]
+    #[arg(long, env = "VIBAN_HEADLESS", value_parser = BoolishValueParser::new())]
     pub headless: bool,
 
     /// Port for the web UI, API and WebSocket; the next free one is used if taken
@@ -80,6 +89,10 @@ pub struct ServeArgs {
     #[arg(long, env = "VIBAN_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
 
+    /// Do not check for a new viban once a day (`viban update` still works).
+    #[arg(long, env = "VIBAN_NO_UPDATE", value_parser = BoolishValueParser::new())]
+    pub no_update: bool,
+
     /// Another host name the server may be reached by (DNS-rebinding allow-list).
     #[arg(long = "allow-host", env = "VIBAN_ALLOWED_HOSTS", value_name = "NAME", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
@@ -96,6 +109,7 @@ pub struct ServeSettings {
     pub database_url: Option<String>,
     pub password: Option<String>,
     pub allowed_hosts: Vec<String>,
+    pub check_updates: bool,
 }
 
 impl ServeArgs {
@@ -111,6 +125,7 @@ impl ServeArgs {
             database_url: self.database_url.or(config.database_url).filter(|url| !url.is_empty()),
             password: self.password.filter(|password| !password.is_empty()),
             allowed_hosts,
+            check_updates: !self.no_update,
         }
     }
 }
@@ -131,6 +146,9 @@ pub fn main() -> ExitCode {
             Ok(doctor::run(&home))
         }
         Some(Command::Service(action)) => crate::service::run(&home, action),
+        Some(Command::Update { check: true }) => update_check(),
+        Some(Command::Update { check: false }) => update(&home),
+        Some(Command::Rollback) => rollback(&home),
     });
     outcome.unwrap_or_else(|error| {
         eprintln!("viban: {error:#}");
@@ -233,6 +251,106 @@ fn open(home: &Home) -> anyhow::Result<ExitCode> {
         println!("Opened {} in your browser.", info.url);
     } else {
         println!("Open this link in your browser to sign in:\n{url}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn update_check() -> anyhow::Result<ExitCode> {
+    let installation = update::Installation::current()?;
+    let source = update::Source::from_env();
+    match update::check(&source)? {
+        update::Check::Available { version } => {
+            println!("viban {version} is available (this is {}).", update::CURRENT);
+            match installation.disabled_reason() {
+                Some(reason) => println!("{reason}."),
+                None => println!("Install it with `viban update`."),
+            }
+        }
+        update::Check::UpToDate => println!("viban {} is the newest version.", update::CURRENT),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Through the running server when there is one (it knows whether agents run, and
+/// restarts itself), else right here.
+fn update(home: &Home) -> anyhow::Result<ExitCode> {
+    if let Some(info) = instance::running(home, Duration::ZERO)? {
+        return update_running(home, &info);
+    }
+    let installation = update::Installation::current()?;
+    if let Some(reason) = installation.disabled_reason() {
+        bail!("{reason}");
+    }
+    let source = update::Source::from_env();
+    let update::Check::Available { version } = update::check(&source)? else {
+        println!("viban {} is the newest version.", update::CURRENT);
+        return Ok(ExitCode::SUCCESS);
+    };
+    println!("Downloading viban {version}…");
+    update::install(&source, &installation, &version)?;
+    println!(
+        "Updated viban {} → {version}. The previous binary is kept as {}; `viban rollback` goes back to it.",
+        update::CURRENT,
+        installation.previous().display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn update_running(home: &Home, info: &InstanceInfo) -> anyhow::Result<ExitCode> {
+    let addr = socket_addr(&info.url)?;
+    let auth = format!("Bearer {}", read_token(home)?);
+    let headers = [("Authorization", auth.as_str())];
+    let checked = client::request(addr, "POST", "/api/update/check", &headers, b"")
+        .with_context(|| format!("the running viban (pid {}) did not answer", info.pid))?;
+    let status = checked.json();
+    if let Some(error) = status["error"].as_str() {
+        bail!("{error}");
+    }
+    let Some(version) = status["available"].as_str() else {
+        println!("viban {} is the newest version.", info.version);
+        return Ok(ExitCode::SUCCESS);
+    };
+    println!("Installing viban {version} into the running viban (pid {})…", info.pid);
+    let applied = client::request(addr, "POST", "/api/update/apply", &headers, b"")
+        .with_context(|| format!("the running viban (pid {}) did not answer", info.pid))?;
+    let body = applied.json();
+    match (applied.status, body["status"].as_str()) {
+        (202, Some("restarting")) => {
+            println!("viban {version} is installed; viban is restarting into it at {}.", info.url);
+            Ok(ExitCode::SUCCESS)
+        }
+        (202, _) => {
+            println!(
+                "viban {version} is installed; an agent started meanwhile, so it runs from the next start."
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => bail!("{}", body["detail"].as_str().unwrap_or("the running viban refused the update")),
+    }
+}
+
+fn rollback(home: &Home) -> anyhow::Result<ExitCode> {
+    if let Some(info) = instance::running(home, Duration::ZERO)? {
+        bail!("viban is running (pid {}); stop it with `viban stop`, then roll back", info.pid);
+    }
+    let installation = update::Installation::current()?;
+    let version = update::rollback(&installation)?;
+    println!(
+        "Rolled back to viban {version}; viban {} is kept as {} (`viban rollback` again returns to it).",
+        update::CURRENT,
+        installation.previous().display()
+    );
+    let backups = std::fs::read_dir(home.backups_dir()).into_iter().flatten().flatten();
+    let suffix = format!("-pre-{}", update::CURRENT);
+    if let Some(backup) =
+        backups.map(|entry| entry.path()).filter(|path| path.to_string_lossy().ends_with(&suffix)).max()
+    {
+        println!(
+            "viban {} migrated the database. If {version} refuses to start it, the database as it was \
+             before is in {}.",
+            update::CURRENT,
+            backup.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -32,4 +32,5 @@ pub mod repository;
 pub mod server;
 pub mod service;
 pub mod shutdown;
+pub mod update;
 pub mod worktree;

@@ -189,6 +189,11 @@ impl Runner {
         self.active().contains_key(&task_id)
     }
 
+    /// Runs underway or waiting for a slot.
+    pub fn active_runs(&self) -> usize {
+        self.active().len()
+    }
+
     /// Queues a run of the task's agent; it starts when a slot is free.
     pub async fn run(&self, task_id: Uuid, request: StartRequest) -> Result<AgentSession, RunError> {
         let inner = &self.0;

@@ -11,3 +11,4 @@ pub mod repositories;
 pub mod system;
 pub mod tasks;
 pub mod templates;
+pub mod update;

@@ -157,6 +157,9 @@ fn operation(
         }
     } else {
         answers.insert("4XX".into(), problem.clone());
+        if route.upstream {
+            answers.insert("502".into(), problem.clone());
+        }
         answers.insert("503".into(), problem);
     }
 

@@ -43,6 +43,7 @@ pub struct AppState {
     pub home: crate::home::Home,
     pub board_views: Arc<views::ViewCache>,
     pub runner: crate::agents::run::Runner,
+    pub updates: crate::update::Updates,
     pub started: Instant,
 }
 

@@ -9,7 +9,7 @@ use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema};
 
 use super::AppState;
-use crate::api::{agents, boards, columns, hooks, openapi, repositories, system, tasks, templates};
+use crate::api::{agents, boards, columns, hooks, openapi, repositories, system, tasks, templates, update};
 use crate::db;
 
 /// Produces the schema of one type (a `$ref` for named types) in a generator.
@@ -35,6 +35,8 @@ pub struct Route {
     pub success: Success,
     /// Answers without the token (only `/api/health`).
     pub public: bool,
+    /// May answer 502 when a server viban relies on (the release server) fails.
+    pub upstream: bool,
 }
 
 impl Route {
@@ -58,6 +60,7 @@ impl Route {
             query: None,
             success: Success::Empty(StatusCode::NO_CONTENT),
             public: false,
+            upstream: false,
         }
     }
 
@@ -95,6 +98,11 @@ impl Route {
 
     fn public(mut self) -> Self {
         self.public = true;
+        self
+    }
+
+    fn upstream(mut self) -> Self {
+        self.upstream = true;
         self
     }
 }
@@ -144,6 +152,17 @@ pub fn table() -> Vec<Route> {
         get("/openapi.json", "This document", openapi::serve).returns::<serde_json::Value>(),
         post("/shutdown", "Stop agents, the server and PostgreSQL", system::shutdown)
             .accepts::<system::Stopping>(),
+        get("/update", "This version, and the newer release the last check found", update::status)
+            .returns::<crate::update::UpdateStatus>(),
+        post("/update/check", "Ask the release server for a newer version now", update::check)
+            .returns::<crate::update::UpdateStatus>(),
+        post(
+            "/update/apply",
+            "Install the newer version and restart into it (not while agents run)",
+            update::apply,
+        )
+        .accepts::<update::Applied>()
+        .upstream(),
         get("/ws", "The realtime WebSocket: subscribe to `board:<id>` and `task:<id>`", super::ws::upgrade)
             .upgrades(),
         // Boards

@@ -1,0 +1,74 @@
+//! Self-update (R2) through the running server: what the UI and the tray show
+//! ("update available"), a check on request, and applying an update — install, then
+//! restart into the new binary — which waits while any agent runs.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::server::AppState;
+use crate::update::{ApplyError, UpdateError, UpdateStatus};
+
+/// `GET /api/update`: the last check's result, without asking the release server.
+pub async fn status(State(state): State<AppState>) -> axum::Json<UpdateStatus> {
+    axum::Json(state.updates.status(state.runner.active_runs()))
+}
+
+/// `POST /api/update/check`: asks the release server now. A server that cannot be
+/// reached is reported in `error`, not as a failure of this request.
+pub async fn check(State(state): State<AppState>) -> Result<axum::Json<UpdateStatus>, ApiError> {
+    state.updates.check().await.map_err(problem)?;
+    Ok(axum::Json(state.updates.status(state.runner.active_runs())))
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Applied {
+    /// `restarting` (into the new version) or `installed` (an agent started meanwhile;
+    /// the new version runs from the next start).
+    pub status: &'static str,
+    pub version: String,
+}
+
+/// `POST /api/update/apply`: installs the update the last check found and restarts
+/// into it. Refused (409) while agents run, since a restart would interrupt them.
+pub async fn apply(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    refuse_while_running(state.runner.active_runs())?;
+    let version = state.updates.install_available().await.map_err(problem)?;
+    // A run may have started during the download: it keeps running, and so does this
+    // version until the next start.
+    if state.runner.active_runs() > 0 {
+        return Ok((StatusCode::ACCEPTED, axum::Json(Applied { status: "installed", version })));
+    }
+    tracing::info!("restarting into viban {version}");
+    state.shutdown.restart();
+    Ok((StatusCode::ACCEPTED, axum::Json(Applied { status: "restarting", version })))
+}
+
+fn refuse_while_running(active: usize) -> Result<(), ApiError> {
+    if active == 0 {
+        return Ok(());
+    }
+    let runs = if active == 1 { "1 agent run is".to_string() } else { format!("{active} agent runs are") };
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "Agents are running",
+        format!("{runs} active; viban updates only when none is. Stop them or wait for them to finish."),
+    ))
+}
+
+fn problem(error: ApplyError) -> ApiError {
+    match error {
+        ApplyError::Disabled(reason) => ApiError::new(StatusCode::CONFLICT, "Updates are off", reason),
+        ApplyError::NothingAvailable | ApplyError::Busy => {
+            ApiError::new(StatusCode::CONFLICT, "No update to apply", error.to_string())
+        }
+        ApplyError::Update(UpdateError::Disabled(reason)) => {
+            ApiError::new(StatusCode::CONFLICT, "Updates are off", reason)
+        }
+        ApplyError::Update(error) => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "Update failed", error.to_string())
+        }
+    }
+}

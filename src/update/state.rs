@@ -1,0 +1,242 @@
+//! What the running server knows about updates: the last check's result (kept in
+//! `update.json` so that a restart does not check again), the daily check, and one
+//! check or install at a time. The API, and through it the UI and the tray, read it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tracing::{info, warn};
+
+use super::{CURRENT, Check, Installation, Source, UpdateError};
+use crate::home::Home;
+use crate::shutdown::Shutdown;
+
+/// How often viban asks for a new release by itself.
+const CHECK_EVERY: time::Duration = time::Duration::days(1);
+/// A due check waits this long after start-up, out of the way of the start
+/// (`VIBAN_UPDATE_FIRST_CHECK_SECONDS` changes it).
+const FIRST_CHECK_DELAY: Duration = Duration::from_secs(30);
+
+/// The update state as the API reports it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct UpdateStatus {
+    /// This binary's version.
+    pub current: String,
+    /// A newer release for this platform, when the last check found one.
+    pub available: Option<String>,
+    /// When the release server was last asked.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::api::openapi::Timestamp>")]
+    pub checked_at: Option<OffsetDateTime>,
+    /// Why the last check failed, when it did.
+    pub error: Option<String>,
+    /// Why this binary cannot update itself, when it cannot.
+    pub disabled: Option<String>,
+    /// Whether viban checks once a day by itself (off with `VIBAN_NO_UPDATE`).
+    pub daily_check: bool,
+    /// Agent runs active or queued now; an update is applied only when there are none.
+    pub active_runs: usize,
+    /// `idle`, `checking` or `installing`.
+    pub activity: Activity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    Idle,
+    Checking,
+    Installing,
+}
+
+/// What `update.json` keeps between runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Known {
+    available: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    checked_at: Option<OffsetDateTime>,
+    error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{0}")]
+    Disabled(String),
+    #[error("no update is available; check for updates first")]
+    NothingAvailable,
+    #[error("another update check or install is under way; try again when it has finished")]
+    Busy,
+    #[error(transparent)]
+    Update(#[from] UpdateError),
+}
+
+#[derive(Clone)]
+pub struct Updates(Arc<Inner>);
+
+struct Inner {
+    source: Source,
+    installation: Option<Installation>,
+    file: PathBuf,
+    daily: bool,
+    known: Mutex<Known>,
+    activity: Mutex<Activity>,
+}
+
+impl Updates {
+    pub fn new(home: &Home, daily: bool) -> Self {
+        let file = home.root().join("update.json");
+        let known = std::fs::read(&file)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Known>(&bytes).ok())
+            .unwrap_or_default();
+        Self(Arc::new(Inner {
+            source: Source::from_env(),
+            installation: Installation::current().ok(),
+            file,
+            daily,
+            known: Mutex::new(known),
+            activity: Mutex::new(Activity::Idle),
+        }))
+    }
+
+    pub fn installation(&self) -> Option<&Installation> {
+        self.0.installation.as_ref()
+    }
+
+    pub fn status(&self, active_runs: usize) -> UpdateStatus {
+        let known = self.0.known.lock().expect("update state lock").clone();
+        UpdateStatus {
+            current: CURRENT.to_string(),
+            available: known.available.filter(|version| is_newer(version)),
+            checked_at: known.checked_at,
+            error: known.error,
+            disabled: self.disabled(),
+            daily_check: self.0.daily,
+            active_runs,
+            activity: *self.0.activity.lock().expect("update activity lock"),
+        }
+    }
+
+    fn disabled(&self) -> Option<String> {
+        match &self.0.installation {
+            Some(installation) => installation.disabled_reason(),
+            None => Some("viban cannot tell where its own binary is, so it cannot replace it".into()),
+        }
+    }
+
+    /// Asks the release server now; the outcome, failure included, is in the state.
+    pub async fn check(&self) -> Result<(), ApplyError> {
+        let _busy = self.begin(Activity::Checking)?;
+        let source = self.0.source.clone();
+        let outcome = tokio::task::spawn_blocking(move || super::check(&source))
+            .await
+            .unwrap_or_else(|error| Err(UpdateError::Failed(format!("the check stopped: {error}"))));
+        let mut known = self.0.known.lock().expect("update state lock").clone();
+        known.checked_at = Some(OffsetDateTime::now_utc());
+        match outcome {
+            Ok(Check::Available { version }) => {
+                info!("viban {version} is available (this is {CURRENT})");
+                known.available = Some(version);
+                known.error = None;
+            }
+            Ok(Check::UpToDate) => {
+                known.available = None;
+                known.error = None;
+            }
+            Err(error) => {
+                warn!("update check failed: {error}");
+                known.error = Some(error.to_string());
+            }
+        }
+        self.remember(known);
+        Ok(())
+    }
+
+    /// Installs the release the last check found. The caller makes sure no agent runs.
+    pub async fn install_available(&self) -> Result<String, ApplyError> {
+        if let Some(reason) = self.disabled() {
+            return Err(ApplyError::Disabled(reason));
+        }
+        let version = self.status(0).available.ok_or(ApplyError::NothingAvailable)?;
+        let _busy = self.begin(Activity::Installing)?;
+        let (source, installation) = (self.0.source.clone(), self.0.installation.clone());
+        let installing = version.clone();
+        tokio::task::spawn_blocking(move || match installation {
+            Some(installation) => super::install(&source, &installation, &installing),
+            None => Err(UpdateError::Failed("viban cannot tell where its own binary is".into())),
+        })
+        .await
+        .unwrap_or_else(|error| Err(UpdateError::Failed(format!("the install stopped: {error}"))))?;
+        info!("viban {version} is installed; the previous binary is kept for `viban rollback`");
+        Ok(version)
+    }
+
+    /// The daily check, until shutdown; off with `VIBAN_NO_UPDATE` or when this binary
+    /// cannot update itself.
+    pub fn spawn_daily(&self, shutdown: Shutdown) {
+        if !self.0.daily {
+            info!("the daily update check is off (VIBAN_NO_UPDATE or --no-update)");
+            return;
+        }
+        if let Some(reason) = self.disabled() {
+            info!("updates are off: {reason}");
+            return;
+        }
+        let updates = self.clone();
+        let first_delay = std::env::var("VIBAN_UPDATE_FIRST_CHECK_SECONDS")
+            .ok()
+            .and_then(|seconds| seconds.parse().ok())
+            .map_or(FIRST_CHECK_DELAY, Duration::from_secs);
+        tokio::spawn(async move {
+            loop {
+                let due =
+                    updates.0.known.lock().expect("update state lock").checked_at.map(|at| at + CHECK_EVERY);
+                let wait = due
+                    .map(|due| (due - OffsetDateTime::now_utc()).try_into().unwrap_or(Duration::ZERO))
+                    .unwrap_or(Duration::ZERO)
+                    .max(first_delay);
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = shutdown.wait() => return,
+                }
+                if updates.check().await.is_err() {
+                    // A check by hand is under way; it counts as today's.
+                    tokio::time::sleep(first_delay.max(Duration::from_secs(1))).await;
+                }
+            }
+        });
+    }
+
+    fn begin(&self, activity: Activity) -> Result<Busy<'_>, ApplyError> {
+        let mut current = self.0.activity.lock().expect("update activity lock");
+        if *current != Activity::Idle {
+            return Err(ApplyError::Busy);
+        }
+        *current = activity;
+        Ok(Busy(self))
+    }
+
+    fn remember(&self, known: Known) {
+        if let Ok(bytes) = serde_json::to_vec_pretty(&known)
+            && let Err(error) = std::fs::write(&self.0.file, bytes)
+        {
+            warn!("could not save the update check to {}: {error}", self.0.file.display());
+        }
+        *self.0.known.lock().expect("update state lock") = known;
+    }
+}
+
+/// Marks the state idle again however the check or install ended.
+struct Busy<'a>(&'a Updates);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        *self.0.0.activity.lock().expect("update activity lock") = Activity::Idle;
+    }
+}
+
+fn is_newer(version: &str) -> bool {
+    self_update::version::bump_is_greater(CURRENT, version).unwrap_or(false)
+}
