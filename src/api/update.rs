@@ -34,32 +34,20 @@ pub struct Applied {
 /// `POST /api/update/apply`: installs the update the last check found and restarts
 /// into it. Refused (409) while agents run, since a restart would interrupt them.
 pub async fn apply(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    refuse_while_running(state.runner.active_runs())?;
-    let version = state.updates.install_available().await.map_err(problem)?;
-    // A run may have started during the download: it keeps running, and so does this
-    // version until the next start.
-    if state.runner.active_runs() > 0 {
-        return Ok((StatusCode::ACCEPTED, axum::Json(Applied { status: "installed", version })));
-    }
-    tracing::info!("restarting into viban {version}");
-    state.shutdown.restart();
-    Ok((StatusCode::ACCEPTED, axum::Json(Applied { status: "restarting", version })))
-}
-
-fn refuse_while_running(active: usize) -> Result<(), ApiError> {
-    if active == 0 {
-        return Ok(());
-    }
-    let runs = if active == 1 { "1 agent run is".to_string() } else { format!("{active} agent runs are") };
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "Agents are running",
-        format!("{runs} active; viban updates only when none is. Stop them or wait for them to finish."),
-    ))
+    let runner = state.runner.clone();
+    let applied = state.updates.apply(|| runner.active_runs(), &state.shutdown).await.map_err(problem)?;
+    let (status, version) = match applied {
+        crate::update::Applied::Restarting(version) => ("restarting", version),
+        crate::update::Applied::Installed(version) => ("installed", version),
+    };
+    Ok((StatusCode::ACCEPTED, axum::Json(Applied { status, version })))
 }
 
 fn problem(error: ApplyError) -> ApiError {
     match error {
+        ApplyError::AgentsRunning(_) => {
+            ApiError::new(StatusCode::CONFLICT, "Agents are running", error.to_string())
+        }
         ApplyError::Disabled(reason) => ApiError::new(StatusCode::CONFLICT, "Updates are off", reason),
         ApplyError::NothingAvailable | ApplyError::Busy => {
             ApiError::new(StatusCode::CONFLICT, "No update to apply", error.to_string())

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod state;
 
-pub use state::{ApplyError, UpdateStatus, Updates};
+pub use state::{Applied, ApplyError, UpdateStatus, Updates};
 
 pub const CURRENT: &str = env!("CARGO_PKG_VERSION");
 const REPO_OWNER: &str = "viban-dev";

@@ -62,6 +62,11 @@ struct Known {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
+    #[error(
+        "{} active; viban updates only when none is. Stop them or wait for them to finish.",
+        if *.0 == 1 { "1 agent run is".to_string() } else { format!("{} agent runs are", .0) }
+    )]
+    AgentsRunning(usize),
     #[error("{0}")]
     Disabled(String),
     #[error("no update is available; check for updates first")]
@@ -72,6 +77,13 @@ pub enum ApplyError {
     Update(#[from] UpdateError),
 }
 
+pub enum Applied {
+    /// Installed; this process is stopping to start the new binary in its place.
+    Restarting(String),
+    /// Installed; it runs from the next start, because an agent started meanwhile.
+    Installed(String),
+}
+
 #[derive(Clone)]
 pub struct Updates(Arc<Inner>);
 
@@ -80,6 +92,8 @@ struct Inner {
     installation: Option<Installation>,
     file: PathBuf,
     daily: bool,
+    /// Worked out once: it probes the binary's folder with a file.
+    disabled: Option<String>,
     known: Mutex<Known>,
     activity: Mutex<Activity>,
 }
@@ -91,11 +105,17 @@ impl Updates {
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Known>(&bytes).ok())
             .unwrap_or_default();
+        let installation = Installation::current().ok();
+        let disabled = match &installation {
+            Some(installation) => installation.disabled_reason(),
+            None => Some("viban cannot tell where its own binary is, so it cannot replace it".into()),
+        };
         Self(Arc::new(Inner {
             source: Source::from_env(),
-            installation: Installation::current().ok(),
+            installation,
             file,
             daily,
+            disabled,
             known: Mutex::new(known),
             activity: Mutex::new(Activity::Idle),
         }))
@@ -120,10 +140,7 @@ impl Updates {
     }
 
     fn disabled(&self) -> Option<String> {
-        match &self.0.installation {
-            Some(installation) => installation.disabled_reason(),
-            None => Some("viban cannot tell where its own binary is, so it cannot replace it".into()),
-        }
+        self.0.disabled.clone()
     }
 
     /// Asks the release server now; the outcome, failure included, is in the state.
@@ -154,8 +171,31 @@ impl Updates {
         Ok(())
     }
 
-    /// Installs the release the last check found. The caller makes sure no agent runs.
-    pub async fn install_available(&self) -> Result<String, ApplyError> {
+    /// Installs the release the last check found and restarts into it, unless an agent
+    /// runs: a restart would interrupt it. `active_runs` is asked before and after the
+    /// download.
+    pub async fn apply(
+        &self,
+        active_runs: impl Fn() -> usize,
+        shutdown: &Shutdown,
+    ) -> Result<Applied, ApplyError> {
+        match active_runs() {
+            0 => {}
+            active => return Err(ApplyError::AgentsRunning(active)),
+        }
+        let version = self.install_available().await?;
+        // A run that started during the download keeps running, and so does this
+        // version until the next start.
+        if active_runs() > 0 {
+            return Ok(Applied::Installed(version));
+        }
+        info!("restarting into viban {version}");
+        shutdown.restart();
+        Ok(Applied::Restarting(version))
+    }
+
+    /// Installs the release the last check found.
+    async fn install_available(&self) -> Result<String, ApplyError> {
         if let Some(reason) = self.disabled() {
             return Err(ApplyError::Disabled(reason));
         }

@@ -1,0 +1,175 @@
+//! The system-tray icon (R1), on the main thread while the server runs on the tokio
+//! threads. It only draws [`Status::menu`] and sends the chosen item's [`Control`]
+//! into the control channel; the supervisor in `app` does the work.
+//!
+//! Linux: a StatusNotifierItem over D-Bus (`tray-icon`'s `ksni` backend, no GTK). With
+//! no display, no session bus or no tray host on it, viban says so in one log line
+//! and runs headless. macOS and Windows tray backends are not built yet: there too
+//! viban runs headless, with the same line.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tracing::info;
+
+use crate::control::{Control, Status};
+
+/// How often the loop looks at the status and whether the server has finished.
+const TICK: Duration = Duration::from_millis(200);
+
+#[cfg(target_os = "linux")]
+pub use linux::Tray;
+
+/// Shows the tray icon, or says in one log line why there is none.
+#[cfg(target_os = "linux")]
+pub fn start(
+    runtime: &tokio::runtime::Runtime,
+    controls: mpsc::UnboundedSender<Control>,
+    status: watch::Receiver<Status>,
+) -> Option<Tray> {
+    match linux::Tray::start(runtime, controls, status) {
+        Ok(tray) => {
+            info!("tray icon shown");
+            Some(tray)
+        }
+        Err(reason) => {
+            info!("no tray icon: {reason}; running headless");
+            None
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub struct Tray;
+
+#[cfg(not(target_os = "linux"))]
+impl Tray {
+    pub fn run_until(self, _done: impl Fn() -> bool) {}
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn start(
+    _runtime: &tokio::runtime::Runtime,
+    _controls: mpsc::UnboundedSender<Control>,
+    _status: watch::Receiver<Status>,
+) -> Option<Tray> {
+    info!("no tray icon: this build has no tray for this platform yet; running headless");
+    None
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use tray_icon::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
+    use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
+
+    use super::*;
+    use crate::control::Item;
+
+    const ICON_PNG: &[u8] = include_bytes!("../assets/icons/tray-64.png");
+    const WATCHER: &str = "org.kde.StatusNotifierWatcher";
+
+    pub struct Tray {
+        icon: TrayIcon,
+        /// The menu's entries, in [`Status::menu`]'s order.
+        entries: Vec<(Item, MenuItem)>,
+        controls: mpsc::UnboundedSender<Control>,
+        status: watch::Receiver<Status>,
+        shown: Status,
+    }
+
+    impl Tray {
+        pub fn start(
+            runtime: &tokio::runtime::Runtime,
+            controls: mpsc::UnboundedSender<Control>,
+            status: watch::Receiver<Status>,
+        ) -> Result<Self, String> {
+            let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
+            if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
+                return Err("no display (DISPLAY and WAYLAND_DISPLAY are unset)".into());
+            }
+            runtime.block_on(tray_host())?;
+            let shown = status.borrow().clone();
+            let menu = Menu::new();
+            let mut entries = Vec::new();
+            for (index, line) in shown.menu().into_iter().enumerate() {
+                let entry = MenuItem::new(&line.label, line.enabled, None);
+                // Quit sits apart from the rest, as desktops draw it.
+                if index == 4 {
+                    menu.append(&PredefinedMenuItem::separator()).map_err(|error| error.to_string())?;
+                }
+                menu.append(&entry).map_err(|error| error.to_string())?;
+                entries.push((line.item, entry));
+            }
+            let icon = TrayIconBuilder::new()
+                .with_id("viban")
+                .with_title("viban")
+                .with_tooltip(shown.tooltip())
+                .with_icon(icon()?)
+                .with_menu(Box::new(menu))
+                .build()
+                .map_err(|error| format!("the tray icon could not be created ({error})"))?;
+            Ok(Self { icon, entries, controls, status, shown })
+        }
+
+        /// Serves the menu until `done` (the server has finished for good).
+        pub fn run_until(mut self, done: impl Fn() -> bool) {
+            let events = MenuEvent::receiver();
+            while !done() {
+                if let Ok(event) = events.recv_timeout(TICK)
+                    && let Some((item, _)) = self.entries.iter().find(|(_, entry)| entry.id() == &event.id)
+                    && let Some(control) = item.control(&self.shown)
+                {
+                    let _ = self.controls.send(control);
+                }
+                let current = self.status.borrow().clone();
+                if current != self.shown {
+                    self.show(current);
+                }
+            }
+        }
+
+        fn show(&mut self, status: Status) {
+            for ((_, entry), line) in self.entries.iter().zip(status.menu()) {
+                if entry.text() != line.label {
+                    entry.set_text(&line.label);
+                }
+                if entry.is_enabled() != line.enabled {
+                    entry.set_enabled(line.enabled);
+                }
+            }
+            let _ = self.icon.set_tooltip(Some(status.tooltip()));
+            self.shown = status;
+        }
+    }
+
+    /// Whether the session bus has a tray host (a StatusNotifierWatcher) on it.
+    async fn tray_host() -> Result<(), String> {
+        let connection =
+            zbus::Connection::session().await.map_err(|error| format!("no D-Bus session bus ({error})"))?;
+        let bus = zbus::fdo::DBusProxy::new(&connection).await.map_err(|error| error.to_string())?;
+        let name = zbus::names::BusName::try_from(WATCHER).map_err(|error| error.to_string())?;
+        match bus.name_has_owner(name).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("no system tray on this desktop ({WATCHER} is not on the session bus)")),
+            Err(error) => Err(format!("could not ask the session bus for a tray ({error})")),
+        }
+    }
+
+    fn icon() -> Result<Icon, String> {
+        let decoder = png::Decoder::new(std::io::Cursor::new(ICON_PNG));
+        let mut reader = decoder.read_info().map_err(|error| error.to_string())?;
+        let mut rgba = vec![0; reader.output_buffer_size().unwrap_or_default()];
+        let frame = reader.next_frame(&mut rgba).map_err(|error| error.to_string())?;
+        rgba.truncate(frame.buffer_size());
+        Icon::from_rgba(rgba, frame.width, frame.height).map_err(|error| error.to_string())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn the_icon_decodes_as_64_by_64_rgba() {
+            let icon = super::icon();
+            assert!(icon.is_ok(), "{:?}", icon.err());
+        }
+    }
+}
