@@ -65,6 +65,21 @@ if ! command -v systemd-analyze >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
 fi
 
+# The tray test runs a real desktop: Xvfb, a D-Bus session bus, xfce4-panel (its
+# status tray hosts StatusNotifierItems), gdbus to click the menu, xwd and netpbm for
+# the screenshot. The unwritable-folder update test runs viban as nobody (setpriv).
+desktop_tools="Xvfb:xvfb xfce4-panel:xfce4-panel dbus-daemon:dbus gdbus:libglib2.0-bin xwd:x11-apps xwdtopnm:netpbm setpriv:util-linux"
+missing=""
+for pair in $desktop_tools; do
+  command -v "${pair%%:*}" >/dev/null || missing="$missing ${pair#*:}"
+done
+if [ -n "$missing" ]; then
+  echo "test: installing Debian's$missing for the tray and update tests"
+  as_root apt-get update -qq
+  # shellcheck disable=SC2086 # one package per word
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
 # The browser test drives Debian's Chromium headless.
 if [ -z "${VIBAN_TEST_CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then
   echo "test: installing Debian's Chromium for the browser test"

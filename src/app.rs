@@ -124,6 +124,7 @@ fn hand_over_to_running(home: &Home, args: &ServeSettings) -> anyhow::Result<Exi
     // A first start may still be extracting PostgreSQL; give it time to say where it is.
     let info = instance::running(home, Duration::from_secs(90))?
         .context("the running viban stopped while this one was asking for its address; start viban again")?;
+    let info = if info.paused { control::resume(home, &info)? } else { info };
     println!("viban is already running at {} (pid {})", info.url, info.pid);
     if browser::desktop_session() && args.open_browser {
         let token = std::fs::read_to_string(home.token_file()).unwrap_or_default();
@@ -151,6 +152,8 @@ struct Live {
     runner: Mutex<Option<Runner>>,
     /// The port the last session served on; the next one asks for it again.
     port: Mutex<Option<u16>>,
+    /// What the last session wrote to `run/instance.json`.
+    instance: Mutex<Option<InstanceInfo>>,
 }
 
 impl Live {
@@ -210,6 +213,13 @@ impl Launcher {
                 break Ok(Exit::Stopped);
             }
             info!("server stopped from the tray; waiting for Start");
+            // Other commands (`viban`, `status`, `open`) learn it is paused, not gone.
+            if let Some(info) = live.instance.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
+                let paused = InstanceInfo { paused: true, ..info };
+                if let Err(error) = instance::write(&self.home, &paused) {
+                    warn!("could not note the stopped server in the instance file: {error}");
+                }
+            }
             match self.idle(&mut controls, &updates, &status).await {
                 Some(open) => open_browser = open,
                 None => break Ok(Exit::Stopped),
@@ -335,16 +345,16 @@ impl Launcher {
         if let Some(requested) = bound.requested_port {
             println!("Port {requested} is in use; viban is using port {port} instead.");
         }
-        instance::write(
-            home,
-            &InstanceInfo {
-                url: url.clone(),
-                pid: std::process::id(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                home: home.root().display().to_string(),
-                database: database.kind().into(),
-            },
-        )?;
+        let info = InstanceInfo {
+            url: url.clone(),
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            home: home.root().display().to_string(),
+            database: database.kind().into(),
+            paused: false,
+        };
+        instance::write(home, &info)?;
+        *live.instance.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(info);
 
         let mut extra_hosts = args.allowed_hosts.clone();
         if !args.host.is_loopback() {

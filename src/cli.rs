@@ -181,6 +181,14 @@ fn status(home: &Home) -> anyhow::Result<ExitCode> {
         Ok(info) => info,
         Err(code) => return Ok(code),
     };
+    if info.paused {
+        println!(
+            "viban (pid {}) is running with its server stopped from the tray; start it with `viban` \
+             or from the tray icon",
+            info.pid
+        );
+        return Ok(ExitCode::from(NOT_RUNNING));
+    }
     let addr = socket_addr(&info.url)?;
     let token = read_token(home)?;
     let health = client::request(addr, "GET", "/api/health", &[], b"");
@@ -243,6 +251,7 @@ fn stop(home: &Home) -> anyhow::Result<ExitCode> {
 
 fn open(home: &Home) -> anyhow::Result<ExitCode> {
     let info = match running_or_exit(home)? {
+        Ok(info) if info.paused => crate::control::resume(home, &info)?,
         Ok(info) => info,
         Err(code) => return Ok(code),
     };

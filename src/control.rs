@@ -208,10 +208,15 @@ pub async fn listen(
                         let _ = controls.send(control);
                         None
                     }
-                    (_, None) => Some(format!(
-                        "{{\"error\":\"unknown command {word:?}; use open, start, stop, check-updates, \
-                         apply-update, quit or status\"}}"
-                    )),
+                    (_, None) => Some(
+                        serde_json::json!({
+                            "error": format!(
+                                "unknown command {word:?}; use open, start, stop, check-updates, \
+                                 apply-update, quit or status"
+                            )
+                        })
+                        .to_string(),
+                    ),
                 };
                 let answer = answer.unwrap_or_else(|| {
                     let status = status.borrow().clone();
@@ -224,6 +229,50 @@ pub async fn listen(
             }
         });
     }
+}
+
+/// Asks the viban serving `home` to start its server again (after the tray's Stop),
+/// and waits until it runs.
+pub fn resume(
+    home: &crate::home::Home,
+    paused: &crate::instance::InstanceInfo,
+) -> anyhow::Result<crate::instance::InstanceInfo> {
+    use std::time::{Duration, Instant};
+    send(home, "start").map_err(|error| {
+        anyhow::anyhow!(
+            "viban (pid {}) has its server stopped and could not be asked to start it ({error}); \
+             start it from its tray icon, or quit it and run `viban` again",
+            paused.pid
+        )
+    })?;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < deadline {
+        if let Some(info) = crate::instance::read(home).filter(|info| !info.paused) {
+            return Ok(info);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    anyhow::bail!(
+        "viban (pid {}) did not start its server within 90 s; see its log in {}/logs",
+        paused.pid,
+        home.root().display()
+    )
+}
+
+#[cfg(unix)]
+fn send(home: &crate::home::Home, word: &str) -> std::io::Result<()> {
+    use std::io::{BufRead, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(home.run_dir().join("control.sock"))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    writeln!(stream, "{word}")?;
+    let mut answer = String::new();
+    std::io::BufReader::new(stream).read_line(&mut answer)?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn send(_home: &crate::home::Home, _word: &str) -> std::io::Result<()> {
+    Err(std::io::Error::other("this platform has no control socket"))
 }
 
 #[cfg(not(unix))]

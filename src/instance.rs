@@ -19,6 +19,9 @@ pub struct InstanceInfo {
     pub home: String,
     /// `embedded` or `external`.
     pub database: String,
+    /// The server was stopped from the tray; the process waits for Start.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// Held while this process is the home's instance; the OS releases it if we die.
