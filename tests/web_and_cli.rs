@@ -275,3 +275,29 @@ fn in_a_real_browser_the_sign_in_link_opens_the_shell_with_version_database_and_
     // …and opened the WebSocket, which the Origin check let through.
     assert!(dom.contains(r#"<span class="pill live" id="connection">live</span>"#), "{dom}");
 }
+
+#[test]
+fn in_a_real_browser_the_shell_says_when_a_newer_viban_is_available() {
+    let home = temp_home();
+    // What a daily check leaves behind when it found a release.
+    let checked_at =
+        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
+    let known = serde_json::json!({ "available": "1000.0.0", "checked_at": checked_at, "error": null });
+    std::fs::write(home.path().join("update.json"), known.to_string()).unwrap();
+    let viban = Viban::start(home.path(), &[]);
+    let profile = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(chromium())
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--virtual-time-budget=10000", "--dump-dom"])
+        .arg(format!("{}?token={}", viban.url(), viban.token()))
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let notice = format!(
+        "viban <strong>1000.0.0</strong> is available (this is {}).<button type=\"button\" id=\"apply-update\">Restart to update</button>",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(dom.contains(&notice), "{dom}");
+}

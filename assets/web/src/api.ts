@@ -12,6 +12,20 @@ export interface Health {
   database: "ok" | "down";
 }
 
+/** What the server knows about a newer viban (GET /api/update). */
+export interface UpdateStatus {
+  current: string;
+  available: string | null;
+  disabled: string | null;
+  active_runs: number;
+  error: string | null;
+}
+
+export interface Applied {
+  status: "restarting" | "installed";
+  version: string;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -31,9 +45,24 @@ async function getJson<T>(path: string): Promise<T> {
   return body as T;
 }
 
+async function postJson<T>(path: string): Promise<T> {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: "{}",
+  });
+  const body = await response.json().catch(() => undefined);
+  if (!response.ok) {
+    throw new ApiError(response.status, body?.title ?? response.statusText, body?.detail);
+  }
+  return body as T;
+}
+
 export const api = {
   version: () => getJson<Version>("/api/version"),
   health: () => getJson<Health>("/api/health"),
+  update: () => getJson<UpdateStatus>("/api/update"),
+  applyUpdate: () => postJson<Applied>("/api/update/apply"),
 };
 
 /** The realtime socket's URL on the page's own origin (the server checks Origin). */
