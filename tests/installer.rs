@@ -2,42 +2,18 @@
 //! picks this machine's asset, checks it against SHA256SUMS, installs to
 //! ~/.local/bin without sudo, and installs nothing when anything is wrong.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Serves the files of `root` over HTTP/1.0 on a free loopback port until the test
-/// ends; unknown paths are 404s.
+/// Serves the files of `root` over HTTP on a free loopback port until the test ends;
+/// unknown paths are 404s.
 fn serve(root: PathBuf) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(&stream);
-            let mut request = String::new();
-            if reader.read_line(&mut request).is_err() {
-                continue;
-            }
-            // Drain the headers.
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
-                line.clear();
-            }
-            let path = request.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
-            let mut stream = &stream;
-            match std::fs::read(root.join(&path)) {
-                Ok(body) if !path.contains("..") => {
-                    let _ = write!(stream, "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
-                    let _ = stream.write_all(&body);
-                }
-                _ => {
-                    let _ = stream.write_all(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-                }
-            }
-        }
-    });
-    url
+    common::http_server(move |path| {
+        let path = path.trim_start_matches('/');
+        if path.contains("..") { None } else { std::fs::read(root.join(path)).ok() }
+    })
 }
 
 fn asset_name() -> String {

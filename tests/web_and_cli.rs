@@ -254,10 +254,9 @@ fn chromium() -> String {
     path
 }
 
-#[test]
-fn in_a_real_browser_the_sign_in_link_opens_the_shell_with_version_database_and_live_socket() {
-    let home = temp_home();
-    let viban = Viban::start(home.path(), &[]);
+/// The page as headless Chromium leaves it after following the sign-in link and
+/// running its scripts for (virtual) ten seconds.
+fn signed_in_dom(viban: &Viban) -> String {
     let profile = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(chromium())
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
@@ -267,7 +266,14 @@ fn in_a_real_browser_the_sign_in_link_opens_the_shell_with_version_database_and_
         .arg(format!("{}?token={}", viban.url(), viban.token()))
         .output()
         .expect("run chromium");
-    let dom = String::from_utf8_lossy(&output.stdout);
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn in_a_real_browser_the_sign_in_link_opens_the_shell_with_version_database_and_live_socket() {
+    let home = temp_home();
+    let viban = Viban::start(home.path(), &[]);
+    let dom = signed_in_dom(&viban);
     // The token was swapped for a cookie, the script then called the API with it…
     assert!(dom.contains(&format!(r#"<dd id="version">{}</dd>"#, env!("CARGO_PKG_VERSION"))), "{dom}");
     assert!(dom.contains(r#"<dd id="postgres">17.10</dd>"#), "{dom}");
@@ -285,16 +291,7 @@ fn in_a_real_browser_the_shell_says_when_a_newer_viban_is_available() {
     let known = serde_json::json!({ "available": "1000.0.0", "checked_at": checked_at, "error": null });
     std::fs::write(home.path().join("update.json"), known.to_string()).unwrap();
     let viban = Viban::start(home.path(), &[]);
-    let profile = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(chromium())
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
-        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(["--virtual-time-budget=10000", "--dump-dom"])
-        .arg(format!("{}?token={}", viban.url(), viban.token()))
-        .output()
-        .expect("run chromium");
-    let dom = String::from_utf8_lossy(&output.stdout);
+    let dom = signed_in_dom(&viban);
     let notice = format!(
         "viban <strong>1000.0.0</strong> is available (this is {}).<button type=\"button\" id=\"apply-update\">Restart to update</button>",
         env!("CARGO_PKG_VERSION")

@@ -396,3 +396,40 @@ pub fn board_on(viban: &Viban, repository: &Path, settings: serde_json::Value) -
     assert_eq!(viban.send_json("PATCH", &format!("/api/boards/{board_id}"), &patch).status, 200);
     board_id
 }
+
+/// A plain HTTP server on a free loopback port until the test ends: each GET's path
+/// (without the query) goes to `answer`, whose bytes are a 200 and whose `None` is a
+/// GitHub-style 404. Returns its base URL.
+pub fn http_server(answer: impl Fn(&str) -> Option<Vec<u8>> + Send + 'static) -> String {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            // Drain the headers.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
+                line.clear();
+            }
+            let target = request.split_whitespace().nth(1).unwrap_or("/");
+            let path = target.split('?').next().unwrap_or_default();
+            let (status, body) = match answer(path) {
+                Some(body) => ("200 OK", body),
+                None => ("404 Not Found", br#"{"message":"Not Found"}"#.to_vec()),
+            };
+            let mut stream = &stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(&body);
+        }
+    });
+    url
+}
