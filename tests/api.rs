@@ -576,6 +576,19 @@ fn task_activity_is_read_in_pages_oldest_first() {
     problem(&viban.get(&format!("/api/tasks/{id}/activity?limit=0")), 422, Some("limit"));
     problem(&viban.get(&format!("/api/tasks/{id}/activity?after=soon")), 422, Some("after"));
     problem(&viban.get("/api/tasks/00000000-0000-0000-0000-000000000001/activity"), 404, Some("id"));
+
+    // Deleting the task deletes its activity (a trigger, since the table has no foreign keys).
+    let other = new_task(&viban, &board, "stays");
+    let other_id = other["id"].as_str().unwrap();
+    viban.sql().execute(&format!(
+        "INSERT INTO task_activity (task_id, kind, data) VALUES ('{other_id}', 'system', '{{}}')"
+    ));
+    assert_eq!(viban.send_json("DELETE", &format!("/api/tasks/{id}"), &json!({})).status, 204);
+    let count = |task: &str| {
+        viban.sql().text(&format!("SELECT count(*) FROM task_activity WHERE task_id = '{task}'"))
+    };
+    assert_eq!(count(id), "0");
+    assert_eq!(count(other_id), "1");
 }
 
 #[test]

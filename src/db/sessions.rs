@@ -204,16 +204,26 @@ pub async fn append<T: ActivityKind + Serialize + Sync>(
     if entries.is_empty() {
         return Ok(());
     }
-    // Arrays bound in binary: PostgreSQL parses each entry's JSON once.
+    // The entries travel as JSON text and are stored as such (a `json` column): PostgreSQL
+    // checks each once and builds nothing from it. The task and session are locked once
+    // for the batch, in place of a foreign-key lookup per row.
     let kinds: Vec<&str> = entries.iter().map(ActivityKind::kind).collect();
-    let data: Vec<sqlx::types::Json<&T>> = entries.iter().map(sqlx::types::Json).collect();
+    let data = entries
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
     let (first, last, count): (Option<i64>, Option<i64>, i64) = sqlx::query_as(
-        "WITH inserted AS (
-             INSERT INTO task_activity (task_id, agent_session_id, kind, data)
-             SELECT $1, $2, kind, data FROM UNNEST($3::text[], $4::jsonb[]) WITH ORDINALITY AS t(kind, data, n)
-             ORDER BY n
-             RETURNING id
-         )
+        "WITH task AS (SELECT id FROM tasks WHERE id = $1 FOR KEY SHARE),
+              session AS (SELECT id FROM agent_sessions WHERE id = $2 FOR KEY SHARE),
+              inserted AS (
+                 INSERT INTO task_activity (task_id, agent_session_id, kind, data)
+                 SELECT $1, $2, kind, data::json
+                 FROM UNNEST($3::text[], $4::text[]) WITH ORDINALITY AS t(kind, data, n)
+                 WHERE EXISTS (SELECT FROM task) AND ($2::uuid IS NULL OR EXISTS (SELECT FROM session))
+                 ORDER BY n
+                 RETURNING id
+              )
          SELECT min(id), max(id), count(*) FROM inserted",
     )
     .bind(task_id)
@@ -222,6 +232,10 @@ pub async fn append<T: ActivityKind + Serialize + Sync>(
     .bind(data)
     .fetch_one(&mut *connection)
     .await?;
+    if count == 0 {
+        // The task or its session is gone (deleted meanwhile): nothing to record it on.
+        return Err(sqlx::Error::RowNotFound);
+    }
     let payload = json!({ "task_id": task_id, "first_id": first, "last_id": last, "count": count });
     events::publish(connection, &[task_stream(task_id)], "activity.appended", &payload).await
 }
