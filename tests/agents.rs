@@ -235,6 +235,12 @@ fn stopping_a_run_kills_the_agent_and_every_process_it_started() {
     assert_eq!(again.status, 409);
 }
 
+/// A timestamp from the API (RFC 3339; as text they do not sort: fractions vary in length).
+fn at(value: &Value) -> time::OffsetDateTime {
+    let text = value.as_str().unwrap_or_else(|| panic!("not a timestamp: {value}"));
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
+}
+
 #[test]
 fn runs_past_the_global_limit_wait_as_queued_and_start_in_order() {
     let setup = Setup::new("[agents]\nmax_concurrent = 1\n", &[]);
@@ -253,7 +259,48 @@ fn runs_past_the_global_limit_wait_as_queued_and_start_in_order() {
         (second_end["status"].as_str(), third_end["status"].as_str()),
         (Some("completed"), Some("completed"))
     );
-    assert!(second_end["started_at"].as_str() < third_end["started_at"].as_str());
+    assert!(at(&second_end["started_at"]) < at(&third_end["started_at"]));
+}
+
+#[test]
+fn a_columns_limit_queues_its_runs_in_order_while_other_columns_run() {
+    let setup = Setup::new("[agents]\nmax_concurrent = 4\n", &[]);
+    let board = setup.viban.get(&format!("/api/boards/{}", setup.board_id)).json();
+    let columns = board["columns"].as_array().unwrap();
+    let (limited, free) = (columns[0]["id"].as_str().unwrap(), columns[1]["id"].as_str().unwrap());
+    let patched =
+        setup.viban.send_json("PATCH", &format!("/api/columns/{limited}"), &json!({ "max_concurrent": 1 }));
+    assert_eq!(patched.status, 200, "{}", patched.text());
+    // New tasks land in the first column.
+    let (first, second, third) = (setup.task("first"), setup.task("second"), setup.task("third"));
+    let elsewhere = setup.task("elsewhere");
+    let moved =
+        setup.viban.send_json("POST", &format!("/api/tasks/{elsewhere}/move"), &json!({ "column_id": free }));
+    assert_eq!(moved.status, 200, "{}", moved.text());
+
+    setup.run(&first, json!({ "prompt": "MODE:hang" }));
+    assert!(eventually(Duration::from_secs(30), || setup.sessions(&first)[0]["status"] == "running"));
+    setup.run(&second, json!({}));
+    setup.run(&third, json!({}));
+    setup.run(&elsewhere, json!({ "prompt": "MODE:hang" }));
+    assert!(
+        eventually(Duration::from_secs(30), || setup.sessions(&elsewhere)[0]["status"] == "running"),
+        "another column's run is not held up by this column's limit"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(setup.sessions(&second)[0]["status"], "queued");
+    assert_eq!(setup.sessions(&third)[0]["status"], "queued");
+
+    setup.viban.send_json("POST", &format!("/api/tasks/{first}/stop"), &json!({}));
+    let (second_end, third_end) = (setup.ended(&second), setup.ended(&third));
+    assert_eq!(
+        (second_end["status"].as_str(), third_end["status"].as_str()),
+        (Some("completed"), Some("completed"))
+    );
+    assert!(at(&second_end["started_at"]) < at(&third_end["started_at"]), "in order");
+    // Only one at a time: the third started after the second finished.
+    assert!(at(&third_end["started_at"]) >= at(&second_end["finished_at"]));
+    setup.viban.send_json("POST", &format!("/api/tasks/{elsewhere}/stop"), &json!({}));
 }
 
 #[test]

@@ -142,6 +142,9 @@ struct Inner {
     settings: RunnerSettings,
     instance_id: String,
     active: Mutex<HashMap<Uuid, Active>>,
+    /// Per-column limits (A5): runs counted and waiting, by column.
+    columns: Mutex<ColumnGates>,
+    column_freed: tokio::sync::Notify,
     /// Queued chat messages to start once a run ends (a run cannot start the next
     /// one itself: `run` spawns the run's future, which would then contain `run`).
     follow_ups: mpsc::UnboundedSender<(Uuid, StartRequest)>,
@@ -167,6 +170,8 @@ impl Runner {
             settings,
             instance_id,
             active: Mutex::default(),
+            columns: Mutex::default(),
+            column_freed: tokio::sync::Notify::new(),
             follow_ups,
         }));
         let weak = Arc::downgrade(&runner.0);
@@ -467,19 +472,115 @@ enum Ending {
     NotStarted(String),
 }
 
+/// Runs counted against each column's `max_concurrent`, and those waiting for one of
+/// its places, oldest first. A run counts against the column its card was in when it
+/// was started.
+#[derive(Default)]
+struct ColumnGates {
+    running: HashMap<Uuid, usize>,
+    waiting: HashMap<Uuid, std::collections::VecDeque<Uuid>>,
+}
+
+/// A place in a column's limit, given back when dropped.
+struct ColumnPlace {
+    runner: Runner,
+    column: Uuid,
+}
+
+impl Drop for ColumnPlace {
+    fn drop(&mut self) {
+        let mut gates = self.runner.0.columns.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(running) = gates.running.get_mut(&self.column) {
+            *running = running.saturating_sub(1);
+        }
+        drop(gates);
+        self.runner.0.column_freed.notify_waiters();
+    }
+}
+
+impl Runner {
+    /// Waits, in order, for a place under the column's limit (none if it has no limit);
+    /// `Err` if the run was stopped meanwhile.
+    async fn column_place(
+        &self,
+        column: Uuid,
+        session_id: Uuid,
+        stop: &mut watch::Receiver<Option<StopReason>>,
+    ) -> Result<Option<ColumnPlace>, StopReason> {
+        let inner = &self.0;
+        let gates = || inner.columns.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        gates().waiting.entry(column).or_default().push_back(session_id);
+        let leave = |gates: &mut ColumnGates| {
+            if let Some(queue) = gates.waiting.get_mut(&column) {
+                queue.retain(|waiting| *waiting != session_id);
+            }
+        };
+        loop {
+            let freed = inner.column_freed.notified();
+            let limit = column_limit(&inner.pool, column).await;
+            {
+                let mut gates = gates();
+                let first = gates.waiting.get(&column).and_then(|queue| queue.front()) == Some(&session_id);
+                let running = gates.running.get(&column).copied().unwrap_or(0);
+                match limit {
+                    None => {
+                        leave(&mut gates);
+                        drop(gates);
+                        inner.column_freed.notify_waiters();
+                        return Ok(None);
+                    }
+                    Some(limit) if first && running < limit => {
+                        leave(&mut gates);
+                        *gates.running.entry(column).or_default() += 1;
+                        drop(gates);
+                        // The next in line may fit too.
+                        inner.column_freed.notify_waiters();
+                        return Ok(Some(ColumnPlace { runner: self.clone(), column }));
+                    }
+                    Some(_) => {}
+                }
+            }
+            tokio::select! {
+                () = freed => {}
+                // The limit may be raised or removed meanwhile.
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                reason = stop.wait_for(Option::is_some) => {
+                    leave(&mut gates());
+                    inner.column_freed.notify_waiters();
+                    return Err(reason.ok().and_then(|reason| *reason).unwrap_or(StopReason::User));
+                }
+            }
+        }
+    }
+}
+
+/// A column's `max_concurrent`; `None` for no limit, or when it cannot be read.
+async fn column_limit(pool: &PgPool, column: Uuid) -> Option<usize> {
+    let limit: Option<Option<i32>> = sqlx::query_scalar("SELECT max_concurrent FROM columns WHERE id = $1")
+        .bind(column)
+        .fetch_optional(pool)
+        .await
+        .ok()
+        .flatten();
+    limit.flatten().and_then(|limit| usize::try_from(limit).ok())
+}
+
 impl Job {
     async fn drive(self, mut stop: watch::Receiver<Option<StopReason>>) {
         let runner = self.runner.clone();
         let (task_id, session_id) = (self.task.id, self.session.id);
         let slots = runner.0.slots.clone();
-        let waited = tokio::select! {
-            permit = slots.acquire_owned() => Ok(permit.ok()),
-            reason = stop.wait_for(Option::is_some) => {
-                Err(reason.ok().and_then(|reason| *reason).unwrap_or(StopReason::User))
-            }
+        let waited = match runner.column_place(self.task.column_id, session_id, &mut stop).await {
+            Ok(place) => tokio::select! {
+                permit = slots.acquire_owned() => Ok((place, permit.ok())),
+                reason = stop.wait_for(Option::is_some) => {
+                    Err(reason.ok().and_then(|reason| *reason).unwrap_or(StopReason::User))
+                }
+            },
+            Err(reason) => Err(reason),
         };
-        let permit = match waited {
-            Ok(permit) => permit,
+        let (place, permit) = match waited {
+            Ok(held) => held,
             Err(reason) => {
                 self.record(Ending::Stopped(reason), Transcript::default()).await;
                 runner.finished(task_id, session_id);
@@ -488,6 +589,7 @@ impl Job {
         };
         let (ending, transcript) = self.execute(&mut stop).await;
         drop(permit);
+        drop(place);
         let stopped_by_user = matches!(ending, Ending::Stopped(_));
         self.record(ending, transcript).await;
         runner.finished(task_id, session_id);
