@@ -355,6 +355,11 @@ impl Launcher {
         };
         instance::write(home, &info)?;
         *live.instance.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(info);
+        // Listening (connections wait in the backlog until the router serves them).
+        status.send_modify(|status| {
+            status.server = ServerState::Running;
+            status.url = Some(url.clone());
+        });
 
         let mut extra_hosts = args.allowed_hosts.clone();
         if !args.host.is_loopback() {
@@ -389,10 +394,6 @@ impl Launcher {
         } else {
             println!("Run `viban open` for a sign-in link.");
         }
-        status.send_modify(|status| {
-            status.server = ServerState::Running;
-            status.url = Some(url.clone());
-        });
         if browser::desktop_session() && open_browser {
             browser::open(&login_url(&url, token));
         }

@@ -110,7 +110,7 @@ fn the_menus_actions_stop_and_start_the_server_inside_the_process() {
     let second = common::run_cli(home.path(), &["serve", "--no-browser", "--headless", "--port", "0"]);
     assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
     assert!(String::from_utf8_lossy(&second.stdout).contains(&format!("viban is already running at {url}")));
-    assert_eq!(control(home.path(), "status")["server"], "running");
+    wait_for_server(home.path(), "running");
 
     // Quit: everything stops, the agent too, and the process exits.
     control(home.path(), "quit");
