@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
-use tracing::{info, warn};
 
 /// What the tray menu (or the control socket) asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +164,7 @@ impl MenuItem {
 }
 
 /// The status and menu as the control socket reports them.
+#[cfg(unix)]
 #[derive(Serialize)]
 struct Report<'a> {
     #[serde(flatten)]
@@ -182,6 +182,7 @@ pub async fn listen(
 ) {
     use std::os::unix::fs::PermissionsExt;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tracing::{info, warn};
 
     let _ = std::fs::remove_file(&socket);
     let listener = match tokio::net::UnixListener::bind(&socket) {

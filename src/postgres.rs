@@ -230,16 +230,16 @@ fn stop_postmaster(pid: u32, stopped: impl Fn() -> bool) {
         }
         stopped()
     };
-    process::signal(pid, libc::SIGINT);
+    process::signal(pid, process::SIGINT);
     if wait(STOP_GRACE) {
         return;
     }
     warn!("PostgreSQL did not stop within {STOP_GRACE:?}; forcing an immediate shutdown");
-    process::signal(pid, libc::SIGQUIT);
+    process::signal(pid, process::SIGQUIT);
     if wait(STOP_GRACE / 2) {
         return;
     }
-    process::signal_group(pid, libc::SIGKILL);
+    process::signal_group(pid, process::SIGKILL);
     wait(STOP_GRACE);
 }
 
@@ -305,7 +305,7 @@ impl Launch {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                process::signal_group(child.id(), libc::SIGKILL);
+                process::signal_group(child.id(), process::SIGKILL);
                 let _ = child.wait();
                 return Err(PostgresError::Start(format!(
                     "the server was not ready after {START_TIMEOUT:?}: {}",
@@ -369,7 +369,7 @@ fn supervise(launch: &Launch, shared: &Shared, ready: mpsc::Sender<Result<(), Po
         shared.deaths.fetch_add(1, Ordering::SeqCst);
         // Backends outlive a killed postmaster for a moment and hold its shared
         // memory; clear the whole group before starting again.
-        process::signal_group(pid, libc::SIGKILL);
+        process::signal_group(pid, process::SIGKILL);
         if started.elapsed() > Duration::from_secs(60) {
             backoff = Duration::from_millis(500);
         }

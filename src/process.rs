@@ -42,6 +42,8 @@ pub fn running_as_root() -> bool {
 pub fn command(program: impl AsRef<std::ffi::OsStr>, privilege: Privilege) -> Command {
     let mut command = Command::new(program);
     command.stdin(Stdio::null());
+    #[cfg(not(unix))]
+    let _ = privilege;
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
@@ -118,6 +120,47 @@ pub fn unprivileged_spawn_hint(error: &io::Error) -> String {
     } else {
         error.to_string()
     }
+}
+
+#[cfg(unix)]
+pub use libc::{SIGINT, SIGKILL, SIGQUIT, SIGTERM};
+
+/// Windows has no signals: [`signal`] and [`signal_group`] ask the process (or its tree)
+/// to end with `taskkill`, forcefully for `SIGKILL`.
+#[cfg(windows)]
+pub const SIGINT: i32 = 2;
+#[cfg(windows)]
+pub const SIGQUIT: i32 = 3;
+#[cfg(windows)]
+pub const SIGKILL: i32 = 9;
+#[cfg(windows)]
+pub const SIGTERM: i32 = 15;
+
+#[cfg(windows)]
+pub fn signal(pid: u32, signal: i32) -> bool {
+    taskkill(pid, signal == SIGKILL, false)
+}
+
+#[cfg(windows)]
+pub fn signal_group(pid: u32, signal: i32) -> bool {
+    taskkill(pid, signal == SIGKILL, true)
+}
+
+#[cfg(windows)]
+fn taskkill(pid: u32, force: bool, tree: bool) -> bool {
+    let mut command = std::process::Command::new("taskkill");
+    command.args(["/PID", &pid.to_string()]);
+    if tree {
+        command.arg("/T");
+    }
+    if force {
+        command.arg("/F");
+    }
+    command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// Sends `signal` to one process. Returns false if it no longer exists.
@@ -310,8 +353,7 @@ pub fn output_with_timeout(
     match receiver.recv_timeout(timeout) {
         Ok(output) => output,
         Err(_) => {
-            #[cfg(unix)]
-            signal_group(pid, libc::SIGKILL);
+            signal_group(pid, SIGKILL);
             Err(io::Error::new(io::ErrorKind::TimedOut, format!("timed out after {timeout:?}")))
         }
     }

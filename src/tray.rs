@@ -7,15 +7,10 @@
 //! and runs headless. macOS and Windows tray backends are not built yet: there too
 //! viban runs headless, with the same line.
 
-use std::time::Duration;
-
 use tokio::sync::{mpsc, watch};
 use tracing::info;
 
 use crate::control::{Control, Status};
-
-/// How often the loop looks at the status and whether the server has finished.
-const TICK: Duration = Duration::from_millis(200);
 
 #[cfg(target_os = "linux")]
 pub use linux::Tray;
@@ -65,6 +60,8 @@ mod linux {
     use super::*;
     use crate::control::Item;
 
+    /// How often the loop looks at the status and whether the server has finished.
+    const TICK: std::time::Duration = std::time::Duration::from_millis(200);
     const ICON_PNG: &[u8] = include_bytes!("../assets/icons/tray-64.png");
     const WATCHER: &str = "org.kde.StatusNotifierWatcher";
 

@@ -766,7 +766,7 @@ impl Job {
         if !matches!(ending, Ending::Exited(_)) {
             // TERM the group, give it the grace period, then KILL.
             if let Some(group) = group {
-                process::signal_group(group, libc::SIGTERM);
+                process::signal_group(group, process::SIGTERM);
             }
             if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
                 let _ = child.start_kill();
@@ -774,7 +774,7 @@ impl Job {
         }
         // Nothing the agent started outlives its run.
         if let Some(group) = group {
-            process::signal_group(group, libc::SIGKILL);
+            process::signal_group(group, process::SIGKILL);
         }
         let _ = child.wait().await;
         // Lines that were on their way when the run ended are kept too.
