@@ -4,25 +4,26 @@
 //!
 //! Linux: a StatusNotifierItem over D-Bus (`tray-icon`'s `ksni` backend, no GTK). With
 //! no display, no session bus or no tray host on it, viban says so in one log line
-//! and runs headless. macOS and Windows tray backends are not built yet: there too
-//! viban runs headless, with the same line.
+//! and runs headless. Windows: the notification area, with a Win32 message pump in the
+//! menu loop (compiled here, not yet run on Windows). macOS has no tray backend yet:
+//! there viban runs headless, with the same kind of line.
 
 use tokio::sync::{mpsc, watch};
 use tracing::info;
 
 use crate::control::{Control, Status};
 
-#[cfg(target_os = "linux")]
-pub use linux::Tray;
+#[cfg(any(target_os = "linux", windows))]
+pub use native::Tray;
 
 /// Shows the tray icon, or says in one log line why there is none.
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 pub fn start(
     runtime: &tokio::runtime::Runtime,
     controls: mpsc::UnboundedSender<Control>,
     status: watch::Receiver<Status>,
 ) -> Option<Tray> {
-    match linux::Tray::start(runtime, controls, status) {
+    match native::Tray::start(runtime, controls, status) {
         Ok(tray) => {
             info!("tray icon shown");
             Some(tray)
@@ -34,15 +35,15 @@ pub fn start(
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 pub struct Tray;
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 impl Tray {
     pub fn run_until(self, _done: impl Fn() -> bool) {}
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 pub fn start(
     _runtime: &tokio::runtime::Runtime,
     _controls: mpsc::UnboundedSender<Control>,
@@ -52,17 +53,22 @@ pub fn start(
     None
 }
 
-#[cfg(target_os = "linux")]
-mod linux {
+#[cfg(any(target_os = "linux", windows))]
+mod native {
     use tray_icon::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
     use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
 
     use super::*;
     use crate::control::Item;
 
-    /// How often the loop looks at the status and whether the server has finished.
+    /// How often the loop looks at the status and whether the server has finished (and
+    /// on Windows pumps the icon's messages, so it is short there).
+    #[cfg(target_os = "linux")]
     const TICK: std::time::Duration = std::time::Duration::from_millis(200);
+    #[cfg(windows)]
+    const TICK: std::time::Duration = std::time::Duration::from_millis(25);
     const ICON_PNG: &[u8] = include_bytes!("../assets/icons/tray-64.png");
+    #[cfg(target_os = "linux")]
     const WATCHER: &str = "org.kde.StatusNotifierWatcher";
 
     pub struct Tray {
@@ -80,11 +86,16 @@ mod linux {
             controls: mpsc::UnboundedSender<Control>,
             status: watch::Receiver<Status>,
         ) -> Result<Self, String> {
-            let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
-            if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
-                return Err("no display (DISPLAY and WAYLAND_DISPLAY are unset)".into());
+            #[cfg(target_os = "linux")]
+            {
+                let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
+                if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
+                    return Err("no display (DISPLAY and WAYLAND_DISPLAY are unset)".into());
+                }
+                runtime.block_on(tray_host())?;
             }
-            runtime.block_on(tray_host())?;
+            #[cfg(windows)]
+            let _ = runtime;
             let shown = status.borrow().clone();
             let menu = Menu::new();
             let mut entries = Vec::new();
@@ -112,6 +123,8 @@ mod linux {
         pub fn run_until(mut self, done: impl Fn() -> bool) {
             let events = MenuEvent::receiver();
             while !done() {
+                #[cfg(windows)]
+                pump_messages();
                 if let Ok(event) = events.recv_timeout(TICK)
                     && let Some((item, _)) = self.entries.iter().find(|(_, entry)| entry.id() == &event.id)
                     && let Some(control) = item.control(&self.shown)
@@ -139,7 +152,26 @@ mod linux {
         }
     }
 
+    /// Hands the icon's window its messages (clicks, the menu): the icon was created on
+    /// this thread, and Windows delivers them only to the thread's message queue.
+    #[cfg(windows)]
+    fn pump_messages() {
+        use windows_sys::Win32::UI::WindowsAndMessaging::{
+            DispatchMessageW, MSG, PM_REMOVE, PeekMessageW, TranslateMessage,
+        };
+        // SAFETY: MSG is plain data that PeekMessageW fills in before it is read.
+        let mut message: MSG = unsafe { std::mem::zeroed() };
+        // SAFETY: the standard message loop on this thread's own queue, with a valid MSG.
+        unsafe {
+            while PeekMessageW(&mut message, std::ptr::null_mut(), 0, 0, PM_REMOVE) != 0 {
+                TranslateMessage(&message);
+                DispatchMessageW(&message);
+            }
+        }
+    }
+
     /// Whether the session bus has a tray host (a StatusNotifierWatcher) on it.
+    #[cfg(target_os = "linux")]
     async fn tray_host() -> Result<(), String> {
         let connection =
             zbus::Connection::session().await.map_err(|error| format!("no D-Bus session bus ({error})"))?;
