@@ -59,7 +59,14 @@ pub fn serve(home: Home, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (controls, control_receiver) = mpsc::unbounded_channel();
     let (status, status_receiver) = watch::channel(Status::starting());
     let headless = args.headless;
-    let launcher = Launcher { home: home.clone(), args, runner_settings, token, password };
+    let launcher = Launcher {
+        home: home.clone(),
+        args,
+        runner_settings,
+        token,
+        password,
+        installation: installation.as_ref().ok().cloned(),
+    };
     let supervisor = runtime.spawn(launcher.supervise(control_receiver, controls.clone(), status));
     let socket = home.run_dir().join("control.sock");
     runtime.spawn(control::listen(socket.clone(), controls.clone(), status_receiver.clone()));
@@ -144,16 +151,22 @@ struct Launcher {
     runner_settings: RunnerSettings,
     token: String,
     password: Option<String>,
+    /// The binary an update replaces.
+    installation: Option<update::Installation>,
 }
 
-/// What the supervisor sees of the session that runs.
+/// What the supervisor sees of the session that runs: its agent runner.
 #[derive(Default)]
 struct Live {
     runner: Mutex<Option<Runner>>,
-    /// The port the last session served on; the next one asks for it again.
-    port: Mutex<Option<u16>>,
-    /// What the last session wrote to `run/instance.json`.
-    instance: Mutex<Option<InstanceInfo>>,
+}
+
+/// Where a session served, once it has ended.
+struct Served {
+    /// What it wrote to `run/instance.json`.
+    info: InstanceInfo,
+    /// The port it got; the next session asks for it again, so open pages reconnect.
+    port: u16,
 }
 
 impl Live {
@@ -184,17 +197,18 @@ impl Launcher {
         tokio::spawn(quit_on_signal(sender));
         // Lives as long as the process, across sessions: ends the daily update check.
         let process = Shutdown::new();
-        let updates = update::Updates::new(&self.home, self.args.check_updates);
+        let updates = update::Updates::new(&self.home, self.args.check_updates, self.installation.clone());
         updates.spawn_daily(process.clone());
         let live = Live::default();
         let mut open_browser = self.args.open_browser;
+        let mut port = self.args.port;
         let exit = loop {
             let shutdown = Shutdown::new();
             status.send_modify(|status| {
                 status.server = ServerState::Starting;
                 status.notice = None;
             });
-            let session = self.run(&shutdown, &updates, &live, &status, open_browser);
+            let session = self.run(&shutdown, &updates, &live, &status, open_browser, port);
             let (outcome, ended) =
                 self.attend(session, &mut controls, &shutdown, &updates, &live, &status).await;
             *live.runner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
@@ -206,19 +220,19 @@ impl Launcher {
             if shutdown.restart_requested() {
                 break Ok(Exit::Restart);
             }
-            if let Err(error) = outcome {
-                break Err(error);
-            }
+            let served = match outcome {
+                Ok(served) => served,
+                Err(error) => break Err(error),
+            };
             if matches!(ended, Ended::ForGood) {
                 break Ok(Exit::Stopped);
             }
             info!("server stopped from the tray; waiting for Start");
+            port = served.port;
             // Other commands (`viban`, `status`, `open`) learn it is paused, not gone.
-            if let Some(info) = live.instance.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
-                let paused = InstanceInfo { paused: true, ..info };
-                if let Err(error) = instance::write(&self.home, &paused) {
-                    warn!("could not note the stopped server in the instance file: {error}");
-                }
+            let paused = InstanceInfo { paused: true, ..served.info };
+            if let Err(error) = instance::write(&self.home, &paused) {
+                warn!("could not note the stopped server in the instance file: {error}");
             }
             match self.idle(&mut controls, &updates, &status).await {
                 Some(open) => open_browser = open,
@@ -232,13 +246,13 @@ impl Launcher {
     /// Drives a session to its end, obeying the control channel meanwhile.
     async fn attend(
         &self,
-        session: impl Future<Output = anyhow::Result<()>>,
+        session: impl Future<Output = anyhow::Result<Served>>,
         controls: &mut mpsc::UnboundedReceiver<Control>,
         shutdown: &Shutdown,
         updates: &update::Updates,
         live: &Live,
         status: &watch::Sender<Status>,
-    ) -> (anyhow::Result<()>, Ended) {
+    ) -> (anyhow::Result<Served>, Ended) {
         let mut session = std::pin::pin!(session);
         let mut ended = Ended::ForGood;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -303,7 +317,8 @@ impl Launcher {
         live: &Live,
         status: &watch::Sender<Status>,
         open_browser: bool,
-    ) -> anyhow::Result<()> {
+        port: u16,
+    ) -> anyhow::Result<Served> {
         let started = Instant::now();
         let database = Database::open(&self.home, self.args.database_url.as_deref()).await?;
         let runner =
@@ -317,7 +332,7 @@ impl Launcher {
                 }
             };
         *live.runner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(runner.clone());
-        let session = Session { database: &database, runner: &runner, updates, live, status, open_browser };
+        let session = Session { database: &database, runner: &runner, updates, status, open_browser, port };
         let outcome = self.serve_until_shutdown(session, shutdown, started).await;
         shutdown.trigger();
         instance::remove(&self.home);
@@ -329,18 +344,15 @@ impl Launcher {
 
     async fn serve_until_shutdown(
         &self,
-        Session { database, runner, updates, live, status, open_browser }: Session<'_>,
+        Session { database, runner, updates, status, open_browser, port: asked }: Session<'_>,
         shutdown: &Shutdown,
         started: Instant,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Served> {
         let (home, args, token) = (&self.home, &self.args, &self.token);
-        // A later session asks for the port the first one got, so that open pages reconnect.
-        let asked = live.port.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).unwrap_or(args.port);
         let bound = server::bind(args.host, asked)
             .await
             .with_context(|| format!("could not listen on {}:{asked}", args.host))?;
         let port = bound.addr.port();
-        *live.port.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(port);
         let url = format!("http://{}/", url_host(args.host, port));
         if let Some(requested) = bound.requested_port {
             println!("Port {requested} is in use; viban is using port {port} instead.");
@@ -354,7 +366,6 @@ impl Launcher {
             paused: false,
         };
         instance::write(home, &info)?;
-        *live.instance.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(info);
         // Listening (connections wait in the backlog until the router serves them).
         status.send_modify(|status| {
             status.server = ServerState::Running;
@@ -400,7 +411,7 @@ impl Launcher {
 
         let serving = tokio::spawn(server::serve(bound, router, shutdown.clone()));
         match serving.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => Ok(Served { info, port }),
             Ok(Err(error)) => Err(error).context("the web server failed"),
             Err(join_error) => {
                 error!("the web server task panicked: {join_error}");
@@ -415,9 +426,10 @@ struct Session<'a> {
     database: &'a Database,
     runner: &'a Runner,
     updates: &'a update::Updates,
-    live: &'a Live,
     status: &'a watch::Sender<Status>,
     open_browser: bool,
+    /// The port to ask for.
+    port: u16,
 }
 
 /// Keeps the tray's view current: agents running, and what the update check knows.
@@ -439,16 +451,13 @@ fn refresh(status: &watch::Sender<Status>, updates: &update::Updates, agents: us
 
 fn check_updates(updates: &update::Updates, status: &watch::Sender<Status>) {
     let (updates, status) = (updates.clone(), status.clone());
+    // `checking` follows the update state itself, through `refresh`.
     tokio::spawn(async move {
-        status.send_modify(|status| status.checking = true);
         let notice = match updates.check().await {
             Ok(()) => updates.status(0).error,
             Err(error) => Some(error.to_string()),
         };
-        status.send_modify(|status| {
-            status.checking = false;
-            status.notice = notice;
-        });
+        status.send_modify(|status| status.notice = notice);
     });
 }
 

@@ -48,10 +48,10 @@ fn problem(error: ApplyError) -> ApiError {
         ApplyError::AgentsRunning(_) => {
             ApiError::new(StatusCode::CONFLICT, "Agents are running", error.to_string())
         }
-        ApplyError::Disabled(reason) => ApiError::new(StatusCode::CONFLICT, "Updates are off", reason),
-        ApplyError::NothingAvailable | ApplyError::Busy => {
+        ApplyError::NothingAvailable => {
             ApiError::new(StatusCode::CONFLICT, "No update to apply", error.to_string())
         }
+        ApplyError::Busy => ApiError::new(StatusCode::CONFLICT, "Update under way", error.to_string()),
         ApplyError::Update(UpdateError::Disabled(reason)) => {
             ApiError::new(StatusCode::CONFLICT, "Updates are off", reason)
         }

@@ -67,8 +67,6 @@ pub enum ApplyError {
         if *.0 == 1 { "1 agent run is".to_string() } else { format!("{} agent runs are", .0) }
     )]
     AgentsRunning(usize),
-    #[error("{0}")]
-    Disabled(String),
     #[error("no update is available; check for updates first")]
     NothingAvailable,
     #[error("another update check or install is under way; try again when it has finished")]
@@ -99,13 +97,14 @@ struct Inner {
 }
 
 impl Updates {
-    pub fn new(home: &Home, daily: bool) -> Self {
+    /// `installation` is the binary to replace, found at start-up (`None` when the
+    /// system could not say where it is).
+    pub fn new(home: &Home, daily: bool, installation: Option<Installation>) -> Self {
         let file = home.root().join("update.json");
         let known = std::fs::read(&file)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Known>(&bytes).ok())
             .unwrap_or_default();
-        let installation = Installation::current().ok();
         let disabled = match &installation {
             Some(installation) => installation.disabled_reason(),
             None => Some("viban cannot tell where its own binary is, so it cannot replace it".into()),
@@ -119,10 +118,6 @@ impl Updates {
             known: Mutex::new(known),
             activity: Mutex::new(Activity::Idle),
         }))
-    }
-
-    pub fn installation(&self) -> Option<&Installation> {
-        self.0.installation.as_ref()
     }
 
     pub fn status(&self, active_runs: usize) -> UpdateStatus {
@@ -194,11 +189,9 @@ impl Updates {
         Ok(Applied::Restarting(version))
     }
 
-    /// Installs the release the last check found.
+    /// Installs the release the last check found ([`super::install`] refuses when this
+    /// binary cannot be replaced, saying why).
     async fn install_available(&self) -> Result<String, ApplyError> {
-        if let Some(reason) = self.disabled() {
-            return Err(ApplyError::Disabled(reason));
-        }
         let version = self.status(0).available.ok_or(ApplyError::NothingAvailable)?;
         let _busy = self.begin(Activity::Installing)?;
         let (source, installation) = (self.0.source.clone(), self.0.installation.clone());
