@@ -5,19 +5,20 @@
 //! Linux: a StatusNotifierItem over D-Bus (`tray-icon`'s `ksni` backend, no GTK). With
 //! no display, no session bus or no tray host on it, viban says so in one log line
 //! and runs headless. Windows: the notification area, with a Win32 message pump in the
-//! menu loop (compiled here, not yet run on Windows). macOS has no tray backend yet:
-//! there viban runs headless, with the same kind of line.
+//! menu loop. macOS: the menu bar, as an accessory app (no Dock icon) whose AppKit
+//! events the same loop pumps on the main thread. Other systems run headless, with the
+//! same kind of line.
 
 use tokio::sync::{mpsc, watch};
 use tracing::info;
 
 use crate::control::{Control, Status};
 
-#[cfg(any(target_os = "linux", windows))]
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
 pub use native::Tray;
 
 /// Shows the tray icon, or says in one log line why there is none.
-#[cfg(any(target_os = "linux", windows))]
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
 pub fn start(
     runtime: &tokio::runtime::Runtime,
     controls: mpsc::UnboundedSender<Control>,
@@ -35,15 +36,15 @@ pub fn start(
     }
 }
 
-#[cfg(not(any(target_os = "linux", windows)))]
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 pub struct Tray;
 
-#[cfg(not(any(target_os = "linux", windows)))]
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 impl Tray {
     pub fn run_until(self, _done: impl Fn() -> bool) {}
 }
 
-#[cfg(not(any(target_os = "linux", windows)))]
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 pub fn start(
     _runtime: &tokio::runtime::Runtime,
     _controls: mpsc::UnboundedSender<Control>,
@@ -53,7 +54,7 @@ pub fn start(
     None
 }
 
-#[cfg(any(target_os = "linux", windows))]
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
 mod native {
     use tray_icon::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
     use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
@@ -62,10 +63,10 @@ mod native {
     use crate::control::Item;
 
     /// How often the loop looks at the status and whether the server has finished (and
-    /// on Windows pumps the icon's messages, so it is short there).
+    /// on Windows and macOS pumps the icon's events, so it is short there).
     #[cfg(target_os = "linux")]
     const TICK: std::time::Duration = std::time::Duration::from_millis(200);
-    #[cfg(windows)]
+    #[cfg(not(target_os = "linux"))]
     const TICK: std::time::Duration = std::time::Duration::from_millis(25);
     const ICON_PNG: &[u8] = include_bytes!("../assets/icons/tray-64.png");
     #[cfg(target_os = "linux")]
@@ -94,8 +95,10 @@ mod native {
                 }
                 runtime.block_on(tray_host())?;
             }
-            #[cfg(windows)]
+            #[cfg(not(target_os = "linux"))]
             let _ = runtime;
+            #[cfg(target_os = "macos")]
+            app_kit::launch()?;
             let shown = status.borrow().clone();
             let menu = Menu::new();
             let mut entries = Vec::new();
@@ -108,9 +111,11 @@ mod native {
                 menu.append(&entry).map_err(|error| error.to_string())?;
                 entries.push((line.item, entry));
             }
-            let icon = TrayIconBuilder::new()
-                .with_id("viban")
-                .with_title("viban")
+            let builder = TrayIconBuilder::new().with_id("viban");
+            // The item's name on Linux; on macOS a title is text beside the icon.
+            #[cfg(target_os = "linux")]
+            let builder = builder.with_title("viban");
+            let icon = builder
                 .with_tooltip(shown.tooltip())
                 .with_icon(icon()?)
                 .with_menu(Box::new(menu))
@@ -125,6 +130,8 @@ mod native {
             while !done() {
                 #[cfg(windows)]
                 pump_messages();
+                #[cfg(target_os = "macos")]
+                app_kit::pump_events();
                 if let Ok(event) = events.recv_timeout(TICK)
                     && let Some((item, _)) = self.entries.iter().find(|(_, entry)| entry.id() == &event.id)
                     && let Some(control) = item.control(&self.shown)
@@ -166,6 +173,46 @@ mod native {
             while PeekMessageW(&mut message, std::ptr::null_mut(), 0, 0, PM_REMOVE) != 0 {
                 TranslateMessage(&message);
                 DispatchMessageW(&message);
+            }
+        }
+    }
+
+    /// AppKit by hand: the application object, and the event loop this thread pumps
+    /// between looks at the menu (no `[NSApp run]`, which would never return).
+    #[cfg(target_os = "macos")]
+    mod app_kit {
+        use objc2::MainThreadMarker;
+        use objc2_app_kit::{NSApplication, NSApplicationActivationPolicy, NSEventMask};
+        use objc2_foundation::{NSDate, NSDefaultRunLoopMode};
+
+        /// Makes this process a menu-bar app (no Dock icon, no menu bar of its own) with
+        /// a running event loop, which tray-icon needs before an icon is created.
+        pub fn launch() -> Result<(), String> {
+            if objc2_core_graphics::CGSessionCopyCurrentDictionary().is_none() {
+                return Err("no macOS desktop session (logged in over SSH, or no one logged in)".into());
+            }
+            let main_thread = MainThreadMarker::new().ok_or("the tray must be created on the main thread")?;
+            let app = NSApplication::sharedApplication(main_thread);
+            if !app.setActivationPolicy(NSApplicationActivationPolicy::Accessory) {
+                return Err("macOS refused to make viban a menu-bar app".into());
+            }
+            app.finishLaunching();
+            pump_events();
+            Ok(())
+        }
+
+        /// Hands AppKit every queued event (a click on the icon opens the menu, whose
+        /// choice reaches tray-icon's channel), without waiting for more.
+        pub fn pump_events() {
+            let Some(main_thread) = MainThreadMarker::new() else { return };
+            let app = NSApplication::sharedApplication(main_thread);
+            let now = NSDate::distantPast();
+            // SAFETY: an immutable string constant AppKit defines and never frees.
+            let mode = unsafe { NSDefaultRunLoopMode };
+            while let Some(event) =
+                app.nextEventMatchingMask_untilDate_inMode_dequeue(NSEventMask::Any, Some(&now), mode, true)
+            {
+                app.sendEvent(&event);
             }
         }
     }
