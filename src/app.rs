@@ -68,8 +68,8 @@ pub fn serve(home: Home, args: ServeArgs) -> anyhow::Result<ExitCode> {
         installation: installation.as_ref().ok().cloned(),
     };
     let supervisor = runtime.spawn(launcher.supervise(control_receiver, controls.clone(), status));
-    let socket = home.run_dir().join("control.sock");
-    runtime.spawn(control::listen(socket.clone(), controls.clone(), status_receiver.clone()));
+    let endpoint = control::endpoint(&home, std::process::id());
+    runtime.spawn(control::listen(endpoint.clone(), controls.clone(), status_receiver.clone()));
     if headless {
         info!("headless: no tray icon");
     } else if let Some(tray) = tray::start(&runtime, controls, status_receiver) {
@@ -79,7 +79,8 @@ pub fn serve(home: Home, args: ServeArgs) -> anyhow::Result<ExitCode> {
         .block_on(supervisor)
         .unwrap_or_else(|error| Err(anyhow::anyhow!("viban's supervisor crashed: {error}")));
     runtime.shutdown_timeout(Duration::from_secs(1));
-    let _ = std::fs::remove_file(&socket);
+    #[cfg(unix)]
+    let _ = std::fs::remove_file(&endpoint);
     instance::remove(&home);
     drop(lock);
     match outcome? {

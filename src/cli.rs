@@ -223,11 +223,15 @@ fn stop(home: &Home) -> anyhow::Result<ExitCode> {
         Ok(info) => info,
         Err(code) => return Ok(code),
     };
-    let addr = socket_addr(&info.url)?;
-    let token = read_token(home)?;
-    let asked =
+    // With its server stopped from the tray, only the control endpoint still listens.
+    let asked = if info.paused {
+        crate::control::send(&crate::control::endpoint(home, info.pid), "quit").is_ok()
+    } else {
+        let addr = socket_addr(&info.url)?;
+        let token = read_token(home)?;
         client::request(addr, "POST", "/api/shutdown", &[("Authorization", &format!("Bearer {token}"))], b"")
-            .is_ok_and(|response| response.status == 202);
+            .is_ok_and(|response| response.status == 202)
+    };
     if !asked {
         #[cfg(unix)]
         crate::process::signal(info.pid, libc::SIGTERM);

@@ -1,8 +1,10 @@
 //! The control channel (R1): what the tray menu does — open, start or stop the server
 //! (PostgreSQL with it) inside this process, check for and apply updates, quit — and
 //! the state the menu shows. The tray sends [`Control`]s into the channel; so does the
-//! control socket `run/control.sock` (one command per line, answered with the status
-//! as JSON), which is how scripts and the tests drive exactly what the menu drives.
+//! control endpoint (one command per line, answered with the status as JSON): the Unix
+//! socket `run/control.sock`, or on Windows a named pipe. It is how `viban open` and
+//! `viban stop` reach a viban whose server is stopped, and how scripts and the tests
+//! drive exactly what the menu drives.
 
 use std::path::PathBuf;
 
@@ -164,7 +166,6 @@ impl MenuItem {
 }
 
 /// The status and menu as the control socket reports them.
-#[cfg(unix)]
 #[derive(Serialize)]
 struct Report<'a> {
     #[serde(flatten)]
@@ -172,63 +173,122 @@ struct Report<'a> {
     menu: Vec<MenuItem>,
 }
 
-/// Serves `run/control.sock` until the process ends: each line is a [`Control`] word
+/// Where the viban with process id `pid` serving `home` listens for controls: the Unix
+/// socket `run/control.sock` in its home; on Windows the named pipe
+/// `\\.\pipe\viban-control-<pid>`.
+pub fn endpoint(home: &crate::home::Home, pid: u32) -> PathBuf {
+    #[cfg(unix)]
+    {
+        let _ = pid;
+        home.run_dir().join("control.sock")
+    }
+    #[cfg(windows)]
+    {
+        let _ = home;
+        PathBuf::from(format!(r"\\.\pipe\viban-control-{pid}"))
+    }
+}
+
+/// Serves the control endpoint until the process ends: each line is a [`Control`] word
 /// (or `status`); each answer is the status after the command was queued.
 #[cfg(unix)]
 pub async fn listen(
-    socket: PathBuf,
+    endpoint: PathBuf,
     controls: mpsc::UnboundedSender<Control>,
     status: watch::Receiver<Status>,
 ) {
     use std::os::unix::fs::PermissionsExt;
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    use tracing::{info, warn};
 
-    let _ = std::fs::remove_file(&socket);
-    let listener = match tokio::net::UnixListener::bind(&socket) {
+    let _ = std::fs::remove_file(&endpoint);
+    let listener = match tokio::net::UnixListener::bind(&endpoint) {
         Ok(listener) => listener,
         Err(error) => {
-            warn!("no control socket at {}: {error}", socket.display());
+            tracing::warn!("no control socket at {}: {error}", endpoint.display());
             return;
         }
     };
     // Only this user may drive viban through it (run/ is private too).
-    let _ = std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600));
+    let _ = std::fs::set_permissions(&endpoint, std::fs::Permissions::from_mode(0o600));
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
-        let (controls, status) = (controls.clone(), status.clone());
-        tokio::spawn(async move {
-            let (reader, mut writer) = stream.into_split();
-            let mut lines = BufReader::new(reader).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let word = line.trim();
-                let answer = match (word, Control::parse(word)) {
-                    ("status", _) => None,
-                    (_, Some(control)) => {
-                        info!("control: {word}");
-                        let _ = controls.send(control);
-                        None
-                    }
-                    (_, None) => Some(
-                        serde_json::json!({
-                            "error": format!(
-                                "unknown command {word:?}; use open, start, stop, check-updates, \
-                                 apply-update, quit or status"
-                            )
-                        })
-                        .to_string(),
-                    ),
-                };
-                let answer = answer.unwrap_or_else(|| {
-                    let status = status.borrow().clone();
-                    serde_json::to_string(&Report { menu: status.menu(), status: &status })
-                        .unwrap_or_default()
-                });
-                if writer.write_all(format!("{answer}\n").as_bytes()).await.is_err() {
-                    break;
-                }
+        tokio::spawn(converse(stream, controls.clone(), status.clone()));
+    }
+}
+
+/// Serves the control endpoint until the process ends, as on Unix. The pipe's default
+/// security lets only this user (and administrators) write to it; remote clients are
+/// refused, and a pipe of that name made first by anyone else is not used.
+#[cfg(windows)]
+pub async fn listen(
+    endpoint: PathBuf,
+    controls: mpsc::UnboundedSender<Control>,
+    status: watch::Receiver<Status>,
+) {
+    use tokio::net::windows::named_pipe::ServerOptions;
+
+    let create = |first: bool| {
+        ServerOptions::new().first_pipe_instance(first).reject_remote_clients(true).create(&endpoint)
+    };
+    let mut server = match create(true) {
+        Ok(server) => server,
+        Err(error) => {
+            tracing::warn!("no control pipe at {}: {error}", endpoint.display());
+            return;
+        }
+    };
+    loop {
+        if server.connect().await.is_err() {
+            continue;
+        }
+        // The next instance exists before this one is handed off, so a client never
+        // finds the name missing.
+        let next = match create(false) {
+            Ok(next) => next,
+            Err(error) => {
+                tracing::warn!("the control pipe stopped: {error}");
+                return;
             }
+        };
+        tokio::spawn(converse(std::mem::replace(&mut server, next), controls.clone(), status.clone()));
+    }
+}
+
+/// One client of the control endpoint: a command per line, an answer per line.
+async fn converse(
+    stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    controls: mpsc::UnboundedSender<Control>,
+    status: watch::Receiver<Status>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let (reader, mut writer) = tokio::io::split(stream);
+    let mut lines = BufReader::new(reader).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let word = line.trim();
+        let answer = match (word, Control::parse(word)) {
+            ("status", _) => None,
+            (_, Some(control)) => {
+                tracing::info!("control: {word}");
+                let _ = controls.send(control);
+                None
+            }
+            (_, None) => Some(
+                serde_json::json!({
+                    "error": format!(
+                        "unknown command {word:?}; use open, start, stop, check-updates, \
+                         apply-update, quit or status"
+                    )
+                })
+                .to_string(),
+            ),
+        };
+        let answer = answer.unwrap_or_else(|| {
+            let status = status.borrow().clone();
+            serde_json::to_string(&Report { menu: status.menu(), status: &status }).unwrap_or_default()
         });
+        if writer.write_all(format!("{answer}\n").as_bytes()).await.is_err() {
+            break;
+        }
     }
 }
 
@@ -239,7 +299,7 @@ pub fn resume(
     paused: &crate::instance::InstanceInfo,
 ) -> anyhow::Result<crate::instance::InstanceInfo> {
     use std::time::{Duration, Instant};
-    send(home, "start").map_err(|error| {
+    send(&endpoint(home, paused.pid), "start").map_err(|error| {
         anyhow::anyhow!(
             "viban (pid {}) has its server stopped and could not be asked to start it ({error}); \
              start it from its tray icon, or quit it and run `viban` again",
@@ -260,28 +320,39 @@ pub fn resume(
     )
 }
 
-#[cfg(unix)]
-fn send(home: &crate::home::Home, word: &str) -> std::io::Result<()> {
+/// Sends one command to a running viban's control endpoint and returns its answer.
+pub fn send(endpoint: &std::path::Path, word: &str) -> std::io::Result<String> {
     use std::io::{BufRead, Write};
-    let mut stream = std::os::unix::net::UnixStream::connect(home.run_dir().join("control.sock"))?;
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
-    writeln!(stream, "{word}")?;
+    #[cfg(unix)]
+    let stream = {
+        let stream = std::os::unix::net::UnixStream::connect(endpoint)?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+        stream
+    };
+    // A named pipe opens as a file; all its instances busy is rare and brief.
+    #[cfg(windows)]
+    let stream = {
+        let open = || std::fs::OpenOptions::new().read(true).write(true).open(endpoint);
+        let mut attempt = open();
+        for _ in 0..50 {
+            match &attempt {
+                Err(error)
+                    if error.raw_os_error()
+                        == Some(windows_sys::Win32::Foundation::ERROR_PIPE_BUSY as i32) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    attempt = open();
+                }
+                _ => break,
+            }
+        }
+        attempt?
+    };
+    let mut writer = &stream;
+    writeln!(writer, "{word}")?;
     let mut answer = String::new();
-    std::io::BufReader::new(stream).read_line(&mut answer)?;
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn send(_home: &crate::home::Home, _word: &str) -> std::io::Result<()> {
-    Err(std::io::Error::other("this platform has no control socket"))
-}
-
-#[cfg(not(unix))]
-pub async fn listen(
-    _socket: PathBuf,
-    _controls: mpsc::UnboundedSender<Control>,
-    _status: watch::Receiver<Status>,
-) {
+    std::io::BufReader::new(&stream).read_line(&mut answer)?;
+    Ok(answer)
 }
 
 #[cfg(test)]

@@ -139,6 +139,23 @@ fn unknown_control_commands_are_refused_with_the_list() {
     assert_eq!(control(home.path(), "status")["server"], "running");
 }
 
+#[test]
+fn viban_stop_ends_a_viban_whose_server_was_stopped_from_the_tray() {
+    let home = temp_home();
+    let mut viban = Viban::start(home.path(), &[]);
+    control(home.path(), "stop");
+    wait_for_server(home.path(), "stopped");
+
+    // No HTTP server to ask: `viban stop` goes through the control endpoint.
+    let stop = common::run_cli(home.path(), &["stop"]);
+    assert!(stop.status.success(), "{}", String::from_utf8_lossy(&stop.stderr));
+    assert!(String::from_utf8_lossy(&stop.stdout).contains("viban stopped"));
+    let exit = viban.wait_exit(Duration::from_secs(30));
+    assert!(exit.is_some_and(|status| status.success()), "{}", viban.output());
+    assert!(viban.output().contains("control: quit"), "{}", viban.output());
+    assert!(postgres_of(home.path()).is_empty());
+}
+
 /// `viban serve` without `--headless`, as a user starts it.
 fn serve_with_tray(home: &Path, env: &[(&str, &str)]) -> Viban {
     let mut command = Command::new(BIN);
