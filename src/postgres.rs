@@ -68,7 +68,8 @@ fn io_error(context: impl Into<String>) -> impl FnOnce(io::Error) -> PostgresErr
 
 /// What a long first-start step reports to the user (see [`crate::progress`]).
 pub trait Progress: Sync {
-    fn step<T>(&self, label: &str, work: impl FnOnce() -> T) -> T;
+    /// Runs `work`, saying that the step is under way and then whether it succeeded.
+    fn step<T, E>(&self, label: &str, work: impl FnOnce() -> Result<T, E>) -> Result<T, E>;
 }
 
 /// An installed and initialised cluster that is not running.

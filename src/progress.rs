@@ -24,12 +24,17 @@ impl Default for StepProgress {
 }
 
 impl Progress for StepProgress {
-    fn step<T>(&self, label: &str, work: impl FnOnce() -> T) -> T {
+    fn step<T, E>(&self, label: &str, work: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
         let started = Instant::now();
+        let seconds = || started.elapsed().as_secs_f64();
         if !self.terminal {
             tracing::info!("{label}…");
             let result = work();
-            tracing::info!("{label}: done in {:.1}s", started.elapsed().as_secs_f64());
+            match &result {
+                Ok(_) => tracing::info!("{label}: done in {:.1}s", seconds()),
+                // The error itself is reported by whoever handles it.
+                Err(_) => tracing::info!("{label}: failed after {:.1}s", seconds()),
+            }
             return result;
         }
         let done = AtomicBool::new(false);
@@ -52,7 +57,8 @@ impl Progress for StepProgress {
             done.store(true, Ordering::Relaxed);
             result
         });
-        eprintln!("\r✓ {label} ({:.1}s)        ", started.elapsed().as_secs_f64());
+        let mark = if result.is_ok() { '✓' } else { '✗' };
+        eprintln!("\r{mark} {label} ({:.1}s)        ", seconds());
         result
     }
 }

@@ -244,6 +244,28 @@ fn a_first_start_on_a_terminal_shows_progress_while_extracting() {
     assert!(screen.contains("Sign in with: http://127.0.0.1:"), "{screen}");
 }
 
+#[test]
+fn a_failed_first_start_step_is_marked_failed_with_the_reason() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = temp_home();
+    // PostgreSQL "installed", with an initdb that fails as a broken one would.
+    let bin = home.path().join("pg/17.10.0/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("postgres"), "").unwrap();
+    std::fs::write(bin.join("initdb"), "#!/bin/sh\necho 'initdb: error: the disk is on fire' >&2\nexit 1\n")
+        .unwrap();
+    std::fs::set_permissions(bin.join("initdb"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let command = format!("VIBAN_HOME={} {} serve --no-browser --port 0", home.path().display(), common::BIN);
+    let output =
+        std::process::Command::new("script").args(["-qfec", &command, "/dev/null"]).output().unwrap();
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{screen}");
+    assert!(screen.contains("✗ Creating the database cluster (first run only) ("), "{screen}");
+    assert!(!screen.contains("✓ Creating the database cluster"), "{screen}");
+    assert!(screen.contains("the disk is on fire"), "{screen}");
+    assert!(!home.path().join("data").exists(), "no half-made cluster is left: {screen}");
+}
+
 /// Debian's Chromium (scripts/test.sh installs it), or VIBAN_TEST_CHROMIUM.
 fn chromium() -> String {
     let path = std::env::var("VIBAN_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
