@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::control::{self, Control, ServerState, Status};
 use crate::home::{self, Home};
 use crate::instance::{self, Claim, InstanceInfo};
-use crate::postgres::{self, Cluster};
+use crate::postgres::{self, Cluster, Progress};
 use crate::progress::StepProgress;
 use crate::server::{self, AppState, security::Security};
 use crate::shutdown::Shutdown;
@@ -55,6 +55,14 @@ pub fn serve(home: Home, args: ServeArgs) -> anyhow::Result<ExitCode> {
 
     // Found before an update can replace the file, so that a restart starts the new one.
     let installation = update::Installation::current();
+    if let Ok(installed) = &installation
+        && let Some(version) = install_update_at_start(&home, &args, installed)
+    {
+        info!("starting viban {version}");
+        drop(lock);
+        drop(log_guard);
+        return restart(installed, Browser::NotYetOpened);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (controls, control_receiver) = mpsc::unbounded_channel();
     let (status, status_receiver) = watch::channel(Status::starting());
@@ -87,7 +95,7 @@ pub fn serve(home: Home, args: ServeArgs) -> anyhow::Result<ExitCode> {
         Exit::Stopped => Ok(ExitCode::SUCCESS),
         Exit::Restart => {
             drop(log_guard);
-            restart(&installation?)
+            restart(&installation?, Browser::AlreadyOpen)
         }
     }
 }
@@ -99,12 +107,51 @@ enum Exit {
     Restart,
 }
 
+/// How long a start waits for the download of an update found by the last check.
+const INSTALL_AT_START_DEADLINE: Duration = Duration::from_secs(180);
+
+/// Installs the update the last daily check found, before anything else starts (R2's
+/// "applied at next start": no agent can be running yet). Returns the version installed;
+/// `None` when there is none to install or it failed, which is said and remembered, and
+/// this start goes on with this version.
+fn install_update_at_start(
+    home: &Home,
+    args: &ServeSettings,
+    installation: &update::Installation,
+) -> Option<String> {
+    let updates = update::Updates::new(home, args.check_updates, Some(installation.clone()));
+    let version = updates.due_at_start()?;
+    let label = format!("Installing viban {version}, found by the last update check");
+    let installed =
+        StepProgress::new().step(&label, || updates.install_at_start(&version, INSTALL_AT_START_DEADLINE));
+    match installed {
+        Ok(()) => Some(version),
+        Err(error) => {
+            warn!(
+                "viban {version} was not installed ({error}); starting viban {}. `viban update` tries \
+                 again",
+                update::CURRENT
+            );
+            None
+        }
+    }
+}
+
+/// Whether the browser is already showing this viban when it restarts.
+enum Browser {
+    AlreadyOpen,
+    NotYetOpened,
+}
+
 /// Runs the (updated) binary with this process's arguments: on Unix in this process's
 /// place, keeping its pid for service managers and terminals.
-fn restart(installation: &update::Installation) -> anyhow::Result<ExitCode> {
+fn restart(installation: &update::Installation, browser: Browser) -> anyhow::Result<ExitCode> {
     let mut command = std::process::Command::new(installation.exe());
-    // The browser is already open on this viban; the new one serves the same address.
-    command.args(std::env::args_os().skip(1)).env("VIBAN_NO_BROWSER", "1");
+    command.args(std::env::args_os().skip(1));
+    // An open page reconnects to the new viban at the same address by itself.
+    if let Browser::AlreadyOpen = browser {
+        command.env("VIBAN_NO_BROWSER", "1");
+    }
     println!("Restarting into the updated viban…");
     #[cfg(unix)]
     {

@@ -396,29 +396,33 @@ fn the_server_reports_an_update_and_applies_it_only_when_no_agent_runs() {
     assert!(viban.stdout().contains("Restarting into the updated viban"), "{}", viban.output());
 }
 
+/// The daily check on, due a second after start.
+const SOON: [(&str, &str); 2] = [("VIBAN_NO_UPDATE", "0"), ("VIBAN_UPDATE_FIRST_CHECK_SECONDS", "1")];
+
 #[test]
 fn the_daily_check_runs_once_a_day_and_not_with_viban_no_update() {
     let server = ReleaseServer::start();
-    server.publish(NEWER, signed_archive(&next_viban(NEWER), RELEASE_KEY, &asset_name()));
+    server.publish(CURRENT, signed_archive(&next_viban(CURRENT), RELEASE_KEY, &asset_name()));
     let installed = Installed::new();
-    let soon = [("VIBAN_NO_UPDATE", "0"), ("VIBAN_UPDATE_FIRST_CHECK_SECONDS", "1")];
 
-    let viban = serve(&installed, &server, &soon);
+    let viban = serve(&installed, &server, &SOON);
     assert_eq!(viban.get("/api/update").json()["daily_check"], true);
     assert!(
-        eventually(Duration::from_secs(30), || viban.get("/api/update").json()["available"] == NEWER),
-        "the daily check found the release: {}",
+        eventually(Duration::from_secs(30), || viban.get("/api/update").json()["checked_at"].is_string()),
+        "the daily check asked: {}",
         viban.output()
     );
+    assert_eq!(viban.get("/api/update").json()["available"], Value::Null, "up to date");
     let asked = server.requests();
     assert!(asked >= 1);
     drop(viban);
 
-    // A restart within the day does not ask again; it remembers what it found.
-    let viban = serve(&installed, &server, &soon);
-    assert_eq!(viban.get("/api/update").json()["available"], NEWER);
+    // A restart within the day does not ask again, even with a release out since.
+    server.publish(NEWER, signed_archive(&next_viban(NEWER), RELEASE_KEY, &asset_name()));
+    let viban = serve(&installed, &server, &SOON);
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(server.requests(), asked, "checked at most daily");
+    assert_eq!(viban.get("/api/update").json()["available"], Value::Null);
     drop(viban);
 
     // VIBAN_NO_UPDATE: no check at all, even when one is due.
@@ -429,6 +433,108 @@ fn the_daily_check_runs_once_a_day_and_not_with_viban_no_update() {
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(server.requests(), asked, "no request with VIBAN_NO_UPDATE");
     assert_eq!(viban.get("/api/update").json()["available"], Value::Null);
+    drop(viban);
+
+    // Due again: it finds the release and remembers it across a restart.
+    let viban = serve(&installed, &server, &SOON);
+    assert!(
+        eventually(Duration::from_secs(30), || viban.get("/api/update").json()["available"] == NEWER),
+        "the daily check found the release: {}",
+        viban.output()
+    );
+    drop(viban);
+    let known: Value =
+        serde_json::from_slice(&std::fs::read(installed.home.path().join("update.json")).unwrap()).unwrap();
+    assert_eq!(known["available"], NEWER);
+}
+
+/// `viban serve` from the installed copy, not waiting for it to become healthy.
+fn spawn_serve(installed: &Installed, server: &ReleaseServer, env: &[(&str, &str)]) -> Viban {
+    let mut command = installed.command(server);
+    command.args(["serve", "--no-browser", "--headless", "--port", "0"]);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    Viban::spawn_command(installed.home.path(), command)
+}
+
+/// Has the daily check find `archive` as release NEWER, then stops viban.
+fn found_by_the_daily_check(installed: &Installed, server: &ReleaseServer, archive: Vec<u8>) {
+    server.publish(NEWER, archive);
+    let viban = serve(installed, server, &SOON);
+    assert!(
+        eventually(Duration::from_secs(30), || viban.get("/api/update").json()["available"] == NEWER),
+        "{}",
+        viban.output()
+    );
+    drop(viban);
+    assert_eq!(server.downloads(), 0, "a check downloads nothing");
+}
+
+#[test]
+fn a_release_the_daily_check_found_is_installed_at_the_next_start() {
+    let server = ReleaseServer::start();
+    let installed = Installed::new();
+    let original = std::fs::read(installed.exe()).unwrap();
+    found_by_the_daily_check(
+        &installed,
+        &server,
+        signed_archive(&next_viban(NEWER), RELEASE_KEY, &asset_name()),
+    );
+
+    // With automatic updates off, a start leaves it to the user.
+    let viban = serve(&installed, &server, &[("VIBAN_NO_UPDATE", "1")]);
+    assert_eq!(viban.get("/api/update").json()["available"], NEWER);
+    drop(viban);
+    assert_eq!(std::fs::read(installed.exe()).unwrap(), original);
+    assert_eq!(server.downloads(), 0);
+
+    // Otherwise the next start installs it before anything runs, and becomes it, with
+    // the same arguments.
+    let mut viban = spawn_serve(&installed, &server, &[("VIBAN_NO_UPDATE", "0")]);
+    let exit = viban.wait_exit(Duration::from_secs(60));
+    assert!(exit.is_some_and(|status| status.success()), "{}", viban.output());
+    let started_with = installed.dir.path().join("started-with");
+    assert_eq!(
+        std::fs::read_to_string(&started_with).unwrap_or_default().trim(),
+        "serve --no-browser --headless --port 0",
+        "{}",
+        viban.output()
+    );
+    assert_eq!(installed.version(), format!("viban {NEWER}"));
+    assert_eq!(std::fs::read(installed.old()).unwrap(), original, "the previous binary is kept");
+    assert!(viban.output().contains(&format!("Installing viban {NEWER}, found by the last update check")));
+    assert!(!viban.output().contains("ready in"), "no server was started first: {}", viban.output());
+}
+
+#[test]
+fn a_release_that_fails_to_install_at_start_is_not_tried_at_every_start() {
+    let server = ReleaseServer::start();
+    let installed = Installed::new();
+    let original = std::fs::read(installed.exe()).unwrap();
+    found_by_the_daily_check(
+        &installed,
+        &server,
+        signed_archive(&next_viban(NEWER), OTHER_KEY, &asset_name()),
+    );
+
+    // The start goes on with this version, and says why.
+    let viban = serve(&installed, &server, &[("VIBAN_NO_UPDATE", "0")]);
+    assert_eq!(server.downloads(), 1);
+    assert_eq!(std::fs::read(installed.exe()).unwrap(), original);
+    assert!(!installed.old().exists());
+    assert!(viban.output().contains(&format!("viban {NEWER} was not installed")), "{}", viban.output());
+    let status = viban.get("/api/update").json();
+    assert_eq!(status["current"], CURRENT);
+    let error = status["error"].as_str().unwrap_or_default();
+    assert!(error.contains("could not be installed at start") && error.contains("signature"), "{status}");
+    drop(viban);
+
+    // The next start does not download it again.
+    let viban = serve(&installed, &server, &[("VIBAN_NO_UPDATE", "0")]);
+    assert_eq!(viban.get("/api/update").json()["current"], CURRENT);
+    drop(viban);
+    assert_eq!(server.downloads(), 1);
 }
 
 #[test]

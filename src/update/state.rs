@@ -31,7 +31,7 @@ pub struct UpdateStatus {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schemars(with = "Option<crate::api::openapi::Timestamp>")]
     pub checked_at: Option<OffsetDateTime>,
-    /// Why the last check failed, when it did.
+    /// Why the last check, or the install of its find at start-up, failed, when it did.
     pub error: Option<String>,
     /// Why this binary cannot update itself, when it cannot.
     pub disabled: Option<String>,
@@ -204,6 +204,40 @@ impl Updates {
         .unwrap_or_else(|error| Err(UpdateError::Failed(format!("the install stopped: {error}"))))?;
         info!("viban {version} is installed; the previous binary is kept for `viban rollback`");
         Ok(version)
+    }
+
+    /// The release the last check found, when it is to be installed as viban starts
+    /// (R2's "at next start"): automatic updates are on, this binary can replace itself,
+    /// and installing that release has not failed since the last successful check.
+    pub fn due_at_start(&self) -> Option<String> {
+        if !self.0.daily || self.disabled().is_some() {
+            return None;
+        }
+        let known = self.0.known.lock().expect("update state lock").clone();
+        known.available.filter(|version| known.error.is_none() && is_newer(version))
+    }
+
+    /// Installs `version` before anything else starts (blocking, for at most
+    /// `deadline`). A failure is remembered as the state's error, so that later starts
+    /// do not try again until a check has succeeded; the user can still ask for it.
+    pub fn install_at_start(&self, version: &str, deadline: Duration) -> Result<(), UpdateError> {
+        let (source, installation) = (self.0.source.clone(), self.0.installation.clone());
+        let installation = installation
+            .ok_or_else(|| UpdateError::Failed("viban cannot tell where its own binary is".into()))?;
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let installing = version.to_string();
+        std::thread::spawn(move || {
+            let _ = sender.send(super::install(&source, &installation, &installing));
+        });
+        let outcome = receiver.recv_timeout(deadline).unwrap_or_else(|_| {
+            Err(UpdateError::Failed(format!("the download did not finish within {} s", deadline.as_secs())))
+        });
+        if let Err(error) = &outcome {
+            let mut known = self.0.known.lock().expect("update state lock").clone();
+            known.error = Some(format!("viban {version} could not be installed at start: {error}"));
+            self.remember(known);
+        }
+        outcome
     }
 
     /// The daily check, until shutdown; off with `VIBAN_NO_UPDATE` or when this binary
