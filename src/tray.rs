@@ -57,7 +57,7 @@ pub fn start(
 #[cfg(any(target_os = "linux", target_os = "macos", windows))]
 mod native {
     use tray_icon::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
-    use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
+    use tray_icon::{Icon, MouseButton, TrayIcon, TrayIconBuilder, TrayIconEvent};
 
     use super::*;
     use crate::control::Item;
@@ -137,6 +137,17 @@ mod native {
                     && let Some(control) = item.control(&self.shown)
                 {
                     let _ = self.controls.send(control);
+                }
+                // The icon's own events are drained everywhere (the channel is unbounded).
+                // A StatusNotifierItem's left click is "activate", not the menu: it opens
+                // the board, as the menu's first item does. Windows and macOS show the
+                // menu on a click themselves.
+                while let Ok(event) = TrayIconEvent::receiver().try_recv() {
+                    if cfg!(target_os = "linux")
+                        && let TrayIconEvent::Click { button: MouseButton::Left, .. } = event
+                    {
+                        let _ = self.controls.send(Control::Open);
+                    }
                 }
                 let current = self.status.borrow().clone();
                 if current != self.shown {

@@ -452,6 +452,21 @@ fn the_tray_icon_appears_in_a_panel_and_its_menu_drives_viban() {
     let before = desktop.screenshot();
     assert_eq!(indigo_pixels(&before), 0, "nothing indigo on the panel before viban");
 
+    // A browser that notes what it was asked to open; CI unset, as on a desktop.
+    let browser = tempfile::tempdir().unwrap();
+    let opened = browser.path().join("opened");
+    std::fs::write(
+        browser.path().join("xdg-open"),
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", opened.display()),
+    )
+    .unwrap();
+    assert!(
+        Command::new("chmod").arg("755").arg(browser.path().join("xdg-open")).status().unwrap().success()
+    );
+    let path = format!("{}:{}", browser.path().display(), std::env::var("PATH").unwrap_or_default());
+    let mut env = env.clone();
+    env.extend([("PATH", path.as_str()), ("CI", "")]);
+
     let home = temp_home();
     let mut viban = serve_with_tray(home.path(), &env);
     assert!(viban.stderr().contains("tray icon shown"), "{}", viban.output());
@@ -479,8 +494,29 @@ fn the_tray_icon_appears_in_a_panel_and_its_menu_drives_viban() {
     });
     assert!(current, "the menu shows {shown:?}");
 
-    // The panel's clicks reach viban: stop, start, quit.
+    // Open viban, from the menu or by a left click on the icon ("activate"): the
+    // browser gets the sign-in link.
     let url = viban.url();
+    let opened_links = || std::fs::read_to_string(&opened).unwrap_or_default().lines().count();
+    click(&desktop, &item, "Open viban");
+    assert!(eventually(Duration::from_secs(20), || opened_links() == 1), "{}", viban.output());
+    desktop.gdbus(&[
+        "--dest",
+        &item,
+        "--object-path",
+        "/StatusNotifierItem",
+        "--method",
+        "org.kde.StatusNotifierItem.Activate",
+        "--",
+        "10",
+        "10",
+    ]);
+    assert!(eventually(Duration::from_secs(20), || opened_links() == 2), "{}", viban.output());
+    for link in std::fs::read_to_string(&opened).unwrap().lines() {
+        assert!(link.starts_with(&format!("{url}?token=")), "{link}");
+    }
+
+    // The panel's clicks reach viban: stop, start, quit.
     click(&desktop, &item, "Stop server");
     assert!(
         eventually(Duration::from_secs(60), || labels(menu_layout(&desktop, &item))
