@@ -304,25 +304,64 @@ pub fn kill_group_within(_group: u32, _within: &Path) -> usize {
     0
 }
 
-/// Looks a program up on PATH, then in the usual per-user install folders that a
-/// launch from a tray or a service manager (with a thin PATH) would miss.
+/// Looks a program up on PATH, then in the usual install folders that a launch from a
+/// tray or a service manager (with a thin PATH) would miss. On Windows `name` is tried
+/// with each PATHEXT extension (`git.exe`, npm's `claude.cmd`), as the shell would.
 pub fn find_program(name: &str) -> Option<PathBuf> {
     let path_dirs = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
         .unwrap_or_default();
-    let home = directories::BaseDirs::new().map(|dirs| dirs.home_dir().to_path_buf());
-    let mut extra = Vec::new();
-    if let Some(home) = &home {
+    find_in(path_dirs.into_iter().chain(install_dirs()), name)
+}
+
+fn find_in(dirs: impl IntoIterator<Item = PathBuf>, name: &str) -> Option<PathBuf> {
+    dirs.into_iter().flat_map(|dir| program_files(&dir, name)).find(|candidate| is_executable(candidate))
+}
+
+#[cfg(not(windows))]
+fn install_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(home) = directories::BaseDirs::new().map(|dirs| dirs.home_dir().to_path_buf()) {
         for dir in [".local/bin", ".npm-global/bin", ".bun/bin", ".cargo/bin", ".volta/bin"] {
-            extra.push(home.join(dir));
+            dirs.push(home.join(dir));
         }
     }
-    extra.push(PathBuf::from("/usr/local/bin"));
-    extra.push(PathBuf::from("/opt/homebrew/bin"));
+    dirs.push(PathBuf::from("/usr/local/bin"));
+    dirs.push(PathBuf::from("/opt/homebrew/bin"));
     if let Some(nvm_bin) = std::env::var_os("NVM_BIN") {
-        extra.push(PathBuf::from(nvm_bin));
+        dirs.push(PathBuf::from(nvm_bin));
     }
-    path_dirs.into_iter().chain(extra).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
+    dirs
+}
+
+#[cfg(windows)]
+fn install_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    // npm's global installs (the agent CLIs), then Git for Windows and the GitHub CLI.
+    if let Some(app_data) = std::env::var_os("APPDATA") {
+        dirs.push(PathBuf::from(app_data).join("npm"));
+    }
+    if let Some(programs) = std::env::var_os("ProgramFiles") {
+        let programs = PathBuf::from(programs);
+        dirs.extend([programs.join("Git").join("cmd"), programs.join("GitHub CLI")]);
+    }
+    dirs
+}
+
+/// The files in `dir` that running `name` could mean.
+#[cfg(not(windows))]
+fn program_files(dir: &Path, name: &str) -> Vec<PathBuf> {
+    vec![dir.join(name)]
+}
+
+#[cfg(windows)]
+fn program_files(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let extensions = std::env::var("PATHEXT").unwrap_or_else(|_| ".COM;.EXE;.BAT;.CMD".into());
+    extensions
+        .split(';')
+        .filter(|extension| extension.starts_with('.'))
+        .map(|extension| dir.join(format!("{name}{}", extension.to_ascii_lowercase())))
+        .collect()
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -356,5 +395,36 @@ pub fn output_with_timeout(
             signal_group(pid, SIGKILL);
             Err(io::Error::new(io::ErrorKind::TimedOut, format!("timed out after {timeout:?}")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_program_is_an_executable_file_of_that_name() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("tool");
+        std::fs::write(&program, "#!/bin/sh\n").unwrap();
+        assert_eq!(find_in([dir.path().to_path_buf()], "tool"), None, "not executable yet");
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(find_in([dir.path().to_path_buf()], "tool"), Some(program));
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn a_program_is_found_with_its_windows_extension() {
+        let (plain, npm) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        // A file without an extension is not a program on Windows; npm's wrapper is.
+        std::fs::write(plain.path().join("tool"), "").unwrap();
+        std::fs::write(npm.path().join("tool.cmd"), "@echo off\r\n").unwrap();
+        let dirs = [plain.path().to_path_buf(), npm.path().to_path_buf()];
+        assert_eq!(find_in(dirs.clone(), "tool"), Some(npm.path().join("tool.cmd")));
+        // .exe comes before .cmd in PATHEXT.
+        std::fs::write(plain.path().join("tool.exe"), "").unwrap();
+        assert_eq!(find_in(dirs, "tool"), Some(plain.path().join("tool.exe")));
     }
 }
