@@ -364,6 +364,56 @@ fn program_files(dir: &Path, name: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// What to start for `program`: itself, or on Windows, for the `.cmd` wrapper npm
+/// installs (the agent CLIs), what the wrapper would start — node with the package's
+/// script, or the package's own `.exe` — plus the arguments that go first. A batch file
+/// runs through cmd.exe, which cannot carry a line break in an argument (Rust refuses
+/// to try), and every prompt has them; node and an `.exe` take any argument.
+pub fn launcher(program: &Path) -> (PathBuf, Vec<PathBuf>) {
+    #[cfg(windows)]
+    if let Some(resolved) = through_npm_shim(program) {
+        return resolved;
+    }
+    (program.to_path_buf(), Vec::new())
+}
+
+#[cfg(windows)]
+fn through_npm_shim(program: &Path) -> Option<(PathBuf, Vec<PathBuf>)> {
+    if !program.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("cmd")) {
+        return None;
+    }
+    let shim = std::fs::read_to_string(program).ok()?;
+    let dir = program.parent()?;
+    let target = npm_shim_target(&shim)?;
+    let target_path = dir.join(&target.path);
+    if !target_path.is_file() {
+        return None;
+    }
+    if !target.through_node {
+        return Some((target_path, Vec::new()));
+    }
+    // As the wrapper does: the node.exe beside it, else the one on PATH.
+    let node = Some(dir.join("node.exe")).filter(|node| node.is_file()).or_else(|| find_program("node"))?;
+    Some((node, vec![target_path]))
+}
+
+/// What an npm `.cmd` wrapper (cmd-shim) starts, relative to the wrapper's folder.
+#[cfg_attr(not(windows), allow(dead_code))]
+#[derive(Debug, PartialEq, Eq)]
+struct ShimTarget {
+    path: String,
+    /// Run by node (`"%_prog%" "<script>"`), not started itself.
+    through_node: bool,
+}
+
+#[cfg_attr(not(windows), allow(dead_code))]
+fn npm_shim_target(shim: &str) -> Option<ShimTarget> {
+    let line = shim.lines().rev().find(|line| line.trim_end().ends_with("%*"))?;
+    let (before, rest) = line.split_once("\"%dp0%\\").or_else(|| line.split_once("\"%~dp0\\"))?;
+    let (path, _) = rest.split_once('"')?;
+    Some(ShimTarget { path: path.to_string(), through_node: before.contains("%_prog%") })
+}
+
 fn is_executable(path: &Path) -> bool {
     #[cfg(unix)]
     {
@@ -412,6 +462,44 @@ mod tests {
         assert_eq!(find_in([dir.path().to_path_buf()], "tool"), None, "not executable yet");
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(find_in([dir.path().to_path_buf()], "tool"), Some(program));
+    }
+
+    #[test]
+    fn npm_wrappers_are_read_for_what_they_start() {
+        // Written by cmd-shim 8, as npm 11 installs a package's bin on Windows.
+        let script = include_str!("../tests/fixtures/npm-shims/claude.cmd");
+        assert_eq!(
+            npm_shim_target(script),
+            Some(ShimTarget {
+                path: r"node_modules\@anthropic-ai\claude-code\cli.js".into(),
+                through_node: true
+            })
+        );
+        let native = include_str!("../tests/fixtures/npm-shims/tool.cmd");
+        assert_eq!(
+            npm_shim_target(native),
+            Some(ShimTarget { path: r"node_modules\tool\bin\tool.exe".into(), through_node: false })
+        );
+        assert_eq!(npm_shim_target("@echo off\r\ngit %*\r\n"), None, "not an npm wrapper");
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn an_npm_wrapper_is_started_as_what_it_wraps() {
+        let dir = tempfile::tempdir().unwrap();
+        let package = dir.path().join(r"node_modules\@anthropic-ai\claude-code");
+        std::fs::create_dir_all(&package).unwrap();
+        std::fs::write(package.join("cli.js"), "").unwrap();
+        std::fs::write(dir.path().join("node.exe"), "").unwrap();
+        let shim = dir.path().join("claude.cmd");
+        std::fs::write(&shim, include_str!("../tests/fixtures/npm-shims/claude.cmd")).unwrap();
+        assert_eq!(launcher(&shim), (dir.path().join("node.exe"), vec![package.join("cli.js")]));
+
+        // A wrapper whose target is missing, and any other batch file, run as they are.
+        std::fs::remove_file(package.join("cli.js")).unwrap();
+        assert_eq!(launcher(&shim), (shim.clone(), Vec::new()));
+        let exe = dir.path().join("git.exe");
+        assert_eq!(launcher(&exe), (exe.clone(), Vec::new()));
     }
 
     #[cfg(windows)]

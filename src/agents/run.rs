@@ -668,7 +668,8 @@ impl Job {
         transcript: &mut Transcript,
     ) -> Ending {
         let inner = &self.runner.0;
-        let program = if line.program.contains('/') {
+        // A path (a custom command's `./script`), or a name to look up.
+        let program = if Path::new(&line.program).components().nth(1).is_some() {
             Some(PathBuf::from(&line.program))
         } else {
             process::find_program(&line.program)
@@ -678,8 +679,10 @@ impl Job {
                 self.agent.install_hint().map(|hint| format!(" — install with: {hint}")).unwrap_or_default();
             return Ending::NotStarted(format!("{} not found{hint}", line.program));
         };
-        let mut command = process::command(&program, process::Privilege::Inherit);
+        let (executable, leading) = process::launcher(&program);
+        let mut command = process::command(&executable, process::Privilege::Inherit);
         command
+            .args(leading)
             .args(&line.args)
             .current_dir(worktree)
             .env("VIBAN_TASK_ID", self.task.id.to_string())
