@@ -458,10 +458,14 @@ fn spawn_serve(installed: &Installed, server: &ReleaseServer, env: &[(&str, &str
     Viban::spawn_command(installed.home.path(), command)
 }
 
-/// Has the daily check find `archive` as release NEWER, then stops viban.
-fn found_by_the_daily_check(installed: &Installed, server: &ReleaseServer, archive: Vec<u8>) {
-    server.publish(NEWER, archive);
-    let viban = serve(installed, server, &SOON);
+/// An installed viban whose daily check found release NEWER, signed by `key`, and
+/// which then stopped; with the installed binary as it was.
+fn found_by_the_daily_check(key: [u8; 32]) -> (ReleaseServer, Installed, Vec<u8>) {
+    let server = ReleaseServer::start();
+    server.publish(NEWER, signed_archive(&next_viban(NEWER), key, &asset_name()));
+    let installed = Installed::new();
+    let original = std::fs::read(installed.exe()).unwrap();
+    let viban = serve(&installed, &server, &SOON);
     assert!(
         eventually(Duration::from_secs(30), || viban.get("/api/update").json()["available"] == NEWER),
         "{}",
@@ -469,18 +473,12 @@ fn found_by_the_daily_check(installed: &Installed, server: &ReleaseServer, archi
     );
     drop(viban);
     assert_eq!(server.downloads(), 0, "a check downloads nothing");
+    (server, installed, original)
 }
 
 #[test]
 fn a_release_the_daily_check_found_is_installed_at_the_next_start() {
-    let server = ReleaseServer::start();
-    let installed = Installed::new();
-    let original = std::fs::read(installed.exe()).unwrap();
-    found_by_the_daily_check(
-        &installed,
-        &server,
-        signed_archive(&next_viban(NEWER), RELEASE_KEY, &asset_name()),
-    );
+    let (server, installed, original) = found_by_the_daily_check(RELEASE_KEY);
 
     // With automatic updates off, a start leaves it to the user.
     let viban = serve(&installed, &server, &[("VIBAN_NO_UPDATE", "1")]);
@@ -509,14 +507,7 @@ fn a_release_the_daily_check_found_is_installed_at_the_next_start() {
 
 #[test]
 fn a_release_that_fails_to_install_at_start_is_not_tried_at_every_start() {
-    let server = ReleaseServer::start();
-    let installed = Installed::new();
-    let original = std::fs::read(installed.exe()).unwrap();
-    found_by_the_daily_check(
-        &installed,
-        &server,
-        signed_archive(&next_viban(NEWER), OTHER_KEY, &asset_name()),
-    );
+    let (server, installed, original) = found_by_the_daily_check(OTHER_KEY);
 
     // The start goes on with this version, and says why.
     let viban = serve(&installed, &server, &[("VIBAN_NO_UPDATE", "0")]);
