@@ -2,7 +2,9 @@
 //! `serve --headless --no-browser` — a systemd user unit on Linux, a launchd agent on
 //! macOS — from the templates in `installer/`, filled in with this binary, this home
 //! and the installing shell's PATH (a service's own PATH is thin, and agents, git
-//! and gh must be found as they are in the shell).
+//! and gh must be found as they are in the shell). On Windows it is the user's `Run`
+//! registry value, which starts `serve --no-browser` in the desktop session at login,
+//! tray icon included.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,25 +32,128 @@ pub fn run(home: &Home, action: Action) -> anyhow::Result<ExitCode> {
         launchd(home, action)
     } else if cfg!(target_os = "linux") {
         systemd(home, action)
+    } else if cfg!(windows) {
+        windows_run(home, action)
     } else {
-        bail!(
-            "`viban service` knows systemd (Linux) and launchd (macOS); on Windows, add viban to the Startup folder"
-        )
+        bail!("`viban service` knows systemd (Linux), launchd (macOS) and Windows' Run key, not this system")
     }
 }
 
-/// The command line the service runs.
-fn service_command(home: &Home) -> anyhow::Result<Vec<String>> {
+/// The command line the service runs: without a tray where it runs outside the desktop.
+fn service_command(home: &Home, headless: bool) -> anyhow::Result<Vec<String>> {
     let exe = std::env::current_exe().context("could not tell where this viban binary is")?;
     let exe = exe.canonicalize().unwrap_or(exe);
-    Ok(vec![
-        exe.display().to_string(),
-        "serve".into(),
-        "--headless".into(),
-        "--no-browser".into(),
-        "--home".into(),
-        home.root().display().to_string(),
-    ])
+    // Windows' canonical form is a verbatim path (\\?\C:\…), which a Run value need not
+    // and should not carry.
+    let exe = exe.display().to_string();
+    let exe = exe.strip_prefix(r"\\?\").map(str::to_string).unwrap_or(exe);
+    let mut command = vec![exe, "serve".into()];
+    if headless {
+        command.push("--headless".into());
+    }
+    command.extend(["--no-browser".into(), "--home".into(), home.root().display().to_string()]);
+    Ok(command)
+}
+
+#[cfg(not(windows))]
+fn windows_run(_home: &Home, _action: Action) -> anyhow::Result<ExitCode> {
+    unreachable!("only called on Windows")
+}
+
+#[cfg(windows)]
+fn windows_run(home: &Home, action: Action) -> anyhow::Result<ExitCode> {
+    use windows_sys::Win32::Foundation::ERROR_FILE_NOT_FOUND;
+    use windows_sys::Win32::System::Registry::{
+        HKEY_CURRENT_USER, REG_SZ, RegDeleteKeyValueW, RegSetKeyValueW,
+    };
+
+    /// The per-user `Run` values: Windows starts each when the user logs in.
+    const WINDOWS_RUN_KEY: &str = r"Software\Microsoft\Windows\CurrentVersion\Run";
+    let wide = |text: &str| text.encode_utf16().chain([0]).collect::<Vec<u16>>();
+    let (key, name) = (wide(WINDOWS_RUN_KEY), wide("viban"));
+    let location = format!(r"HKEY_CURRENT_USER\{WINDOWS_RUN_KEY}\viban");
+    match action {
+        Action::Install => {
+            let command = service_command(home, false)?;
+            let line = command.iter().map(|arg| windows_quote(arg)).collect::<Vec<_>>().join(" ");
+            let data = wide(&line);
+            let size = u32::try_from(data.len() * 2).context("the command line is too long")?;
+            // SAFETY: NUL-terminated UTF-16 strings that outlive the call; `size` is the
+            // byte length of `data`, its terminator included, as REG_SZ wants.
+            let status = unsafe {
+                RegSetKeyValueW(
+                    HKEY_CURRENT_USER,
+                    key.as_ptr(),
+                    name.as_ptr(),
+                    REG_SZ,
+                    data.as_ptr().cast(),
+                    size,
+                )
+            };
+            if status != 0 {
+                bail!("could not write {location} (Windows error {status})");
+            }
+            println!("wrote {location}: {line}");
+            let mut start = std::process::Command::new(&command[0]);
+            start.args(&command[1..]).stdin(std::process::Stdio::null());
+            match start.spawn() {
+                Ok(_) => {
+                    println!("viban runs now and at every login, with its tray icon; `viban status` shows it")
+                }
+                Err(error) => {
+                    eprintln!("viban: it will start at the next login; starting it now failed: {error}")
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::Uninstall => {
+            // SAFETY: NUL-terminated UTF-16 strings that outlive the call.
+            let status = unsafe { RegDeleteKeyValueW(HKEY_CURRENT_USER, key.as_ptr(), name.as_ptr()) };
+            match status {
+                0 => {
+                    println!(
+                        "removed {location}; a running viban keeps running until you quit it (tray, or `viban stop`)"
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                ERROR_FILE_NOT_FOUND => {
+                    println!("no viban service is installed ({location} does not exist)");
+                    Ok(ExitCode::SUCCESS)
+                }
+                status => bail!("could not remove {location} (Windows error {status})"),
+            }
+        }
+    }
+}
+
+/// One argument of a Windows command line, as `CommandLineToArgvW` reads it back:
+/// quoted when it has spaces, tabs or quotes, with backslashes doubled only before a
+/// quote.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn windows_quote(arg: &str) -> String {
+    if !arg.is_empty() && !arg.contains([' ', '\t', '"']) {
+        return arg.to_string();
+    }
+    let mut quoted = String::from('"');
+    let mut backslashes = 0;
+    for character in arg.chars() {
+        match character {
+            '\\' => backslashes += 1,
+            '"' => {
+                quoted.push_str(&"\\".repeat(backslashes * 2 + 1));
+                quoted.push('"');
+                backslashes = 0;
+            }
+            other => {
+                quoted.push_str(&"\\".repeat(backslashes));
+                quoted.push(other);
+                backslashes = 0;
+            }
+        }
+    }
+    quoted.push_str(&"\\".repeat(backslashes * 2));
+    quoted.push('"');
+    quoted
 }
 
 fn user_path() -> String {
@@ -61,7 +166,8 @@ fn systemd(home: &Home, action: Action) -> anyhow::Result<ExitCode> {
     let unit = config.join("systemd/user").join(UNIT_NAME);
     match action {
         Action::Install => {
-            let exec: Vec<String> = service_command(home)?.iter().map(|arg| systemd_quote(arg)).collect();
+            let exec: Vec<String> =
+                service_command(home, true)?.iter().map(|arg| systemd_quote(arg)).collect();
             let text = SYSTEMD_UNIT
                 .replace("@EXEC@", &exec.join(" "))
                 .replace("@PATH@", &environment_escape(&user_path()));
@@ -104,7 +210,7 @@ fn launchd(home: &Home, action: Action) -> anyhow::Result<ExitCode> {
     let plist = base.home_dir().join("Library/LaunchAgents").join(format!("{AGENT_LABEL}.plist"));
     match action {
         Action::Install => {
-            let arguments: Vec<String> = service_command(home)?
+            let arguments: Vec<String> = service_command(home, true)?
                 .iter()
                 .map(|arg| format!("    <string>{}</string>", xml_escape(arg)))
                 .collect();
@@ -187,6 +293,15 @@ fn xml_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arguments_are_quoted_for_a_windows_command_line() {
+        assert_eq!(windows_quote(r"C:\viban\viban.exe"), r"C:\viban\viban.exe");
+        assert_eq!(windows_quote(r"C:\Users\Ann Lee\.viban"), r#""C:\Users\Ann Lee\.viban""#);
+        assert_eq!(windows_quote(r"C:\My Files\"), r#""C:\My Files\\""#, "a closing quote stays one");
+        assert_eq!(windows_quote(r#"say "hi""#), r#""say \"hi\"""#);
+        assert_eq!(windows_quote(""), r#""""#);
+    }
 
     #[test]
     fn arguments_are_quoted_for_systemd() {
