@@ -437,15 +437,19 @@ fn the_daily_check_runs_once_a_day_and_not_with_viban_no_update() {
 
     // Due again: it finds the release and remembers it across a restart.
     let viban = serve(&installed, &server, &SOON);
+    wait_until_it_finds_newer(&viban);
+    drop(viban);
+    let known: Value =
+        serde_json::from_slice(&std::fs::read(installed.home.path().join("update.json")).unwrap()).unwrap();
+    assert_eq!(known["available"], NEWER);
+}
+
+fn wait_until_it_finds_newer(viban: &Viban) {
     assert!(
         eventually(Duration::from_secs(30), || viban.get("/api/update").json()["available"] == NEWER),
         "the daily check found the release: {}",
         viban.output()
     );
-    drop(viban);
-    let known: Value =
-        serde_json::from_slice(&std::fs::read(installed.home.path().join("update.json")).unwrap()).unwrap();
-    assert_eq!(known["available"], NEWER);
 }
 
 /// `viban serve` from the installed copy, not waiting for it to become healthy.
@@ -466,11 +470,7 @@ fn found_by_the_daily_check(key: [u8; 32]) -> (ReleaseServer, Installed, Vec<u8>
     let installed = Installed::new();
     let original = std::fs::read(installed.exe()).unwrap();
     let viban = serve(&installed, &server, &SOON);
-    assert!(
-        eventually(Duration::from_secs(30), || viban.get("/api/update").json()["available"] == NEWER),
-        "{}",
-        viban.output()
-    );
+    wait_until_it_finds_newer(&viban);
     drop(viban);
     assert_eq!(server.downloads(), 0, "a check downloads nothing");
     (server, installed, original)
