@@ -81,6 +81,112 @@ pub fn die_with_parent(command: &mut Command, signal: i32) {
 #[cfg(not(target_os = "linux"))]
 pub fn die_with_parent(_command: &mut Command, _signal: i32) {}
 
+/// On Windows, where nothing like [`die_with_parent`] exists, puts a just-started child
+/// (and so whatever it starts) in a job that Windows ends, killing all in it, when
+/// viban's handle to it closes: when viban exits, however it exits.
+#[cfg(windows)]
+pub fn end_with_viban(child: std::os::windows::io::RawHandle) {
+    static AGENTS: std::sync::OnceLock<Option<windows_job::Job>> = std::sync::OnceLock::new();
+    let job = AGENTS.get_or_init(|| {
+        windows_job::Job::kill_on_close()
+            .inspect_err(|error| {
+                tracing::warn!("no job object for agents ({error}); a crash may leave them running")
+            })
+            .ok()
+    });
+    if let Some(job) = job
+        && let Err(error) = job.assign(child)
+    {
+        tracing::warn!("an agent could not join viban's job object: {error}");
+    }
+}
+
+#[cfg(windows)]
+mod windows_job {
+    use std::io;
+    use std::os::windows::io::RawHandle;
+
+    use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};
+    use windows_sys::Win32::System::JobObjects::{
+        AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+        JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation, SetInformationJobObject,
+    };
+
+    /// A job object whose processes Windows kills when it is closed.
+    pub struct Job(usize);
+
+    impl Job {
+        pub fn kill_on_close() -> io::Result<Self> {
+            // SAFETY: no attributes and no name: an anonymous job with default security.
+            let handle = unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) };
+            if handle.is_null() {
+                return Err(io::Error::last_os_error());
+            }
+            let job = Self(handle as usize);
+            let mut limits = JOBOBJECT_EXTENDED_LIMIT_INFORMATION::default();
+            limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+            // SAFETY: a live job handle, and a limits structure of the size given.
+            let set = unsafe {
+                SetInformationJobObject(
+                    job.handle(),
+                    JobObjectExtendedLimitInformation,
+                    std::ptr::from_ref(&limits).cast(),
+                    size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32,
+                )
+            };
+            if set == 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(job)
+        }
+
+        pub fn assign(&self, process: RawHandle) -> io::Result<()> {
+            // SAFETY: a live job handle and the caller's live process handle.
+            if unsafe { AssignProcessToJobObject(self.handle(), process as HANDLE) } == 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        }
+
+        fn handle(&self) -> HANDLE {
+            self.0 as HANDLE
+        }
+    }
+
+    impl Drop for Job {
+        fn drop(&mut self) {
+            // SAFETY: the job handle this value owns, closed once.
+            unsafe { CloseHandle(self.handle()) };
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn closing_the_job_ends_its_processes() {
+            use std::os::windows::io::AsRawHandle;
+            let job = Job::kill_on_close().unwrap();
+            // cmd.exe reading commands from a pipe that stays open waits for ever.
+            let mut child = std::process::Command::new("cmd.exe")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            job.assign(child.as_raw_handle()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            assert!(child.try_wait().unwrap().is_none(), "it runs while the job is open");
+            drop(job);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while child.try_wait().unwrap().is_none() {
+                assert!(std::time::Instant::now() < deadline, "closing the job ended it");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+    }
+}
+
 #[cfg(target_os = "linux")]
 fn enter_unprivileged_namespace() -> io::Result<()> {
     fn write(path: &std::ffi::CStr, contents: &[u8]) -> io::Result<()> {

@@ -702,6 +702,10 @@ impl Job {
                 return Ending::NotStarted(format!("could not start {}: {error}", program.display()));
             }
         };
+        #[cfg(windows)]
+        if let Some(handle) = child.raw_handle() {
+            process::end_with_viban(handle);
+        }
         let group = child.id();
         let mut argv = vec![line.program.clone()];
         argv.extend(line.args.iter().cloned());
