@@ -348,10 +348,14 @@ fn rollback(home: &Home) -> anyhow::Result<ExitCode> {
     }
     let installation = update::Installation::current()?;
     let version = update::rollback(&installation)?;
+    // Otherwise the next start would install the version just rolled back from.
+    update::Updates::new(home, true, None).decline(update::CURRENT);
     println!(
-        "Rolled back to viban {version}; viban {} is kept as {} (`viban rollback` again returns to it).",
+        "Rolled back to viban {version}; viban {} is kept as {} (`viban rollback` again returns to it). \
+         viban will not install {} by itself again; `viban update` still can.",
         update::CURRENT,
-        installation.previous().display()
+        installation.previous().display(),
+        update::CURRENT
     );
     let backups = std::fs::read_dir(home.backups_dir()).into_iter().flatten().flatten();
     let suffix = format!("-pre-{}", update::CURRENT);

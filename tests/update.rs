@@ -227,6 +227,11 @@ fn rollback_swaps_in_the_binary_the_update_replaced() {
     assert_eq!(installed.version(), "viban 0.0.1");
     assert_eq!(std::fs::read(installed.old()).unwrap(), original);
     assert_eq!(installed.files(), ["viban", "viban.old"]);
+    // The next start does not install again what was rolled back from.
+    let known: Value =
+        serde_json::from_slice(&std::fs::read(installed.home.path().join("update.json")).unwrap()).unwrap();
+    assert_eq!(known["declined"], CURRENT, "{known}");
+    assert!(text(&output).contains(&format!("will not install {CURRENT} by itself again")));
 
     // With nothing kept there is nothing to go back to, and nothing moves.
     let fresh = Installed::new();

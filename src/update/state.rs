@@ -58,6 +58,20 @@ struct Known {
     #[serde(with = "time::serde::rfc3339::option", default)]
     checked_at: Option<OffsetDateTime>,
     error: Option<String>,
+    /// A version the user rolled back from: never installed at start again (a newer
+    /// one is, and the user can still ask for this one).
+    #[serde(default)]
+    declined: Option<String>,
+}
+
+impl Known {
+    /// The release to install as viban starts, if any.
+    fn due_at_start(&self) -> Option<String> {
+        let declined = |version: &String| self.declined.as_ref() == Some(version);
+        self.available
+            .clone()
+            .filter(|version| self.error.is_none() && is_newer(version) && !declined(version))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,13 +222,20 @@ impl Updates {
 
     /// The release the last check found, when it is to be installed as viban starts
     /// (R2's "at next start"): automatic updates are on, this binary can replace itself,
-    /// and installing that release has not failed since the last successful check.
+    /// installing that release has not failed since the last successful check, and the
+    /// user has not rolled back from it.
     pub fn due_at_start(&self) -> Option<String> {
         if !self.0.daily || self.disabled().is_some() {
             return None;
         }
-        let known = self.0.known.lock().expect("update state lock").clone();
-        known.available.filter(|version| known.error.is_none() && is_newer(version))
+        self.0.known.lock().expect("update state lock").due_at_start()
+    }
+
+    /// `viban rollback` went back from `version`: a start does not install it again.
+    pub fn decline(&self, version: &str) {
+        let mut known = self.0.known.lock().expect("update state lock").clone();
+        known.declined = Some(version.to_string());
+        self.remember(known);
     }
 
     /// Installs `version` before anything else starts (blocking, for at most
@@ -306,4 +327,25 @@ impl Drop for Busy<'_> {
 
 fn is_newer(version: &str) -> bool {
     self_update::version::bump_is_greater(CURRENT, version).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_found_release_is_installed_at_start_unless_it_failed_or_was_rolled_back() {
+        let newer = "1000.0.0".to_string();
+        let found = Known { available: Some(newer.clone()), ..Known::default() };
+        assert_eq!(found.due_at_start(), Some(newer.clone()));
+        let failed = Known { error: Some("signature".into()), ..found.clone() };
+        assert_eq!(failed.due_at_start(), None);
+        let declined = Known { declined: Some(newer.clone()), ..found.clone() };
+        assert_eq!(declined.due_at_start(), None);
+        // A release newer than the declined one is installed again.
+        let newest = Known { available: Some("1001.0.0".into()), ..declined };
+        assert_eq!(newest.due_at_start(), Some("1001.0.0".into()));
+        let current = Known { available: Some(CURRENT.into()), ..Known::default() };
+        assert_eq!(current.due_at_start(), None, "not newer than this binary");
+    }
 }
