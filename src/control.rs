@@ -320,8 +320,8 @@ pub fn resume(
     )
 }
 
-/// Sends one command to a running viban's control endpoint and returns its answer.
-pub fn send(endpoint: &std::path::Path, word: &str) -> std::io::Result<String> {
+/// Sends one command to a running viban's control endpoint and waits for its answer.
+pub fn send(endpoint: &std::path::Path, word: &str) -> std::io::Result<()> {
     use std::io::{BufRead, Write};
     #[cfg(unix)]
     let stream = {
@@ -352,7 +352,7 @@ pub fn send(endpoint: &std::path::Path, word: &str) -> std::io::Result<String> {
     writeln!(writer, "{word}")?;
     let mut answer = String::new();
     std::io::BufReader::new(&stream).read_line(&mut answer)?;
-    Ok(answer)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -504,7 +504,7 @@ fn through_npm_shim(program: &Path) -> Option<(PathBuf, Vec<PathBuf>)> {
 }
 
 /// What an npm `.cmd` wrapper (cmd-shim) starts, relative to the wrapper's folder.
-#[cfg_attr(not(windows), allow(dead_code))]
+#[cfg(any(windows, test))]
 #[derive(Debug, PartialEq, Eq)]
 struct ShimTarget {
     path: String,
@@ -512,7 +512,7 @@ struct ShimTarget {
     through_node: bool,
 }
 
-#[cfg_attr(not(windows), allow(dead_code))]
+#[cfg(any(windows, test))]
 fn npm_shim_target(shim: &str) -> Option<ShimTarget> {
     let line = shim.lines().rev().find(|line| line.trim_end().ends_with("%*"))?;
     let (before, rest) = line.split_once("\"%dp0%\\").or_else(|| line.split_once("\"%~dp0\\"))?;

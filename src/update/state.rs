@@ -208,14 +208,10 @@ impl Updates {
     async fn install_available(&self) -> Result<String, ApplyError> {
         let version = self.status(0).available.ok_or(ApplyError::NothingAvailable)?;
         let _busy = self.begin(Activity::Installing)?;
-        let (source, installation) = (self.0.source.clone(), self.0.installation.clone());
-        let installing = version.clone();
-        tokio::task::spawn_blocking(move || match installation {
-            Some(installation) => super::install(&source, &installation, &installing),
-            None => Err(UpdateError::Failed("viban cannot tell where its own binary is".into())),
-        })
-        .await
-        .unwrap_or_else(|error| Err(UpdateError::Failed(format!("the install stopped: {error}"))))?;
+        let (updates, installing) = (self.clone(), version.clone());
+        tokio::task::spawn_blocking(move || updates.install_now(&installing))
+            .await
+            .unwrap_or_else(|error| Err(UpdateError::Failed(format!("the install stopped: {error}"))))?;
         info!("viban {version} is installed; the previous binary is kept for `viban rollback`");
         Ok(version)
     }
@@ -242,13 +238,10 @@ impl Updates {
     /// `deadline`). A failure is remembered as the state's error, so that later starts
     /// do not try again until a check has succeeded; the user can still ask for it.
     pub fn install_at_start(&self, version: &str, deadline: Duration) -> Result<(), UpdateError> {
-        let (source, installation) = (self.0.source.clone(), self.0.installation.clone());
-        let installation = installation
-            .ok_or_else(|| UpdateError::Failed("viban cannot tell where its own binary is".into()))?;
         let (sender, receiver) = std::sync::mpsc::channel();
-        let installing = version.to_string();
+        let (updates, installing) = (self.clone(), version.to_string());
         std::thread::spawn(move || {
-            let _ = sender.send(super::install(&source, &installation, &installing));
+            let _ = sender.send(updates.install_now(&installing));
         });
         let outcome = receiver.recv_timeout(deadline).unwrap_or_else(|_| {
             Err(UpdateError::Failed(format!("the download did not finish within {} s", deadline.as_secs())))
@@ -259,6 +252,14 @@ impl Updates {
             self.remember(known);
         }
         outcome
+    }
+
+    /// Installs `version` over this binary (blocking).
+    fn install_now(&self, version: &str) -> Result<(), UpdateError> {
+        match &self.0.installation {
+            Some(installation) => super::install(&self.0.source, installation, version),
+            None => Err(UpdateError::Failed("viban cannot tell where its own binary is".into())),
+        }
     }
 
     /// The daily check, until shutdown; off with `VIBAN_NO_UPDATE` or when this binary
