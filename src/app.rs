@@ -26,8 +26,9 @@ use crate::home::{self, Home};
 use crate::instance::{self, Claim, InstanceInfo};
 use crate::postgres::{self, Cluster, Progress};
 use crate::progress::StepProgress;
-use crate::server::{self, AppState, security::Security};
+use crate::server::{self, security::Security};
 use crate::shutdown::Shutdown;
+use crate::state::AppState;
 use crate::{browser, db, tray, update};
 
 /// Backups of the data directory kept before migrations.

@@ -12,7 +12,7 @@ use crate::agents::detect::{self, Availability};
 use crate::agents::run::{RunError, StartRequest};
 use crate::db::sessions::{self, AgentSession};
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 
 const PROMPT_MAX: usize = 100_000;
 

@@ -11,7 +11,7 @@ use super::extract::{Id, Json, bounded_text, required_text};
 use crate::db::boards::{self, Board, BoardChanges, Column, ColumnHook, NewBoard, Template};
 use crate::db::tasks::{self, Task, TaskFilter};
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 
 const NAME_MAX: usize = 200;
 const DESCRIPTION_MAX: usize = 20_000;
@@ -98,7 +98,7 @@ pub async fn get(
 
 /// The cached view as a response: 304 if the client has this version, gzip if it
 /// accepts it.
-fn respond(cached: crate::server::views::CachedView, id: uuid::Uuid, headers: &HeaderMap) -> Response {
+fn respond(cached: crate::board::views::CachedView, id: uuid::Uuid, headers: &HeaderMap) -> Response {
     let etag = format!("\"{id}-{}\"", cached.seq);
     if headers.get(header::IF_NONE_MATCH).is_some_and(|value| value.as_bytes() == etag.as_bytes()) {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();

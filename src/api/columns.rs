@@ -10,7 +10,7 @@ use super::extract::{Id, Json, required_text};
 use crate::db::boards::{Column, ColumnRole};
 use crate::db::columns::{self, ColumnChanges, ColumnError, NewColumn, Placement};
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 
 const NAME_MAX: usize = 100;
 

@@ -12,6 +12,9 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
+/// Largest JSON body accepted (S6).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
 /// A JSON request body of type `T`.
 pub struct Json<T>(pub T);
 
@@ -32,7 +35,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         }
         let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::payload_too_large(crate::server::BODY_LIMIT)
+                ApiError::payload_too_large(BODY_LIMIT)
             } else {
                 ApiError::new(StatusCode::BAD_REQUEST, "Unreadable body", rejection.body_text())
             }

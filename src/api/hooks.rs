@@ -16,7 +16,7 @@ use crate::db::boards::ColumnHook;
 use crate::db::hooks::{self, Attached, AttachmentOptions, Hook, HookDefinition, HookError, HookKind};
 use crate::error::ApiError;
 use crate::hooks::{BUILTINS, Builtin};
-use crate::server::AppState;
+use crate::state::AppState;
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -1,19 +1,18 @@
 //! The OpenAPI 3.1 document, `GET /api/openapi.json`, generated from the route table
-//! ([`crate::server::routes`]) and the request and response types' JSON Schemas
+//! ([`super::routes`]) and the request and response types' JSON Schemas
 //! (`schemars`). Request bodies are described as they deserialize (unknown fields
 //! refused), responses as they serialize.
 
-use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use schemars::Schema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
-use schemars::{JsonSchema, Schema, json_schema};
 use serde_json::{Map, Value, json};
 
+use super::routes::{self, Route, Success};
 use crate::error::{PROBLEM_JSON, Problem};
-use crate::server::routes::{self, Route, Success};
 
 /// `GET /api/openapi.json`. Built once; it only changes with the binary.
 pub async fn serve() -> Response {
@@ -22,24 +21,6 @@ pub async fn serve() -> Response {
     let mut response = body.into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
-}
-
-/// For `#[schemars(with = "Timestamp")]` on `time::OffsetDateTime` fields, which
-/// serialize as RFC 3339 strings.
-pub struct Timestamp;
-
-impl JsonSchema for Timestamp {
-    fn schema_name() -> Cow<'static, str> {
-        "Timestamp".into()
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "string", "format": "date-time" })
-    }
 }
 
 /// The whole document.

@@ -12,7 +12,7 @@ use crate::db::repositories::{self, Repository};
 use crate::error::ApiError;
 use crate::filesystem::{self, BrowseError, Listing};
 use crate::repository::{self, LinkError};
-use crate::server::AppState;
+use crate::state::AppState;
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::db;
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct Health {

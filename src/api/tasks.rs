@@ -11,7 +11,7 @@ use super::extract::{Id, Json, Query, bounded_text, required_text};
 use crate::db::boards;
 use crate::db::tasks::{self, Destination, NewTask, Task, TaskChanges, TaskFilter};
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 
 const TITLE_MAX: usize = 500;
 const DESCRIPTION_MAX: usize = 100_000;

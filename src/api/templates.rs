@@ -10,7 +10,7 @@ use super::extract::{Id, Json, bounded_text, required_text};
 use crate::db::boards::Template;
 use crate::db::templates::{self, TemplateFields};
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::update::{ApplyError, UpdateError, UpdateStatus};
 
 /// `GET /api/update`: the last check's result, without asking the release server.

@@ -15,7 +15,7 @@ pub struct ActivityEntry {
     pub kind: String,
     pub data: Value,
     #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::api::openapi::Timestamp")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub created_at: OffsetDateTime,
 }
 

@@ -29,10 +29,10 @@ pub struct Board {
     pub repository_id: Option<Uuid>,
     pub settings: Value,
     #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::api::openapi::Timestamp")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::api::openapi::Timestamp")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub updated_at: OffsetDateTime,
 }
 

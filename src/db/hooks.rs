@@ -29,7 +29,7 @@ pub struct Hook {
     pub agent: Option<String>,
     pub timeout_seconds: i32,
     #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::api::openapi::Timestamp")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub created_at: OffsetDateTime,
 }
 

@@ -14,7 +14,7 @@ pub struct Repository {
     pub clone_url: Option<String>,
     pub default_branch: String,
     #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::api::openapi::Timestamp")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub created_at: OffsetDateTime,
 }
 

@@ -42,13 +42,13 @@ pub struct AgentSession {
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
     #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::api::openapi::Timestamp")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
-    #[schemars(with = "Option<crate::api::openapi::Timestamp>")]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub started_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
-    #[schemars(with = "Option<crate::api::openapi::Timestamp>")]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub finished_at: Option<OffsetDateTime>,
 }
 

@@ -47,10 +47,10 @@ pub struct Task {
     pub parent_task_id: Option<Uuid>,
     pub auto_start: bool,
     #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::api::openapi::Timestamp")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::api::openapi::Timestamp")]
+    #[schemars(with = "crate::schema::Timestamp")]
     pub updated_at: OffsetDateTime,
 }
 

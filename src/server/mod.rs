@@ -1,51 +1,30 @@
 //! The HTTP server: one port for the web UI, the JSON API and the WebSocket (L6).
 //!
-//! `routes` is the table of every API route; `security` guards all of them (S1–S6);
-//! `assets` serves the web UI embedded at build time; `ws` is the realtime socket.
+//! The router is built from the API's route table ([`crate::api::routes`]); `security`
+//! guards every request; `assets` serves the web UI embedded at build time.
 
 pub mod assets;
-pub mod routes;
 pub mod security;
-pub mod views;
-pub mod ws;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::MethodRouter;
 use axum::serve::ListenerExt;
-use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 
-use crate::api;
+use crate::api::{self, extract::BODY_LIMIT, routes};
 use crate::shutdown::Shutdown;
+use crate::state::AppState;
 use security::Security;
 
-/// Largest JSON body accepted (S6).
-pub const BODY_LIMIT: usize = 1024 * 1024;
 /// How many ports after the requested one are tried when it is taken.
 const PORT_ATTEMPTS: u16 = 50;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub shutdown: Shutdown,
-    pub postgres_version: Arc<str>,
-    /// The embedded server's supervisor state; `None` for an external database.
-    pub postgres_liveness: Option<crate::postgres::Liveness>,
-    pub hub: crate::realtime::Hub,
-    pub home: crate::home::Home,
-    pub board_views: Arc<views::ViewCache>,
-    pub runner: crate::agents::run::Runner,
-    pub updates: crate::update::Updates,
-    pub started: Instant,
-}
 
 /// The whole application: `/api` from the [`routes::table`], the web UI for the rest,
 /// every request through the security guard.

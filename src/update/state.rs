@@ -29,7 +29,7 @@ pub struct UpdateStatus {
     pub available: Option<String>,
     /// When the release server was last asked.
     #[serde(with = "time::serde::rfc3339::option")]
-    #[schemars(with = "Option<crate::api::openapi::Timestamp>")]
+    #[schemars(with = "Option<crate::schema::Timestamp>")]
     pub checked_at: Option<OffsetDateTime>,
     /// Why the last check, or the install of its find at start-up, failed, when it did.
     pub error: Option<String>,

@@ -29,7 +29,7 @@ use crate::db::events::{self, Event};
 use crate::db::sessions;
 use crate::error::ApiError;
 use crate::realtime::HubMessage;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Streams one socket may follow at once.
 const MAX_SUBSCRIPTIONS: usize = 256;

@@ -8,9 +8,9 @@ use axum::routing::{MethodFilter, MethodRouter};
 use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema};
 
-use super::AppState;
-use crate::api::{agents, boards, columns, hooks, openapi, repositories, system, tasks, templates, update};
+use super::{agents, boards, columns, hooks, openapi, repositories, system, tasks, templates, update, ws};
 use crate::db;
+use crate::state::AppState;
 
 /// Produces the schema of one type (a `$ref` for named types) in a generator.
 pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -163,7 +163,7 @@ pub fn table() -> Vec<Route> {
         )
         .accepts::<update::Applied>()
         .upstream(),
-        get("/ws", "The realtime WebSocket: subscribe to `board:<id>` and `task:<id>`", super::ws::upgrade)
+        get("/ws", "The realtime WebSocket: subscribe to `board:<id>` and `task:<id>`", ws::upgrade)
             .upgrades(),
         // Boards
         get("/boards", "List boards", boards::list).returns::<Vec<Board>>(),
