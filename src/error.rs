@@ -104,20 +104,21 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-impl From<crate::db::tasks::TaskError> for ApiError {
-    fn from(error: crate::db::tasks::TaskError) -> Self {
-        use crate::db::tasks::TaskError;
-        let detail = error.to_string();
+impl From<crate::board::Error> for ApiError {
+    fn from(error: crate::board::Error) -> Self {
+        use crate::board::Error;
         match error {
-            TaskError::NotFound(_) => Self::not_found(detail).with_field("id"),
-            TaskError::BoardNotFound(_) => Self::not_found(detail).with_field("id"),
-            TaskError::ColumnNotFound(_) | TaskError::ForeignColumn(_) => {
-                Self::invalid(detail).with_field("column_id")
+            Error::NotFound { field, message } => Self::not_found(message).with_field(field),
+            Error::Invalid { field, message } => {
+                let problem = Self::invalid(message);
+                match field {
+                    Some(field) => problem.with_field(field),
+                    None => problem,
+                }
             }
-            TaskError::Neighbour { field, .. } => Self::invalid(detail).with_field(field),
-            TaskError::NeighboursOutOfOrder => Self::invalid(detail).with_field("before"),
-            TaskError::ParentNotFound(_) => Self::invalid(detail).with_field("parent_task_id"),
-            TaskError::Database(error) => error.into(),
+            Error::Conflict { title, message } => Self::new(StatusCode::CONFLICT, title, message),
+            Error::Forbidden { field, message } => Self::forbidden(message).with_field(field),
+            Error::Database(error) => error.into(),
         }
     }
 }

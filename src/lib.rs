@@ -30,7 +30,6 @@ pub mod postgres;
 pub mod process;
 pub mod progress;
 pub mod realtime;
-pub mod repository;
 pub mod schema;
 pub mod server;
 pub mod service;

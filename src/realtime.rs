@@ -10,12 +10,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::broadcast;
 use tracing::{debug, warn};
 
-use crate::db::events::{self, CHANNEL, Event};
+use crate::db::events::{self, CHANNEL, Event, EventKind};
+use crate::db::sessions;
 use crate::shutdown::Shutdown;
 
 /// How long events are kept for reconnecting clients; older ones mean a resync.
@@ -132,4 +134,39 @@ async fn prune_periodically(pool: PgPool, shutdown: Shutdown) {
             }
         }
     }
+}
+
+/// The stream's latest sequence number (0 if nothing happened on it yet).
+pub async fn last_seq(pool: &PgPool, stream: &str) -> Result<i64, sqlx::Error> {
+    let mut connection = pool.acquire().await?;
+    events::last_seq(&mut connection, stream).await
+}
+
+/// Events of `stream` after `after`, or `None` when some were pruned (a resync).
+pub async fn replay(
+    pool: &PgPool,
+    stream: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Option<Vec<Event>>, sqlx::Error> {
+    let mut connection = pool.acquire().await?;
+    events::since(&mut connection, stream, after, limit).await
+}
+
+/// A client's message for an event; an `activity.appended` event names a range of
+/// entries, read here for the clients that follow the task.
+pub async fn render(pool: &PgPool, event: &Event) -> Value {
+    let mut message = event_message(event);
+    if event.kind == EventKind::ActivityAppended.as_str() && event.payload.get("entries").is_none() {
+        let entries = match pool.acquire().await {
+            Ok(mut connection) => sessions::activity_range(&mut connection, &event.payload).await,
+            Err(error) => Err(error),
+        };
+        message["payload"]["entries"] = json!(entries.unwrap_or_default());
+    }
+    message
+}
+
+fn event_message(event: &Event) -> Value {
+    json!({ "type": "event", "stream": event.stream, "seq": event.seq, "kind": event.kind, "payload": event.payload })
 }

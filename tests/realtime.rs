@@ -138,3 +138,64 @@ fn a_change_through_one_viban_reaches_a_websocket_client_of_another_on_the_same_
     assert_eq!(event["kind"], "task.created");
     assert_eq!(event["payload"]["title"], "made on A");
 }
+
+#[test]
+fn deleting_a_column_moves_each_task_with_an_event_and_keeps_its_hook_executions() {
+    let home = temp_home();
+    let viban = Viban::start(home.path(), &[]);
+    let (board_id, board) = board(&viban);
+    let column = |role: &str| {
+        board["columns"].as_array().unwrap().iter().find(|c| c["role"] == role).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (todo, review) = (column("todo"), column("review"));
+    let mut tasks = Vec::new();
+    for title in ["running a hook", "waiting for a hook"] {
+        let task = add_task(&viban, &board_id, title);
+        let id = task["id"].as_str().unwrap().to_string();
+        let moved =
+            viban.send_json("POST", &format!("/api/tasks/{id}/move"), &json!({ "column_id": review }));
+        assert_eq!(moved.status, 200, "{}", moved.text());
+        tasks.push(id);
+    }
+    // What the hook engine leaves while it works: one hook running, one waiting.
+    let database = viban.sql();
+    for (task, status) in tasks.iter().zip(["running", "pending"]) {
+        database.execute(&format!(
+            "INSERT INTO hook_executions (task_id, column_id, column_stay, hook_name, position, transparent, status)
+             SELECT id, column_id, column_stay, 'Play sound', 'V', true, '{status}' FROM tasks WHERE id = '{task}'"
+        ));
+    }
+    let mut socket = viban.socket();
+    socket.subscribe(&format!("board:{board_id}"), None);
+
+    assert_eq!(viban.delete(&format!("/api/columns/{review}")).status, 204);
+
+    let mut moved = Vec::new();
+    let mut executions = Vec::new();
+    loop {
+        let event = socket.next();
+        match event["kind"].as_str().unwrap() {
+            "task.moved" => {
+                assert_eq!(event["payload"]["column_changed"], true);
+                assert_eq!(event["payload"]["from_column_id"], review);
+                assert_eq!(event["payload"]["task"]["column_id"], todo);
+                moved.push(event["payload"]["task"]["id"].as_str().unwrap().to_string());
+            }
+            "hook_execution.updated" => executions.push(event["payload"]["reason"].clone()),
+            "column.deleted" => break,
+            other => panic!("unexpected event {other}: {event}"),
+        }
+    }
+    assert_eq!(moved, tasks, "each task moved, in the column's order");
+    assert_eq!(executions, [json!("user_cancelled"), json!("column_change")]);
+    for (task, reason) in tasks.iter().zip(["user_cancelled", "column_change"]) {
+        let recorded = database.text(&format!(
+            "SELECT status::text || '/' || reason || '/' || (column_id IS NULL)::text
+             FROM hook_executions WHERE task_id = '{task}'"
+        ));
+        assert_eq!(recorded, format!("cancelled/{reason}/true"), "the execution's record stays");
+    }
+}

@@ -1,41 +1,40 @@
 //! Agents (A1–A7): which are installed, and running them on a task — start, chat
 //! (follow-ups resume the agent's session), stop, resume after an interruption.
-//! Handlers only validate and hand over to [`crate::agents::run::Runner`].
+//! Handlers hand over to [`crate::board::runs`].
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{Id, Json, bounded_text, required_text};
+use super::extract::{Id, Json};
 use crate::agents::detect::{self, Availability};
-use crate::agents::run::{RunError, StartRequest};
-use crate::db::sessions::{self, AgentSession};
+use crate::board::limits::{NAME_MAX, TEXT_MAX};
+use crate::board::runs;
+use crate::db::sessions::AgentSession;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-const PROMPT_MAX: usize = 100_000;
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunBody {
     /// What to do. On a task's first run it becomes the `## Instructions` of a prompt
     /// built from the title and description; omitted, the title and description alone.
-    #[schemars(length(max = 100_000))]
+    #[schemars(length(max = TEXT_MAX))]
     pub prompt: Option<String>,
     /// An agent id from `GET /api/agents`, or `custom:<name>` from the board's
     /// `custom_agents` setting. Default: the task's agent, the board's
     /// `default_agent`, then `claude-code`.
-    #[schemars(length(min = 1, max = 200))]
+    #[schemars(length(min = 1, max = NAME_MAX))]
     pub agent: Option<String>,
-    #[schemars(length(min = 1, max = 200))]
+    #[schemars(length(min = 1, max = NAME_MAX))]
     pub model: Option<String>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageBody {
-    #[schemars(length(min = 1, max = 100_000), regex(pattern = r"\S"))]
+    #[schemars(length(min = 1, max = TEXT_MAX), regex(pattern = r"\S"))]
     pub text: String,
 }
 
@@ -61,13 +60,7 @@ pub async fn start(
     Id(task_id): Id,
     Json(body): Json<RunBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let request = StartRequest {
-        prompt: body.prompt.map(|prompt| bounded_text("prompt", &prompt, PROMPT_MAX)).transpose()?,
-        agent: body.agent.map(|agent| required_text("agent", &agent, 200)).transpose()?,
-        model: body.model.map(|model| required_text("model", &model, 200)).transpose()?,
-        resume: false,
-    };
-    let session = state.runner.run(task_id, request).await?;
+    let session = runs::start(&state.runner, task_id, body.prompt, body.agent, body.model).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(session)))
 }
 
@@ -76,19 +69,16 @@ pub async fn message(
     Id(task_id): Id,
     Json(body): Json<MessageBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let text = required_text("text", &body.text, PROMPT_MAX)?;
-    let session = state.runner.message(task_id, &text).await?;
+    let session = runs::message(&state.runner, task_id, &body.text).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(MessageOutcome { queued: session.is_none(), session })))
 }
 
 pub async fn resume(State(state): State<AppState>, Id(task_id): Id) -> Result<impl IntoResponse, ApiError> {
-    let request = StartRequest { resume: true, ..StartRequest::default() };
-    let session = state.runner.run(task_id, request).await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(session)))
+    Ok((StatusCode::ACCEPTED, axum::Json(runs::resume(&state.runner, task_id).await?)))
 }
 
 pub async fn stop(State(state): State<AppState>, Id(task_id): Id) -> Result<impl IntoResponse, ApiError> {
-    let session_id = state.runner.stop(task_id)?;
+    let session_id = runs::stop(&state.runner, task_id)?;
     Ok((StatusCode::ACCEPTED, axum::Json(Stopping { session_id })))
 }
 
@@ -96,23 +86,5 @@ pub async fn sessions(
     State(state): State<AppState>,
     Id(task_id): Id,
 ) -> Result<axum::Json<Vec<AgentSession>>, ApiError> {
-    let mut connection = state.pool.acquire().await?;
-    crate::db::tasks::get(&mut connection, task_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no task {task_id}")).with_field("id"))?;
-    Ok(axum::Json(sessions::for_task(&mut connection, task_id).await?))
-}
-
-impl From<RunError> for ApiError {
-    fn from(error: RunError) -> Self {
-        let detail = error.to_string();
-        match error {
-            RunError::TaskNotFound(_) => Self::not_found(detail).with_field("id"),
-            RunError::UnknownAgent(..) => Self::invalid(detail).with_field("agent"),
-            RunError::Busy | RunError::NoRepository | RunError::NotRunning | RunError::NothingToResume => {
-                Self::new(StatusCode::CONFLICT, "Conflict", detail)
-            }
-            RunError::Database(error) => error.into(),
-        }
-    }
+    Ok(axum::Json(runs::sessions(&state.pool, task_id).await?))
 }

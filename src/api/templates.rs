@@ -6,9 +6,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
-use super::extract::{Id, Json, bounded_text, required_text};
+use super::extract::{Id, Json};
+use crate::board::limits::{TEMPLATE_NAME_MAX, TEXT_MAX, TITLE_MAX};
+use crate::board::templates::{self, TemplateRequest};
 use crate::db::boards::Template;
-use crate::db::templates::{self, TemplateFields};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -16,20 +17,18 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct TemplateBody {
     /// Required when creating.
-    #[schemars(length(min = 1, max = 100), regex(pattern = r"\S"))]
+    #[schemars(length(min = 1, max = TEMPLATE_NAME_MAX), regex(pattern = r"\S"))]
     pub name: Option<String>,
-    #[schemars(length(max = 500))]
+    #[schemars(length(max = TITLE_MAX))]
     pub title: Option<String>,
-    #[schemars(length(max = 100_000))]
+    #[schemars(length(max = TEXT_MAX))]
     pub description: Option<String>,
 }
 
-fn validate(body: TemplateBody) -> Result<TemplateFields, ApiError> {
-    Ok(TemplateFields {
-        name: body.name.map(|name| required_text("name", &name, 100)).transpose()?,
-        title: body.title.map(|title| bounded_text("title", &title, 500)).transpose()?,
-        description: body.description.map(|text| bounded_text("description", &text, 100_000)).transpose()?,
-    })
+impl From<TemplateBody> for TemplateRequest {
+    fn from(body: TemplateBody) -> Self {
+        Self { name: body.name, title: body.title, description: body.description }
+    }
 }
 
 pub async fn create(
@@ -37,12 +36,7 @@ pub async fn create(
     Id(board_id): Id,
     Json(body): Json<TemplateBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if body.name.is_none() {
-        return Err(ApiError::invalid("name is required").with_field("name"));
-    }
-    let template = templates::create(&state.pool, board_id, validate(body)?).await?;
-    let template = template.ok_or_else(|| super::boards::no_board(board_id))?;
-    Ok((StatusCode::CREATED, axum::Json(template)))
+    Ok((StatusCode::CREATED, axum::Json(templates::create(&state.pool, board_id, body.into()).await?)))
 }
 
 pub async fn update(
@@ -50,14 +44,10 @@ pub async fn update(
     Id(id): Id,
     Json(body): Json<TemplateBody>,
 ) -> Result<axum::Json<Template>, ApiError> {
-    let template = templates::update(&state.pool, id, validate(body)?).await?;
-    template.map(axum::Json).ok_or_else(|| no_template(id))
+    Ok(axum::Json(templates::update(&state.pool, id, body.into()).await?))
 }
 
 pub async fn delete(State(state): State<AppState>, Id(id): Id) -> Result<StatusCode, ApiError> {
-    if templates::delete(&state.pool, id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(no_template(id)) }
-}
-
-fn no_template(id: uuid::Uuid) -> ApiError {
-    ApiError::not_found(format!("no template {id}")).with_field("id")
+    templates::delete(&state.pool, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -25,10 +25,9 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use crate::db::events::{self, Event};
-use crate::db::sessions;
+use crate::db::events::Event;
 use crate::error::ApiError;
-use crate::realtime::HubMessage;
+use crate::realtime::{self, HubMessage};
 use crate::state::AppState;
 
 /// Streams one socket may follow at once.
@@ -130,7 +129,7 @@ impl Session {
         if !self.subscriptions.contains_key(&stream) && self.subscriptions.len() >= MAX_SUBSCRIPTIONS {
             return self.error(format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection")).await;
         }
-        let Ok(current) = last_seq(&self.state.pool, &stream).await else {
+        let Ok(current) = realtime::last_seq(&self.state.pool, &stream).await else {
             return self.error("the database is unavailable; subscribe again shortly").await;
         };
         match after {
@@ -157,7 +156,7 @@ impl Session {
             return self.catch_up(&event.stream).await;
         }
         self.subscriptions.insert(event.stream.clone(), event.seq);
-        let message = render(self.state.pool.clone(), event).await;
+        let message = realtime::render(&self.state.pool, event).await;
         self.send(message).await
     }
 
@@ -172,21 +171,18 @@ impl Session {
     /// Sends every event of `stream` after the last one sent, or a `resync`.
     async fn catch_up(&mut self, stream: &str) -> Result<(), Closed> {
         let Some(&last) = self.subscriptions.get(stream) else { return Ok(()) };
-        let replay = match self.state.pool.acquire().await {
-            Ok(mut connection) => events::since(&mut connection, stream, last, REPLAY_LIMIT).await,
-            Err(error) => Err(error),
-        };
+        let replay = realtime::replay(&self.state.pool, stream, last, REPLAY_LIMIT).await;
         match replay {
             Ok(Some(replay)) => {
                 for event in &replay {
                     self.subscriptions.insert(stream.to_string(), event.seq);
-                    let message = render(self.state.pool.clone(), event).await;
+                    let message = realtime::render(&self.state.pool, event).await;
                     self.send(message).await?;
                 }
                 Ok(())
             }
             Ok(None) => {
-                let current = last_seq(&self.state.pool, stream).await.unwrap_or(last);
+                let current = realtime::last_seq(&self.state.pool, stream).await.unwrap_or(last);
                 self.subscriptions.insert(stream.to_string(), current);
                 self.send(json!({ "type": "resync", "stream": stream, "seq": current })).await
             }
@@ -194,29 +190,6 @@ impl Session {
             Err(_) => Ok(()),
         }
     }
-}
-
-async fn last_seq(pool: &sqlx::PgPool, stream: &str) -> Result<i64, sqlx::Error> {
-    let mut connection = pool.acquire().await?;
-    events::last_seq(&mut connection, stream).await
-}
-
-/// The client's message for an event; an `activity.appended` event names a range of
-/// entries, read here for the clients that follow the task.
-async fn render(pool: sqlx::PgPool, event: &Event) -> Value {
-    let mut message = event_message(event);
-    if event.kind == "activity.appended" && event.payload.get("entries").is_none() {
-        let entries = match pool.acquire().await {
-            Ok(mut connection) => sessions::activity_range(&mut connection, &event.payload).await,
-            Err(error) => Err(error),
-        };
-        message["payload"]["entries"] = json!(entries.unwrap_or_default());
-    }
-    message
-}
-
-fn event_message(event: &Event) -> Value {
-    json!({ "type": "event", "stream": event.stream, "seq": event.seq, "kind": event.kind, "payload": event.payload })
 }
 
 fn valid_stream(stream: &str) -> bool {

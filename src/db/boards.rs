@@ -1,13 +1,13 @@
-//! Boards, their columns, templates and column hooks (D1, D2, D5; HOOKS.md defaults).
+//! Boards' SQL, and the types of a board's columns, templates and column hooks (D1, D2,
+//! D5). The default board's layout is `board::boards`'s.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use sqlx::{PgConnection, PgPool};
+use serde_json::Value;
+use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::events::{self, board_stream};
-use crate::position;
+use super::events::{self, EventKind, board_stream};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, schemars::JsonSchema)]
 #[sqlx(type_name = "column_role", rename_all = "snake_case")]
@@ -96,117 +96,26 @@ macro_rules! column_hook_fields {
 }
 pub(crate) use column_hook_fields;
 
-/// A default column: name, colour, role, and its built-in hooks in order as
-/// (builtin, execute_once, transparent, removable, settings).
-type DefaultColumn =
-    (&'static str, &'static str, ColumnRole, &'static [(&'static str, bool, bool, bool, &'static str)]);
-
-/// The default board of HOOKS.md.
-const DEFAULT_COLUMNS: &[DefaultColumn] = &[
-    ("Todo", "#6b7280", ColumnRole::Todo, &[("builtin:auto-start", true, false, false, "{}")]),
-    (
-        "In Progress",
-        "#3b82f6",
-        ColumnRole::InProgress,
-        &[
-            ("builtin:run-agent", false, false, false, "{}"),
-            ("builtin:move-task", false, true, false, r#"{"target": {"role": "review"}}"#),
-        ],
-    ),
-    (
-        "Review",
-        "#f59e0b",
-        ColumnRole::Review,
-        &[("builtin:play-sound", false, true, true, r#"{"sound": "done"}"#)],
-    ),
-    ("Done", "#10b981", ColumnRole::Done, &[]),
-    ("Cancelled", "#ef4444", ColumnRole::Cancelled, &[]),
-];
-
-/// The four default templates (D5): name, title prefix, description skeleton.
-const DEFAULT_TEMPLATES: &[(&str, &str, &str)] = &[
-    ("Feature", "", "## Goal\n\n## Acceptance criteria\n- \n\n## Out of scope\n"),
-    ("Bugfix", "Fix: ", "## What happens\n\n## What should happen\n\n## Steps to reproduce\n1. \n"),
-    ("Refactor", "Refactor: ", "## What to change\n\n## Why\n\n## Behaviour that must not change\n"),
-    (
-        "Research",
-        "Research: ",
-        "## Question\n\n## What to look at\n\n## Expected output\nA short written summary.\n",
-    ),
-];
-
-pub struct NewBoard {
-    pub name: String,
-    pub description: String,
-    pub repository_id: Option<Uuid>,
-}
-
-/// Creates a board with the default columns, column hooks and templates.
-pub async fn create(pool: &PgPool, new: NewBoard) -> Result<Board, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let board: Board = sqlx::query_as(concat!(
+pub async fn insert(
+    connection: &mut PgConnection,
+    name: &str,
+    description: &str,
+    repository_id: Option<Uuid>,
+) -> Result<Board, sqlx::Error> {
+    sqlx::query_as(concat!(
         "INSERT INTO boards (name, description, repository_id) VALUES ($1, $2, $3) RETURNING ",
         board_fields!()
     ))
-    .bind(&new.name)
-    .bind(&new.description)
-    .bind(new.repository_id)
-    .fetch_one(&mut *tx)
-    .await?;
-
-    let column_positions = position::spread(DEFAULT_COLUMNS.len());
-    for ((name, color, role, hooks), column_position) in DEFAULT_COLUMNS.iter().zip(column_positions) {
-        let column_id: Uuid = sqlx::query_scalar(
-            "INSERT INTO columns (board_id, name, color, position, role) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(board.id)
-        .bind(name)
-        .bind(color)
-        .bind(column_position)
-        .bind(role)
-        .fetch_one(&mut *tx)
-        .await?;
-        for ((builtin, execute_once, transparent, removable, settings), hook_position) in
-            hooks.iter().zip(position::spread(hooks.len()))
-        {
-            let settings: Value = serde_json::from_str(settings).unwrap_or_default();
-            sqlx::query(
-                "INSERT INTO column_hooks (column_id, builtin, position, execute_once, transparent, removable, settings)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(column_id)
-            .bind(builtin)
-            .bind(hook_position)
-            .bind(execute_once)
-            .bind(transparent)
-            .bind(removable)
-            .bind(settings)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    for ((name, title, description), template_position) in
-        DEFAULT_TEMPLATES.iter().zip(position::spread(DEFAULT_TEMPLATES.len()))
-    {
-        sqlx::query(
-            "INSERT INTO templates (board_id, name, title, description, position) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(board.id)
-        .bind(name)
-        .bind(title)
-        .bind(description)
-        .bind(template_position)
-        .execute(&mut *tx)
-        .await?;
-    }
-    events::publish(&mut tx, &[board_stream(board.id)], "board.created", &json!(board)).await?;
-    tx.commit().await?;
-    Ok(board)
+    .bind(name)
+    .bind(description)
+    .bind(repository_id)
+    .fetch_one(connection)
+    .await
 }
 
-pub async fn list(pool: &PgPool) -> Result<Vec<Board>, sqlx::Error> {
+pub async fn list(connection: &mut PgConnection) -> Result<Vec<Board>, sqlx::Error> {
     sqlx::query_as(concat!("SELECT ", board_fields!(), " FROM boards ORDER BY created_at, id"))
-        .fetch_all(pool)
+        .fetch_all(connection)
         .await
 }
 
@@ -264,9 +173,12 @@ pub struct BoardChanges {
     pub repository_id: Option<Option<Uuid>>,
 }
 
-pub async fn update(pool: &PgPool, id: Uuid, changes: BoardChanges) -> Result<Option<Board>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let board: Option<Board> = sqlx::query_as(concat!(
+pub async fn update(
+    connection: &mut PgConnection,
+    id: Uuid,
+    changes: BoardChanges,
+) -> Result<Option<Board>, sqlx::Error> {
+    sqlx::query_as(concat!(
         "UPDATE boards SET name = coalesce($2, name), description = coalesce($3, description),
                 settings = coalesce($4, settings),
                 repository_id = CASE WHEN $5 THEN $6 ELSE repository_id END, updated_at = now()
@@ -279,25 +191,29 @@ pub async fn update(pool: &PgPool, id: Uuid, changes: BoardChanges) -> Result<Op
     .bind(changes.settings)
     .bind(changes.repository_id.is_some())
     .bind(changes.repository_id.flatten())
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(board) = &board {
-        events::publish(&mut tx, &[board_stream(id)], "board.updated", &json!(board)).await?;
-    }
-    tx.commit().await?;
-    Ok(board)
+    .fetch_optional(connection)
+    .await
 }
 
 /// Deletes a board and everything in it. Returns false if there was no such board.
-pub async fn delete(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+pub async fn delete(connection: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
     // Tasks reference columns without cascading; remove them first.
-    sqlx::query("DELETE FROM tasks WHERE board_id = $1").bind(id).execute(&mut *tx).await?;
-    let deleted =
-        sqlx::query("DELETE FROM boards WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected() > 0;
-    if deleted {
-        events::publish(&mut tx, &[board_stream(id)], "board.deleted", &json!({ "id": id })).await?;
-    }
-    tx.commit().await?;
-    Ok(deleted)
+    sqlx::query("DELETE FROM tasks WHERE board_id = $1").bind(id).execute(&mut *connection).await?;
+    let deleted = sqlx::query("DELETE FROM boards WHERE id = $1").bind(id).execute(connection).await?;
+    Ok(deleted.rows_affected() > 0)
+}
+
+pub async fn publish(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+    kind: EventKind,
+    payload: &Value,
+) -> Result<(), sqlx::Error> {
+    events::publish(connection, &[board_stream(board_id)], kind, payload).await
+}
+
+/// Makes the transaction a read-only, repeatable-read snapshot (its first statement).
+pub async fn read_only_snapshot(connection: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(connection).await?;
+    Ok(())
 }

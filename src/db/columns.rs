@@ -1,43 +1,18 @@
-//! Columns (D2): add, rename, recolour, change role or settings, reorder, delete.
-//! Behaviour keys on a column's role, never its name. Column positions on a board are
-//! serialized by locking the board's row.
+//! Columns' SQL (D2): insert, change, delete. The rules — roles, placement, what
+//! happens to a deleted column's tasks — are `board::columns`'s. Column positions on a
+//! board are serialized by locking the board's row ([`lock_board`]).
 
-use serde_json::json;
-use sqlx::{PgConnection, PgPool};
+use serde_json::{Value, json};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::boards::{Column, ColumnRole, column_fields};
-use super::events::{self, board_stream};
-use crate::position::{self, PlaceError};
-
-#[derive(Debug, thiserror::Error)]
-pub enum ColumnError {
-    #[error("no column {0}")]
-    NotFound(Uuid),
-    #[error("no board {0}")]
-    BoardNotFound(Uuid),
-    #[error("{field}: no column {id} on this board")]
-    Neighbour { field: &'static str, id: Uuid },
-    #[error("`after` must come before `before`")]
-    NeighboursOutOfOrder,
-    #[error("a board needs at least one column; add another before deleting this one")]
-    LastColumn,
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-}
-
-/// Where a column goes among its board's columns; neither: the end.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Placement {
-    pub after: Option<Uuid>,
-    pub before: Option<Uuid>,
-}
+use super::events::{self, EventKind, board_stream};
 
 pub struct NewColumn {
     pub name: String,
     pub color: String,
     pub role: ColumnRole,
-    pub placement: Placement,
 }
 
 #[derive(Debug, Default)]
@@ -47,15 +22,17 @@ pub struct ColumnChanges {
     pub role: Option<ColumnRole>,
     pub hooks_enabled: Option<bool>,
     pub max_concurrent: Option<Option<i32>>,
-    /// Set to move the column.
-    pub placement: Option<Placement>,
+    /// A new position, to move the column.
+    pub position: Option<String>,
 }
 
-pub async fn create(pool: &PgPool, board_id: Uuid, new: NewColumn) -> Result<Column, ColumnError> {
-    let mut tx = pool.begin().await?;
-    lock_board(&mut tx, board_id).await?;
-    let position = slot(&mut tx, board_id, None, new.placement).await?;
-    let column: Column = sqlx::query_as(concat!(
+pub async fn insert(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+    new: &NewColumn,
+    position: &str,
+) -> Result<Column, sqlx::Error> {
+    sqlx::query_as(concat!(
         "INSERT INTO columns (board_id, name, color, position, role) VALUES ($1, $2, $3, $4, $5) RETURNING ",
         column_fields!()
     ))
@@ -64,22 +41,16 @@ pub async fn create(pool: &PgPool, board_id: Uuid, new: NewColumn) -> Result<Col
     .bind(&new.color)
     .bind(position)
     .bind(new.role)
-    .fetch_one(&mut *tx)
-    .await?;
-    events::publish(&mut tx, &[board_stream(board_id)], "column.created", &json!(column)).await?;
-    tx.commit().await?;
-    Ok(column)
+    .fetch_one(connection)
+    .await
 }
 
-pub async fn update(pool: &PgPool, id: Uuid, changes: ColumnChanges) -> Result<Column, ColumnError> {
-    let mut tx = pool.begin().await?;
-    let board_id = board_of(&mut tx, id).await?;
-    lock_board(&mut tx, board_id).await?;
-    let position = match changes.placement {
-        Some(placement) => Some(slot(&mut tx, board_id, Some(id), placement).await?),
-        None => None,
-    };
-    let column: Column = sqlx::query_as(concat!(
+pub async fn update(
+    connection: &mut PgConnection,
+    id: Uuid,
+    changes: ColumnChanges,
+) -> Result<Column, sqlx::Error> {
+    sqlx::query_as(concat!(
         "UPDATE columns SET name = coalesce($2, name), color = coalesce($3, color), role = coalesce($4, role),
                 hooks_enabled = coalesce($5, hooks_enabled),
                 max_concurrent = CASE WHEN $6 THEN $7 ELSE max_concurrent END,
@@ -94,90 +65,69 @@ pub async fn update(pool: &PgPool, id: Uuid, changes: ColumnChanges) -> Result<C
     .bind(changes.hooks_enabled)
     .bind(changes.max_concurrent.is_some())
     .bind(changes.max_concurrent.flatten())
-    .bind(position)
-    .fetch_one(&mut *tx)
-    .await?;
-    events::publish(&mut tx, &[board_stream(board_id)], "column.updated", &json!(column)).await?;
-    tx.commit().await?;
-    Ok(column)
+    .bind(changes.position)
+    .fetch_one(connection)
+    .await
 }
 
-/// Deletes a column; its tasks move, in order, to the end of the board's first
-/// remaining column. Returns that column's id.
-pub async fn delete(pool: &PgPool, id: Uuid) -> Result<Uuid, ColumnError> {
-    let mut tx = pool.begin().await?;
-    let board_id = board_of(&mut tx, id).await?;
-    lock_board(&mut tx, board_id).await?;
-    let target: Option<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM columns WHERE board_id = $1 AND id <> $2 ORDER BY position LIMIT 1",
-    )
-    .bind(board_id)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let target = target.ok_or(ColumnError::LastColumn)?;
-    let last: Option<String> = sqlx::query_scalar("SELECT max(position) FROM tasks WHERE column_id = $1")
-        .bind(target)
-        .fetch_one(&mut *tx)
-        .await?;
-    let moving: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM tasks WHERE column_id = $1 ORDER BY position")
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
-    let mut previous = last;
-    for task_id in &moving {
-        let key =
-            position::between(previous.as_deref(), None).map_err(|_| ColumnError::NeighboursOutOfOrder)?;
-        sqlx::query(
-            "UPDATE tasks SET column_id = $2, position = $3, column_stay = gen_random_uuid(), updated_at = now()
-             WHERE id = $1",
-        )
-        .bind(task_id)
-        .bind(target)
-        .bind(&key)
-        .execute(&mut *tx)
-        .await?;
-        previous = Some(key);
-    }
-    // Executions recorded for the deleted column go with it (ON DELETE CASCADE).
-    sqlx::query("DELETE FROM columns WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    let payload = json!({ "id": id, "tasks_moved_to": target, "task_ids": moving });
-    events::publish(&mut tx, &[board_stream(board_id)], "column.deleted", &payload).await?;
-    tx.commit().await?;
-    Ok(target)
+pub async fn delete(connection: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM columns WHERE id = $1").bind(id).execute(connection).await?;
+    Ok(())
 }
 
-async fn board_of(connection: &mut PgConnection, id: Uuid) -> Result<Uuid, ColumnError> {
-    let board: Option<Uuid> = sqlx::query_scalar("SELECT board_id FROM columns WHERE id = $1")
+/// The board's first column other than `id`, if it has one.
+pub async fn first_other(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM columns WHERE board_id = $1 AND id <> $2 ORDER BY position LIMIT 1")
+        .bind(board_id)
         .bind(id)
         .fetch_optional(connection)
-        .await?;
-    board.ok_or(ColumnError::NotFound(id))
+        .await
 }
 
-async fn lock_board(connection: &mut PgConnection, board_id: Uuid) -> Result<(), ColumnError> {
+/// The column's board, if the column exists.
+pub async fn board_of(connection: &mut PgConnection, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT board_id FROM columns WHERE id = $1").bind(id).fetch_optional(connection).await
+}
+
+/// Locks the board's row; false if there is no such board.
+pub async fn lock_board(connection: &mut PgConnection, board_id: Uuid) -> Result<bool, sqlx::Error> {
     let found: Option<Uuid> = sqlx::query_scalar("SELECT id FROM boards WHERE id = $1 FOR UPDATE")
         .bind(board_id)
         .fetch_optional(connection)
         .await?;
-    found.map(|_| ()).ok_or(ColumnError::BoardNotFound(board_id))
+    Ok(found.is_some())
 }
 
-/// A free position among the board's columns for `moving` (excluded).
-async fn slot(
+/// The board's columns but `moving`, as (id, position) in order.
+pub async fn siblings(
     connection: &mut PgConnection,
     board_id: Uuid,
     moving: Option<Uuid>,
-    placement: Placement,
-) -> Result<String, ColumnError> {
-    let siblings: Vec<(Uuid, String)> =
-        sqlx::query_as("SELECT id, position FROM columns WHERE board_id = $1 AND id <> $2 ORDER BY position")
-            .bind(board_id)
-            .bind(moving.unwrap_or(Uuid::nil()))
-            .fetch_all(connection)
-            .await?;
-    position::place(&siblings, placement.after, placement.before).map_err(|error| match error {
-        PlaceError::UnknownNeighbour { field, id } => ColumnError::Neighbour { field, id },
-        PlaceError::OutOfOrder => ColumnError::NeighboursOutOfOrder,
-    })
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, position FROM columns WHERE board_id = $1 AND id <> $2 ORDER BY position")
+        .bind(board_id)
+        .bind(moving.unwrap_or(Uuid::nil()))
+        .fetch_all(connection)
+        .await
+}
+
+pub async fn publish(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+    kind: EventKind,
+    payload: &Value,
+) -> Result<(), sqlx::Error> {
+    events::publish(connection, &[board_stream(board_id)], kind, payload).await
+}
+
+pub async fn publish_column(
+    connection: &mut PgConnection,
+    column: &Column,
+    kind: EventKind,
+) -> Result<(), sqlx::Error> {
+    publish(connection, column.board_id, kind, &json!(column)).await
 }

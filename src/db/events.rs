@@ -22,6 +22,62 @@ pub struct Event {
     pub payload: Value,
 }
 
+/// What happened: the `kind` of an event, as clients (the web UI, `docs/`) read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    BoardCreated,
+    BoardUpdated,
+    BoardDeleted,
+    ColumnCreated,
+    ColumnUpdated,
+    ColumnDeleted,
+    TemplateCreated,
+    TemplateUpdated,
+    TemplateDeleted,
+    HookCreated,
+    HookUpdated,
+    HookDeleted,
+    ColumnHookCreated,
+    ColumnHookUpdated,
+    ColumnHookDeleted,
+    TaskCreated,
+    TaskUpdated,
+    TaskMoved,
+    TaskDeleted,
+    HookExecutionUpdated,
+    SessionUpdated,
+    ActivityAppended,
+}
+
+impl EventKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BoardCreated => "board.created",
+            Self::BoardUpdated => "board.updated",
+            Self::BoardDeleted => "board.deleted",
+            Self::ColumnCreated => "column.created",
+            Self::ColumnUpdated => "column.updated",
+            Self::ColumnDeleted => "column.deleted",
+            Self::TemplateCreated => "template.created",
+            Self::TemplateUpdated => "template.updated",
+            Self::TemplateDeleted => "template.deleted",
+            Self::HookCreated => "hook.created",
+            Self::HookUpdated => "hook.updated",
+            Self::HookDeleted => "hook.deleted",
+            Self::ColumnHookCreated => "column_hook.created",
+            Self::ColumnHookUpdated => "column_hook.updated",
+            Self::ColumnHookDeleted => "column_hook.deleted",
+            Self::TaskCreated => "task.created",
+            Self::TaskUpdated => "task.updated",
+            Self::TaskMoved => "task.moved",
+            Self::TaskDeleted => "task.deleted",
+            Self::HookExecutionUpdated => "hook_execution.updated",
+            Self::SessionUpdated => "session.updated",
+            Self::ActivityAppended => "activity.appended",
+        }
+    }
+}
+
 pub fn board_stream(board_id: uuid::Uuid) -> String {
     format!("board:{board_id}")
 }
@@ -34,9 +90,10 @@ pub fn task_stream(task_id: uuid::Uuid) -> String {
 pub async fn publish(
     connection: &mut PgConnection,
     streams: &[String],
-    kind: &str,
+    kind: EventKind,
     payload: &Value,
 ) -> Result<(), sqlx::Error> {
+    let kind = kind.as_str();
     for stream in streams {
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO event_streams (stream, last_seq) VALUES ($1, 1)

@@ -1,14 +1,14 @@
-//! Board hooks (script and agent) and their attachments to columns (H1, H3).
+//! Board hooks' SQL (script and agent) and their attachments to columns (H1, H3).
+//! The rules are `board::hooks`'s.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::boards::{ColumnHook, column_hook_fields};
-use super::events::{self, board_stream};
-use crate::position::{self, PlaceError};
+use super::events::{self, EventKind, board_stream};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, schemars::JsonSchema)]
 #[sqlx(type_name = "hook_kind", rename_all = "snake_case")]
@@ -39,29 +39,7 @@ macro_rules! hook_fields {
     };
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum HookError {
-    #[error("no hook {0}")]
-    NotFound(Uuid),
-    #[error("no board {0}")]
-    BoardNotFound(Uuid),
-    #[error("no column {0}")]
-    ColumnNotFound(Uuid),
-    #[error("no column hook {0}")]
-    AttachmentNotFound(Uuid),
-    #[error("hook_id: hook {0} belongs to another board")]
-    ForeignHook(Uuid),
-    #[error("this hook is part of the column's workflow and cannot be removed")]
-    NotRemovable,
-    #[error("{field}: no hook {id} on this column")]
-    Neighbour { field: &'static str, id: Uuid },
-    #[error("`after` must come before `before`")]
-    NeighboursOutOfOrder,
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-}
-
-/// A script or agent hook's definition (validated by the caller: a script has a
+/// A script or agent hook's definition, checked by `board::hooks` (a script has a
 /// command, an agent hook a prompt).
 #[derive(Debug, Clone)]
 pub struct HookDefinition {
@@ -87,14 +65,12 @@ pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<Hook>
         .await
 }
 
-pub async fn create(pool: &PgPool, board_id: Uuid, definition: HookDefinition) -> Result<Hook, HookError> {
-    let mut tx = pool.begin().await?;
-    let board: Option<Uuid> = sqlx::query_scalar("SELECT id FROM boards WHERE id = $1")
-        .bind(board_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    board.ok_or(HookError::BoardNotFound(board_id))?;
-    let hook: Hook = sqlx::query_as(concat!(
+pub async fn insert(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+    definition: &HookDefinition,
+) -> Result<Hook, sqlx::Error> {
+    sqlx::query_as(concat!(
         "INSERT INTO hooks (board_id, name, kind, command, prompt, agent, timeout_seconds)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
         hook_fields!()
@@ -106,17 +82,17 @@ pub async fn create(pool: &PgPool, board_id: Uuid, definition: HookDefinition) -
     .bind(&definition.prompt)
     .bind(&definition.agent)
     .bind(definition.timeout_seconds)
-    .fetch_one(&mut *tx)
-    .await?;
-    events::publish(&mut tx, &[board_stream(board_id)], "hook.created", &json!(hook)).await?;
-    tx.commit().await?;
-    Ok(hook)
+    .fetch_one(connection)
+    .await
 }
 
-/// Replaces a hook's definition.
-pub async fn replace(pool: &PgPool, id: Uuid, definition: HookDefinition) -> Result<Hook, HookError> {
-    let mut tx = pool.begin().await?;
-    let hook: Option<Hook> = sqlx::query_as(concat!(
+/// Replaces a hook's definition; `None` if there is no such hook.
+pub async fn replace(
+    connection: &mut PgConnection,
+    id: Uuid,
+    definition: &HookDefinition,
+) -> Result<Option<Hook>, sqlx::Error> {
+    sqlx::query_as(concat!(
         "UPDATE hooks SET name = $2, kind = $3, command = $4, prompt = $5, agent = $6, timeout_seconds = $7,
                 updated_at = now()
          WHERE id = $1 RETURNING ",
@@ -129,161 +105,137 @@ pub async fn replace(pool: &PgPool, id: Uuid, definition: HookDefinition) -> Res
     .bind(&definition.prompt)
     .bind(&definition.agent)
     .bind(definition.timeout_seconds)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let hook = hook.ok_or(HookError::NotFound(id))?;
-    events::publish(&mut tx, &[board_stream(hook.board_id)], "hook.updated", &json!(hook)).await?;
-    tx.commit().await?;
-    Ok(hook)
+    .fetch_optional(connection)
+    .await
 }
 
-/// Deletes a hook and its attachments.
-pub async fn delete(pool: &PgPool, id: Uuid) -> Result<(), HookError> {
-    let mut tx = pool.begin().await?;
-    let board: Option<Uuid> = sqlx::query_scalar("DELETE FROM hooks WHERE id = $1 RETURNING board_id")
+/// Deletes a hook and its attachments; its board, if there was such a hook.
+pub async fn delete(connection: &mut PgConnection, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("DELETE FROM hooks WHERE id = $1 RETURNING board_id")
         .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let board_id = board.ok_or(HookError::NotFound(id))?;
-    events::publish(&mut tx, &[board_stream(board_id)], "hook.deleted", &json!({ "id": id })).await?;
-    tx.commit().await?;
-    Ok(())
+        .fetch_optional(connection)
+        .await
 }
 
-/// What is attached: a board hook or a built-in.
+/// A column's hook: a board hook or a built-in, with its options.
 #[derive(Debug, Clone)]
-pub enum Attached {
-    Hook(Uuid),
-    Builtin(&'static str),
+pub struct NewAttachment<'a> {
+    pub hook_id: Option<Uuid>,
+    pub builtin: Option<&'a str>,
+    pub execute_once: bool,
+    pub transparent: bool,
+    pub removable: bool,
+    pub settings: Value,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct AttachmentOptions {
-    pub execute_once: Option<bool>,
-    pub transparent: Option<bool>,
-    pub settings: Option<Value>,
-    pub after: Option<Uuid>,
-    pub before: Option<Uuid>,
-    /// Move to the end of the column's hooks.
-    pub move_to_end: bool,
-}
-
-pub async fn attach(
-    pool: &PgPool,
+pub async fn insert_attachment(
+    connection: &mut PgConnection,
     column_id: Uuid,
-    attached: Attached,
-    options: AttachmentOptions,
-) -> Result<ColumnHook, HookError> {
-    let mut tx = pool.begin().await?;
-    let board_id = lock_column(&mut tx, column_id).await?;
-    let (hook_id, builtin) = match attached {
-        Attached::Hook(hook_id) => {
-            let hook = get(&mut tx, hook_id).await?.ok_or(HookError::NotFound(hook_id))?;
-            if hook.board_id != board_id {
-                return Err(HookError::ForeignHook(hook_id));
-            }
-            (Some(hook_id), None)
-        }
-        Attached::Builtin(builtin) => (None, Some(builtin)),
-    };
-    let key = slot(&mut tx, column_id, None, options.after, options.before).await?;
-    let attachment: ColumnHook = sqlx::query_as(concat!(
-        "INSERT INTO column_hooks (column_id, hook_id, builtin, position, execute_once, transparent, settings)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+    attachment: &NewAttachment<'_>,
+    position: &str,
+) -> Result<ColumnHook, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "INSERT INTO column_hooks (column_id, hook_id, builtin, position, execute_once, transparent, removable,
+                                   settings)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
         column_hook_fields!()
     ))
     .bind(column_id)
-    .bind(hook_id)
-    .bind(builtin)
-    .bind(key)
-    .bind(options.execute_once.unwrap_or(false))
-    .bind(options.transparent.unwrap_or(false))
-    .bind(options.settings.unwrap_or_else(|| json!({})))
-    .fetch_one(&mut *tx)
-    .await?;
-    events::publish(&mut tx, &[board_stream(board_id)], "column_hook.created", &json!(attachment)).await?;
-    tx.commit().await?;
-    Ok(attachment)
+    .bind(attachment.hook_id)
+    .bind(attachment.builtin)
+    .bind(position)
+    .bind(attachment.execute_once)
+    .bind(attachment.transparent)
+    .bind(attachment.removable)
+    .bind(&attachment.settings)
+    .fetch_one(connection)
+    .await
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AttachmentChanges {
+    pub execute_once: Option<bool>,
+    pub transparent: Option<bool>,
+    pub settings: Option<Value>,
+    pub position: Option<String>,
 }
 
 pub async fn update_attachment(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     id: Uuid,
-    options: AttachmentOptions,
-) -> Result<ColumnHook, HookError> {
-    let mut tx = pool.begin().await?;
-    let column_id: Option<Uuid> = sqlx::query_scalar("SELECT column_id FROM column_hooks WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let column_id = column_id.ok_or(HookError::AttachmentNotFound(id))?;
-    let board_id = lock_column(&mut tx, column_id).await?;
-    let moves = options.after.is_some() || options.before.is_some() || options.move_to_end;
-    let key = match moves {
-        true => Some(slot(&mut tx, column_id, Some(id), options.after, options.before).await?),
-        false => None,
-    };
-    let attachment: ColumnHook = sqlx::query_as(concat!(
+    changes: AttachmentChanges,
+) -> Result<ColumnHook, sqlx::Error> {
+    sqlx::query_as(concat!(
         "UPDATE column_hooks SET execute_once = coalesce($2, execute_once), transparent = coalesce($3, transparent),
                 settings = coalesce($4, settings), position = coalesce($5, position)
          WHERE id = $1 RETURNING ",
         column_hook_fields!()
     ))
     .bind(id)
-    .bind(options.execute_once)
-    .bind(options.transparent)
-    .bind(options.settings)
-    .bind(key)
-    .fetch_one(&mut *tx)
-    .await?;
-    events::publish(&mut tx, &[board_stream(board_id)], "column_hook.updated", &json!(attachment)).await?;
-    tx.commit().await?;
-    Ok(attachment)
+    .bind(changes.execute_once)
+    .bind(changes.transparent)
+    .bind(changes.settings)
+    .bind(changes.position)
+    .fetch_one(connection)
+    .await
 }
 
-pub async fn detach(pool: &PgPool, id: Uuid) -> Result<(), HookError> {
-    let mut tx = pool.begin().await?;
-    let found: Option<(Uuid, bool)> =
-        sqlx::query_as("SELECT column_id, removable FROM column_hooks WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (column_id, removable) = found.ok_or(HookError::AttachmentNotFound(id))?;
-    if !removable {
-        return Err(HookError::NotRemovable);
-    }
-    let board_id = lock_column(&mut tx, column_id).await?;
-    sqlx::query("DELETE FROM column_hooks WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    events::publish(&mut tx, &[board_stream(board_id)], "column_hook.deleted", &json!({ "id": id })).await?;
-    tx.commit().await?;
+/// An attachment's column and whether it may be removed.
+pub async fn attachment_column(
+    connection: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<(Uuid, bool)>, sqlx::Error> {
+    sqlx::query_as("SELECT column_id, removable FROM column_hooks WHERE id = $1")
+        .bind(id)
+        .fetch_optional(connection)
+        .await
+}
+
+pub async fn delete_attachment(connection: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM column_hooks WHERE id = $1").bind(id).execute(connection).await?;
     Ok(())
 }
 
-/// Locks the column (serializing its hooks' positions) and returns its board.
-async fn lock_column(connection: &mut PgConnection, column_id: Uuid) -> Result<Uuid, HookError> {
-    let board: Option<Uuid> = sqlx::query_scalar("SELECT board_id FROM columns WHERE id = $1 FOR UPDATE")
+/// Locks the column (serializing its hooks' positions); its board, if it exists.
+pub async fn lock_column(
+    connection: &mut PgConnection,
+    column_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT board_id FROM columns WHERE id = $1 FOR UPDATE")
         .bind(column_id)
         .fetch_optional(connection)
-        .await?;
-    board.ok_or(HookError::ColumnNotFound(column_id))
+        .await
 }
 
-async fn slot(
+/// The column's attachments but `moving`, as (id, position) in order.
+pub async fn siblings(
     connection: &mut PgConnection,
     column_id: Uuid,
     moving: Option<Uuid>,
-    after: Option<Uuid>,
-    before: Option<Uuid>,
-) -> Result<String, HookError> {
-    let siblings: Vec<(Uuid, String)> = sqlx::query_as(
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as(
         "SELECT id, position FROM column_hooks WHERE column_id = $1 AND id <> $2 ORDER BY position",
     )
     .bind(column_id)
     .bind(moving.unwrap_or(Uuid::nil()))
     .fetch_all(connection)
-    .await?;
-    position::place(&siblings, after, before).map_err(|error| match error {
-        PlaceError::UnknownNeighbour { field, id } => HookError::Neighbour { field, id },
-        PlaceError::OutOfOrder => HookError::NeighboursOutOfOrder,
-    })
+    .await
+}
+
+pub async fn publish(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+    kind: EventKind,
+    payload: &Value,
+) -> Result<(), sqlx::Error> {
+    events::publish(connection, &[board_stream(board_id)], kind, payload).await
+}
+
+pub async fn publish_value<T: Serialize>(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+    kind: EventKind,
+    value: &T,
+) -> Result<(), sqlx::Error> {
+    publish(connection, board_id, kind, &json!(value)).await
 }

@@ -9,6 +9,7 @@ pub mod activity;
 pub mod boards;
 pub mod columns;
 pub mod events;
+pub mod executions;
 pub mod hooks;
 pub mod repositories;
 pub mod sessions;

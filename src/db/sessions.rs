@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::events::{self, board_stream, task_stream};
+use super::events::{self, EventKind, board_stream, task_stream};
 use super::tasks::{AgentStatus, Task};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, schemars::JsonSchema)]
@@ -237,7 +237,7 @@ pub async fn append<T: ActivityKind + Serialize + Sync>(
         return Err(sqlx::Error::RowNotFound);
     }
     let payload = json!({ "task_id": task_id, "first_id": first, "last_id": last, "count": count });
-    events::publish(connection, &[task_stream(task_id)], "activity.appended", &payload).await
+    events::publish(connection, &[task_stream(task_id)], EventKind::ActivityAppended, &payload).await
 }
 
 /// What an activity entry is, for the `kind` column.
@@ -300,7 +300,7 @@ pub async fn attach_pull_request(
         events::publish(
             &mut tx,
             &[board_stream(task.board_id), task_stream(task.id)],
-            "task.updated",
+            EventKind::TaskUpdated,
             &json!(task),
         )
         .await?;
@@ -323,7 +323,7 @@ pub async fn set_worktree(pool: &PgPool, task_id: Uuid, path: &str, branch: &str
     events::publish(
         &mut tx,
         &[board_stream(task.board_id), task_stream(task.id)],
-        "task.updated",
+        EventKind::TaskUpdated,
         &json!(task),
     )
     .await?;
@@ -379,7 +379,7 @@ async fn set_task_status(
         events::publish(
             connection,
             &[board_stream(task.board_id), task_stream(task.id)],
-            "task.updated",
+            EventKind::TaskUpdated,
             &json!(task),
         )
         .await?;
@@ -388,5 +388,6 @@ async fn set_task_status(
 }
 
 async fn publish_session(connection: &mut PgConnection, session: &AgentSession) -> Result<(), sqlx::Error> {
-    events::publish(connection, &[task_stream(session.task_id)], "session.updated", &json!(session)).await
+    events::publish(connection, &[task_stream(session.task_id)], EventKind::SessionUpdated, &json!(session))
+        .await
 }

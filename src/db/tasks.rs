@@ -1,17 +1,18 @@
-//! Tasks (D3): create, read, update, move between neighbours, duplicate, delete, filter.
+//! Tasks' SQL (D3): insert, read, update, place, copy, delete, filter. The rules and
+//! the transactions are `board::tasks`'s; these run on the connection they are given.
 //!
-//! Positions are fractional keys scoped to a column. Every move and every insertion
-//! locks the target column's row first, so concurrent moves into one column are
-//! serialized and never compute the same key.
+//! Positions are fractional keys scoped to a column. The caller locks the target
+//! column's row ([`lock_column`]) before computing a key with [`slot`], so concurrent
+//! moves into one column are serialized and never compute the same key.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::events::{self, board_stream, task_stream};
-use crate::position;
+use super::events::{self, EventKind, board_stream, task_stream};
+use crate::position::{self, PlaceError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, schemars::JsonSchema)]
 #[sqlx(type_name = "agent_status", rename_all = "snake_case")]
@@ -63,63 +64,37 @@ macro_rules! task_fields {
 }
 pub(crate) use task_fields;
 
-/// Why a task operation was refused; each names what was wrong.
-#[derive(Debug, thiserror::Error)]
-pub enum TaskError {
-    #[error("no task {0}")]
-    NotFound(Uuid),
-    #[error("no board {0}")]
-    BoardNotFound(Uuid),
-    #[error("no column {0}")]
-    ColumnNotFound(Uuid),
-    #[error("column {0} belongs to another board")]
-    ForeignColumn(Uuid),
-    #[error("{field}: no task {id} in the target column")]
-    Neighbour { field: &'static str, id: Uuid },
-    #[error("`after` must come before `before` in the column")]
-    NeighboursOutOfOrder,
-    #[error("parent_task_id: no task {0} on this board")]
-    ParentNotFound(Uuid),
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-}
-
+/// What a new task is made of, checked by the domain.
 #[derive(Debug, Default)]
 pub struct NewTask {
     pub title: String,
     pub description: String,
-    pub column_id: Option<Uuid>,
     pub auto_start: bool,
     pub agent: Option<String>,
     pub base_branch: Option<String>,
     pub parent_task_id: Option<Uuid>,
 }
 
-pub async fn create(pool: &PgPool, board_id: Uuid, new: NewTask) -> Result<Task, TaskError> {
-    let mut tx = pool.begin().await?;
-    // Numbering also serializes creations on one board.
-    let number: Option<i64> = sqlx::query_scalar(
+/// Takes the board's next task number; `None` if there is no such board. Also
+/// serializes creations on one board.
+pub async fn next_number(connection: &mut PgConnection, board_id: Uuid) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
         "UPDATE boards SET task_counter = task_counter + 1 WHERE id = $1 RETURNING task_counter",
     )
     .bind(board_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let number = number.ok_or(TaskError::BoardNotFound(board_id))?;
-    let column_id = match new.column_id {
-        Some(column_id) => column_of_board(&mut tx, column_id, board_id).await?,
-        None => first_column(&mut tx, board_id).await?.ok_or(TaskError::BoardNotFound(board_id))?,
-    };
-    if let Some(parent) = new.parent_task_id {
-        let found: Option<Uuid> = sqlx::query_scalar("SELECT id FROM tasks WHERE id = $1 AND board_id = $2")
-            .bind(parent)
-            .bind(board_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        found.ok_or(TaskError::ParentNotFound(parent))?;
-    }
-    lock_column(&mut tx, column_id).await?;
-    let position = slot(&mut tx, column_id, None, Place::End).await?;
-    let task: Task = sqlx::query_as(concat!(
+    .fetch_optional(connection)
+    .await
+}
+
+pub async fn insert(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+    column_id: Uuid,
+    position: &str,
+    number: i64,
+    new: &NewTask,
+) -> Result<Task, sqlx::Error> {
+    sqlx::query_as(concat!(
         "INSERT INTO tasks (board_id, column_id, position, number, title, description, auto_start, agent,
                             base_branch, parent_task_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
@@ -135,11 +110,21 @@ pub async fn create(pool: &PgPool, board_id: Uuid, new: NewTask) -> Result<Task,
     .bind(&new.agent)
     .bind(&new.base_branch)
     .bind(new.parent_task_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    publish(&mut tx, &task, "task.created").await?;
-    tx.commit().await?;
-    Ok(task)
+    .fetch_one(connection)
+    .await
+}
+
+/// Whether `task_id` is a task of `board_id`.
+pub async fn on_board(
+    connection: &mut PgConnection,
+    task_id: Uuid,
+    board_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tasks WHERE id = $1 AND board_id = $2)")
+        .bind(task_id)
+        .bind(board_id)
+        .fetch_one(connection)
+        .await
 }
 
 pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<Task>, sqlx::Error> {
@@ -149,10 +134,18 @@ pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<Task>
         .await
 }
 
+/// The task, locked until the transaction ends.
+pub async fn lock(connection: &mut PgConnection, id: Uuid) -> Result<Option<Task>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", task_fields!(), " FROM tasks WHERE id = $1 FOR UPDATE"))
+        .bind(id)
+        .fetch_optional(connection)
+        .await
+}
+
 #[derive(Debug, Default)]
 pub struct TaskFilter {
     pub column_id: Option<Uuid>,
-    /// Words that must all appear in the title or the description.
+    /// Text that must appear in the title or the description.
     pub text: Option<String>,
 }
 
@@ -182,6 +175,14 @@ pub async fn list(
     .await
 }
 
+/// The ids of a column's tasks, in order.
+pub async fn in_column(connection: &mut PgConnection, column_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM tasks WHERE column_id = $1 ORDER BY position")
+        .bind(column_id)
+        .fetch_all(connection)
+        .await
+}
+
 #[derive(Debug, Default)]
 pub struct TaskChanges {
     pub title: Option<String>,
@@ -191,9 +192,12 @@ pub struct TaskChanges {
     pub base_branch: Option<Option<String>>,
 }
 
-pub async fn update(pool: &PgPool, id: Uuid, changes: TaskChanges) -> Result<Task, TaskError> {
-    let mut tx = pool.begin().await?;
-    let task: Option<Task> = sqlx::query_as(concat!(
+pub async fn update(
+    connection: &mut PgConnection,
+    id: Uuid,
+    changes: TaskChanges,
+) -> Result<Option<Task>, sqlx::Error> {
+    sqlx::query_as(concat!(
         "UPDATE tasks SET title = coalesce($2, title), description = coalesce($3, description),
                 auto_start = coalesce($4, auto_start),
                 agent = CASE WHEN $5 THEN $6 ELSE agent END,
@@ -210,47 +214,19 @@ pub async fn update(pool: &PgPool, id: Uuid, changes: TaskChanges) -> Result<Tas
     .bind(changes.agent.flatten())
     .bind(changes.base_branch.is_some())
     .bind(changes.base_branch.flatten())
-    .fetch_optional(&mut *tx)
-    .await?;
-    let task = task.ok_or(TaskError::NotFound(id))?;
-    publish(&mut tx, &task, "task.updated").await?;
-    tx.commit().await?;
-    Ok(task)
+    .fetch_optional(connection)
+    .await
 }
 
-/// Where a moved task goes: a column (default: its own) and, optionally, the
-/// neighbours it lands between. No neighbours: the end of the column.
-#[derive(Debug, Default)]
-pub struct Destination {
-    pub column_id: Option<Uuid>,
-    /// The task it lands right after.
-    pub after: Option<Uuid>,
-    /// The task it lands right before.
-    pub before: Option<Uuid>,
-}
-
-#[derive(Debug)]
-pub struct Moved {
-    pub task: Task,
-    /// True when the column changed: that, not a reorder, is what fires hooks.
-    pub column_changed: bool,
-}
-
-pub async fn move_to(pool: &PgPool, id: Uuid, destination: Destination) -> Result<Moved, TaskError> {
-    let mut tx = pool.begin().await?;
-    let current = lock_task(&mut tx, id).await?;
-    let column_id = match destination.column_id {
-        Some(column_id) => column_of_board(&mut tx, column_id, current.board_id).await?,
-        None => current.column_id,
-    };
-    lock_column(&mut tx, column_id).await?;
-    let place = match (destination.after, destination.before) {
-        (None, None) => Place::End,
-        (after, before) => Place::Between { after, before },
-    };
-    let position = slot(&mut tx, column_id, Some(id), place).await?;
-    let column_changed = column_id != current.column_id;
-    let task: Task = sqlx::query_as(concat!(
+/// Puts the task at `position` in `column_id`; a new column starts a new stay there
+/// (its hook executions belong to one stay).
+pub async fn place(
+    connection: &mut PgConnection,
+    id: Uuid,
+    column_id: Uuid,
+    position: &str,
+) -> Result<Task, sqlx::Error> {
+    sqlx::query_as(concat!(
         "UPDATE tasks SET column_id = $2, position = $3, updated_at = now(),
                 column_stay = CASE WHEN column_id = $2 THEN column_stay ELSE gen_random_uuid() END
          WHERE id = $1 RETURNING ",
@@ -259,31 +235,18 @@ pub async fn move_to(pool: &PgPool, id: Uuid, destination: Destination) -> Resul
     .bind(id)
     .bind(column_id)
     .bind(position)
-    .fetch_one(&mut *tx)
-    .await?;
-    let payload =
-        json!({ "task": task, "from_column_id": current.column_id, "column_changed": column_changed });
-    events::publish(&mut tx, &[board_stream(task.board_id), task_stream(task.id)], "task.moved", &payload)
-        .await?;
-    tx.commit().await?;
-    Ok(Moved { task, column_changed })
+    .fetch_one(connection)
+    .await
 }
 
-/// A copy of the task right after it, idle, with a fresh number.
-pub async fn duplicate(pool: &PgPool, id: Uuid) -> Result<Task, TaskError> {
-    let mut tx = pool.begin().await?;
-    let original = lock_task(&mut tx, id).await?;
-    let number: i64 = sqlx::query_scalar(
-        "UPDATE boards SET task_counter = task_counter + 1 WHERE id = $1 RETURNING task_counter",
-    )
-    .bind(original.board_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    lock_column(&mut tx, original.column_id).await?;
-    let position =
-        slot(&mut tx, original.column_id, None, Place::Between { after: Some(original.id), before: None })
-            .await?;
-    let task: Task = sqlx::query_as(concat!(
+/// A copy of the task at `position` beside it, idle, with the number given.
+pub async fn copy(
+    connection: &mut PgConnection,
+    id: Uuid,
+    position: &str,
+    number: i64,
+) -> Result<Task, sqlx::Error> {
+    sqlx::query_as(concat!(
         "INSERT INTO tasks (board_id, column_id, position, number, title, description, auto_start, agent,
                             agent_settings, base_branch, parent_task_id)
          SELECT board_id, column_id, $2, $3, left(title || ' (copy)', 500), description, false, agent,
@@ -294,89 +257,82 @@ pub async fn duplicate(pool: &PgPool, id: Uuid) -> Result<Task, TaskError> {
     .bind(id)
     .bind(position)
     .bind(number)
-    .fetch_one(&mut *tx)
-    .await?;
-    publish(&mut tx, &task, "task.created").await?;
-    tx.commit().await?;
-    Ok(task)
+    .fetch_one(connection)
+    .await
 }
 
-pub async fn delete(pool: &PgPool, id: Uuid) -> Result<Task, TaskError> {
-    let mut tx = pool.begin().await?;
-    let task = lock_task(&mut tx, id).await?;
-    sqlx::query("DELETE FROM tasks WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    let payload = json!({ "id": id, "column_id": task.column_id });
-    events::publish(&mut tx, &[board_stream(task.board_id), task_stream(id)], "task.deleted", &payload)
-        .await?;
-    tx.commit().await?;
-    Ok(task)
+pub async fn delete(connection: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM tasks WHERE id = $1").bind(id).execute(connection).await?;
+    Ok(())
 }
 
-async fn publish(connection: &mut PgConnection, task: &Task, kind: &str) -> Result<(), sqlx::Error> {
-    events::publish(connection, &[board_stream(task.board_id), task_stream(task.id)], kind, &json!(task))
-        .await
+/// Publishes `kind` with the whole task on its board's and its own stream.
+pub async fn publish(connection: &mut PgConnection, task: &Task, kind: EventKind) -> Result<(), sqlx::Error> {
+    publish_payload(connection, task, kind, &json!(task)).await
 }
 
-async fn lock_task(connection: &mut PgConnection, id: Uuid) -> Result<Task, TaskError> {
-    let task: Option<Task> =
-        sqlx::query_as(concat!("SELECT ", task_fields!(), " FROM tasks WHERE id = $1 FOR UPDATE"))
-            .bind(id)
-            .fetch_optional(connection)
-            .await?;
-    task.ok_or(TaskError::NotFound(id))
+/// Publishes `kind` with `payload` on the task's board's and its own stream.
+pub async fn publish_payload(
+    connection: &mut PgConnection,
+    task: &Task,
+    kind: EventKind,
+    payload: &Value,
+) -> Result<(), sqlx::Error> {
+    events::publish(connection, &[board_stream(task.board_id), task_stream(task.id)], kind, payload).await
 }
 
 /// Serializes position changes within one column.
-pub(crate) async fn lock_column(connection: &mut PgConnection, column_id: Uuid) -> Result<(), sqlx::Error> {
+pub async fn lock_column(connection: &mut PgConnection, column_id: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1 FROM columns WHERE id = $1 FOR UPDATE").bind(column_id).execute(connection).await?;
     Ok(())
 }
 
-async fn column_of_board(
+/// The board a column belongs to, if the column exists.
+pub async fn board_of_column(
     connection: &mut PgConnection,
     column_id: Uuid,
-    board_id: Uuid,
-) -> Result<Uuid, TaskError> {
-    let owner: Option<Uuid> = sqlx::query_scalar("SELECT board_id FROM columns WHERE id = $1")
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT board_id FROM columns WHERE id = $1")
         .bind(column_id)
         .fetch_optional(connection)
-        .await?;
-    match owner {
-        None => Err(TaskError::ColumnNotFound(column_id)),
-        Some(owner) if owner != board_id => Err(TaskError::ForeignColumn(column_id)),
-        Some(_) => Ok(column_id),
-    }
+        .await
 }
 
 /// The column new tasks go to: the `todo` column, else the first one.
-async fn first_column(connection: &mut PgConnection, board_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+pub async fn first_column(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM columns WHERE board_id = $1 ORDER BY role <> 'todo', position LIMIT 1")
         .bind(board_id)
         .fetch_optional(connection)
         .await
 }
 
-enum Place {
+/// Where in a column a task goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Place {
     End,
     Between { after: Option<Uuid>, before: Option<Uuid> },
 }
 
-/// A free position in `column_id` for `moving` (excluded from the neighbours).
-async fn slot(
+/// A free position in `column_id` for `moving` (excluded from the neighbours); the
+/// inner error says why the neighbours given do not work.
+pub async fn slot(
     connection: &mut PgConnection,
     column_id: Uuid,
     moving: Option<Uuid>,
     place: Place,
-) -> Result<String, TaskError> {
-    let neighbour = async |connection: &mut PgConnection, field: &'static str, id: Uuid| {
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT position FROM tasks WHERE id = $1 AND column_id = $2 AND id <> $3")
-                .bind(id)
-                .bind(column_id)
-                .bind(moving.unwrap_or(Uuid::nil()))
-                .fetch_optional(connection)
-                .await?;
-        found.ok_or(TaskError::Neighbour { field, id })
+) -> Result<Result<String, PlaceError<Uuid>>, sqlx::Error> {
+    let neighbour = async |connection: &mut PgConnection, id: Uuid| {
+        sqlx::query_scalar::<_, String>(
+            "SELECT position FROM tasks WHERE id = $1 AND column_id = $2 AND id <> $3",
+        )
+        .bind(id)
+        .bind(column_id)
+        .bind(moving.unwrap_or(Uuid::nil()))
+        .fetch_optional(connection)
+        .await
     };
     // The nearest position strictly above or below `pivot` (or the extremes).
     let adjacent = async |connection: &mut PgConnection, pivot: Option<&str>, upwards: bool| {
@@ -392,23 +348,27 @@ async fn slot(
             .fetch_one(connection)
             .await
     };
+    let unknown = |field: &'static str, id: Uuid| Ok(Err(PlaceError::UnknownNeighbour { field, id }));
     let (low, high) = match place {
-        Place::End => (adjacent(connection, None, false).await?, None),
-        Place::Between { after: Some(after), before: Some(before) } => (
-            Some(neighbour(connection, "after", after).await?),
-            Some(neighbour(connection, "before", before).await?),
-        ),
-        Place::Between { after: Some(after), before: None } => {
-            let low = neighbour(connection, "after", after).await?;
-            let high = adjacent(connection, Some(&low), true).await?;
+        Place::End | Place::Between { after: None, before: None } => {
+            (adjacent(connection, None, false).await?, None)
+        }
+        Place::Between { after: Some(after), before } => {
+            let Some(low) = neighbour(connection, after).await? else { return unknown("after", after) };
+            let high = match before {
+                Some(before) => match neighbour(connection, before).await? {
+                    Some(high) => Some(high),
+                    None => return unknown("before", before),
+                },
+                None => adjacent(connection, Some(&low), true).await?,
+            };
             (Some(low), high)
         }
         Place::Between { after: None, before: Some(before) } => {
-            let high = neighbour(connection, "before", before).await?;
+            let Some(high) = neighbour(connection, before).await? else { return unknown("before", before) };
             let low = adjacent(connection, Some(&high), false).await?;
             (low, Some(high))
         }
-        Place::Between { after: None, before: None } => (adjacent(connection, None, false).await?, None),
     };
-    position::between(low.as_deref(), high.as_deref()).map_err(|_| TaskError::NeighboursOutOfOrder)
+    Ok(position::between(low.as_deref(), high.as_deref()).map_err(|_| PlaceError::OutOfOrder))
 }

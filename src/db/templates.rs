@@ -1,12 +1,11 @@
-//! Task templates (D5): Feature, Bugfix, Refactor and Research by default; editable.
+//! Task templates' SQL (D5). The defaults and the rules are `board::templates`'s.
 
-use serde_json::json;
-use sqlx::PgPool;
+use serde_json::{Value, json};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::boards::{Template, template_fields};
-use super::events::{self, board_stream};
-use crate::position;
+use super::events::{self, EventKind, board_stream};
 
 #[derive(Debug, Default)]
 pub struct TemplateFields {
@@ -15,26 +14,24 @@ pub struct TemplateFields {
     pub description: Option<String>,
 }
 
-/// Adds a template at the end of the board's list; `None` if there is no such board.
-pub async fn create(
-    pool: &PgPool,
+/// The position after the board's last template.
+pub async fn last_position(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT max(position) FROM templates WHERE board_id = $1")
+        .bind(board_id)
+        .fetch_one(connection)
+        .await
+}
+
+pub async fn insert(
+    connection: &mut PgConnection,
     board_id: Uuid,
     fields: TemplateFields,
-) -> Result<Option<Template>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let board: Option<Uuid> = sqlx::query_scalar("SELECT id FROM boards WHERE id = $1 FOR UPDATE")
-        .bind(board_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if board.is_none() {
-        return Ok(None);
-    }
-    let last: Option<String> = sqlx::query_scalar("SELECT max(position) FROM templates WHERE board_id = $1")
-        .bind(board_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let key = position::between(last.as_deref(), None).unwrap_or_else(|_| "V".into());
-    let template: Template = sqlx::query_as(concat!(
+    position: &str,
+) -> Result<Template, sqlx::Error> {
+    sqlx::query_as(concat!(
         "INSERT INTO templates (board_id, name, title, description, position) VALUES ($1, $2, $3, $4, $5) RETURNING ",
         template_fields!()
     ))
@@ -42,21 +39,17 @@ pub async fn create(
     .bind(fields.name.unwrap_or_default())
     .bind(fields.title.unwrap_or_default())
     .bind(fields.description.unwrap_or_default())
-    .bind(key)
-    .fetch_one(&mut *tx)
-    .await?;
-    events::publish(&mut tx, &[board_stream(board_id)], "template.created", &json!(template)).await?;
-    tx.commit().await?;
-    Ok(Some(template))
+    .bind(position)
+    .fetch_one(connection)
+    .await
 }
 
 pub async fn update(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     id: Uuid,
     fields: TemplateFields,
 ) -> Result<Option<Template>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let template: Option<Template> = sqlx::query_as(concat!(
+    sqlx::query_as(concat!(
         "UPDATE templates SET name = coalesce($2, name), title = coalesce($3, title),
                 description = coalesce($4, description), updated_at = now()
          WHERE id = $1 RETURNING ",
@@ -66,25 +59,31 @@ pub async fn update(
     .bind(fields.name)
     .bind(fields.title)
     .bind(fields.description)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(template) = &template {
-        events::publish(&mut tx, &[board_stream(template.board_id)], "template.updated", &json!(template))
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(template)
+    .fetch_optional(connection)
+    .await
 }
 
-pub async fn delete(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let board: Option<Uuid> = sqlx::query_scalar("DELETE FROM templates WHERE id = $1 RETURNING board_id")
+/// Deletes a template; its board, if there was one.
+pub async fn delete(connection: &mut PgConnection, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("DELETE FROM templates WHERE id = $1 RETURNING board_id")
         .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if let Some(board_id) = board {
-        events::publish(&mut tx, &[board_stream(board_id)], "template.deleted", &json!({ "id": id })).await?;
-    }
-    tx.commit().await?;
-    Ok(board.is_some())
+        .fetch_optional(connection)
+        .await
+}
+
+pub async fn publish(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+    kind: EventKind,
+    payload: &Value,
+) -> Result<(), sqlx::Error> {
+    events::publish(connection, &[board_stream(board_id)], kind, payload).await
+}
+
+pub async fn publish_template(
+    connection: &mut PgConnection,
+    template: &Template,
+    kind: EventKind,
+) -> Result<(), sqlx::Error> {
+    publish(connection, template.board_id, kind, &json!(template)).await
 }

@@ -1,0 +1,151 @@
+//! Columns (D2): add, rename, recolour, change role or settings, reorder, delete.
+//! Behaviour keys on a column's role, never its name. A deleted column's tasks move, in
+//! order, to the end of the board's first remaining column, each through
+//! [`super::tasks::enter_column`] like any other column change.
+
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::limits::COLUMN_NAME_MAX;
+use super::{Error, Result, optional_text, required_text};
+use crate::db::boards::{Column, ColumnRole};
+use crate::db::columns::{self as rows, ColumnChanges, NewColumn};
+use crate::db::events::EventKind;
+use crate::db::tasks::{self as task_rows, Place};
+use crate::position;
+
+/// A new column's colour when none is given.
+pub const DEFAULT_COLOR: &str = "#6b7280";
+
+/// Where a column goes among its board's columns; neither: the end.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Placement {
+    pub after: Option<Uuid>,
+    pub before: Option<Uuid>,
+}
+
+#[derive(Debug, Default)]
+pub struct ColumnRequest {
+    pub name: String,
+    pub color: Option<String>,
+    pub role: Option<ColumnRole>,
+    pub placement: Placement,
+}
+
+#[derive(Debug, Default)]
+pub struct ColumnEdit {
+    pub name: Option<String>,
+    pub color: Option<String>,
+    pub role: Option<ColumnRole>,
+    pub hooks_enabled: Option<bool>,
+    /// `Some(None)`: no limit.
+    pub max_concurrent: Option<Option<i32>>,
+    /// Set to move the column (both neighbours `None`: to the end).
+    pub placement: Option<Placement>,
+}
+
+pub async fn create(pool: &PgPool, board_id: Uuid, request: ColumnRequest) -> Result<Column> {
+    let new = NewColumn {
+        name: required_text("name", &request.name, COLUMN_NAME_MAX)?,
+        color: request
+            .color
+            .map(|color| hex_color(&color))
+            .transpose()?
+            .unwrap_or_else(|| DEFAULT_COLOR.into()),
+        role: request.role.unwrap_or(ColumnRole::Custom),
+    };
+    let mut tx = pool.begin().await?;
+    lock_board(&mut tx, board_id).await?;
+    let position = slot(&mut tx, board_id, None, request.placement).await?;
+    let column = rows::insert(&mut tx, board_id, &new, &position).await?;
+    rows::publish_column(&mut tx, &column, EventKind::ColumnCreated).await?;
+    tx.commit().await?;
+    Ok(column)
+}
+
+pub async fn update(pool: &PgPool, id: Uuid, edit: ColumnEdit) -> Result<Column> {
+    if let Some(Some(limit)) = edit.max_concurrent
+        && limit < 1
+    {
+        return Err(Error::invalid(
+            "max_concurrent",
+            "max_concurrent must be at least 1, or null for no limit",
+        ));
+    }
+    let mut changes = ColumnChanges {
+        name: optional_text("name", edit.name, COLUMN_NAME_MAX)?,
+        color: edit.color.map(|color| hex_color(&color)).transpose()?,
+        role: edit.role,
+        hooks_enabled: edit.hooks_enabled,
+        max_concurrent: edit.max_concurrent,
+        position: None,
+    };
+    let mut tx = pool.begin().await?;
+    let board_id = board_of(&mut tx, id).await?;
+    lock_board(&mut tx, board_id).await?;
+    if let Some(placement) = edit.placement {
+        changes.position = Some(slot(&mut tx, board_id, Some(id), placement).await?);
+    }
+    let column = rows::update(&mut tx, id, changes).await?;
+    rows::publish_column(&mut tx, &column, EventKind::ColumnUpdated).await?;
+    tx.commit().await?;
+    Ok(column)
+}
+
+/// Deletes a column; its tasks move, in order, to the end of the board's first
+/// remaining column, each recorded as a move. Returns that column's id.
+pub async fn delete(pool: &PgPool, id: Uuid) -> Result<Uuid> {
+    let mut tx = pool.begin().await?;
+    let board_id = board_of(&mut tx, id).await?;
+    lock_board(&mut tx, board_id).await?;
+    let target = rows::first_other(&mut tx, board_id, id).await?.ok_or_else(|| {
+        Error::conflict("a board needs at least one column; add another before deleting this one")
+    })?;
+    task_rows::lock_column(&mut tx, target).await?;
+    let moving = task_rows::in_column(&mut tx, id).await?;
+    for task_id in &moving {
+        let Some(task) = task_rows::lock(&mut tx, *task_id).await? else { continue };
+        let position = super::tasks::slot(&mut tx, target, Some(task.id), Place::End).await?;
+        super::tasks::enter_column(&mut tx, &task, target, &position).await?;
+    }
+    rows::delete(&mut tx, id).await?;
+    let payload = json!({ "id": id, "tasks_moved_to": target, "task_ids": moving });
+    rows::publish(&mut tx, board_id, EventKind::ColumnDeleted, &payload).await?;
+    tx.commit().await?;
+    Ok(target)
+}
+
+/// `#rgb` or `#rrggbb`, lower-cased.
+fn hex_color(value: &str) -> Result<String> {
+    let digits = value.strip_prefix('#').unwrap_or_default();
+    if matches!(digits.len(), 3 | 6) && digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(value.to_ascii_lowercase())
+    } else {
+        Err(Error::invalid("color", format!("'{value}' is not a colour like #3b82f6")))
+    }
+}
+
+async fn board_of(connection: &mut PgConnection, id: Uuid) -> Result<Uuid> {
+    rows::board_of(connection, id).await?.ok_or_else(|| Error::not_found("column", id))
+}
+
+async fn lock_board(connection: &mut PgConnection, board_id: Uuid) -> Result<()> {
+    if rows::lock_board(connection, board_id).await? {
+        Ok(())
+    } else {
+        Err(Error::not_found("board", board_id))
+    }
+}
+
+/// A free position among the board's columns for `moving` (excluded).
+async fn slot(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+    moving: Option<Uuid>,
+    placement: Placement,
+) -> Result<String> {
+    let siblings = rows::siblings(connection, board_id, moving).await?;
+    position::place(&siblings, placement.after, placement.before)
+        .map_err(|error| Error::placement(error, "column", "on this board"))
+}

@@ -1,0 +1,59 @@
+//! Every size limit of the domain, once. The request types' schema attributes cite
+//! these constants, and where the schema has a `CHECK` for the same limit the test
+//! below reads the migration and fails if the two disagree.
+
+/// A board's name (`boards.name` CHECK).
+pub const BOARD_NAME_MAX: usize = 200;
+pub const BOARD_DESCRIPTION_MAX: usize = 20_000;
+/// A column's name (`columns.name` CHECK).
+pub const COLUMN_NAME_MAX: usize = 100;
+/// A task's title (`tasks.title` CHECK), also a template's title.
+pub const TITLE_MAX: usize = 500;
+/// A task's or a template's description, a hook's command or prompt, a chat message.
+pub const TEXT_MAX: usize = 100_000;
+/// An agent id, a model, a branch name.
+pub const NAME_MAX: usize = 200;
+/// A template's name (`templates.name` CHECK).
+pub const TEMPLATE_NAME_MAX: usize = 100;
+/// A hook's name (`hooks.name` CHECK).
+pub const HOOK_NAME_MAX: usize = 100;
+/// A script hook's timeout when none is given.
+pub const HOOK_TIMEOUT_DEFAULT: i32 = 600;
+/// A script hook's longest timeout: a day.
+pub const HOOK_TIMEOUT_MAX: i32 = 86_400;
+/// A filesystem path or a clone URL.
+pub const PATH_MAX: usize = 4096;
+/// Activity entries in one page, and the page size when none is asked.
+pub const ACTIVITY_PAGE_MAX: i64 = 500;
+pub const ACTIVITY_PAGE_DEFAULT: i64 = 100;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SQL of every migration, concatenated.
+    fn schema() -> String {
+        crate::db::MIGRATOR.iter().map(|migration| migration.sql.as_str().to_string()).collect()
+    }
+
+    #[test]
+    fn the_schema_checks_the_same_limits_as_the_domain() {
+        let schema = schema();
+        for (column, max) in [
+            ("boards.name", BOARD_NAME_MAX),
+            ("columns.name", COLUMN_NAME_MAX),
+            ("tasks.title", TITLE_MAX),
+            ("templates.name", TEMPLATE_NAME_MAX),
+            ("hooks.name", HOOK_NAME_MAX),
+        ] {
+            let (table, field) = column.split_once('.').unwrap_or_default();
+            let create = schema
+                .split(&format!("CREATE TABLE {table} ("))
+                .nth(1)
+                .and_then(|rest| rest.split(";\n").next())
+                .unwrap_or_default();
+            let check = format!("CHECK (length({field}) BETWEEN 1 AND {max})");
+            assert!(create.contains(&check), "{column}: the schema should say {check}");
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Agent runs on a task (A4–A7) as the domain offers them: start, chat, resume, stop,
+//! and the task's runs. The work itself is the runner's (`agents::run`); this maps its
+//! refusals to the domain's [`Error`] and checks what the runner does not.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::limits::{NAME_MAX, TEXT_MAX};
+use super::{Error, Result, bounded_text, optional_text, required_text};
+use crate::agents::run::{RunError, Runner, StartRequest};
+use crate::db::sessions::{self, AgentSession};
+
+/// Starts the task's agent; on its first run `prompt` becomes the instructions of a
+/// prompt built from the task.
+pub async fn start(
+    runner: &Runner,
+    task_id: Uuid,
+    prompt: Option<String>,
+    agent: Option<String>,
+    model: Option<String>,
+) -> Result<AgentSession> {
+    let request = StartRequest {
+        prompt: prompt.map(|prompt| bounded_text("prompt", &prompt, TEXT_MAX)).transpose()?,
+        agent: optional_text("agent", agent, NAME_MAX)?,
+        model: optional_text("model", model, NAME_MAX)?,
+        resume: false,
+    };
+    Ok(runner.run(task_id, request).await?)
+}
+
+/// A chat message: continues the agent's session, or waits for the run underway (then
+/// `None`).
+pub async fn message(runner: &Runner, task_id: Uuid, text: &str) -> Result<Option<AgentSession>> {
+    let text = required_text("text", text, TEXT_MAX)?;
+    Ok(runner.message(task_id, &text).await?)
+}
+
+/// Continues the task's interrupted or finished agent session.
+pub async fn resume(runner: &Runner, task_id: Uuid) -> Result<AgentSession> {
+    Ok(runner.run(task_id, StartRequest { resume: true, ..StartRequest::default() }).await?)
+}
+
+/// Stops the task's run; the session being stopped.
+pub fn stop(runner: &Runner, task_id: Uuid) -> Result<Uuid> {
+    Ok(runner.stop(task_id)?)
+}
+
+/// The task's agent runs, oldest first.
+pub async fn sessions(pool: &PgPool, task_id: Uuid) -> Result<Vec<AgentSession>> {
+    let mut connection = pool.acquire().await?;
+    super::tasks::existing(&mut connection, task_id).await?;
+    Ok(sessions::for_task(&mut connection, task_id).await?)
+}
+
+impl From<RunError> for Error {
+    fn from(error: RunError) -> Self {
+        let message = error.to_string();
+        match error {
+            RunError::TaskNotFound(_) => Self::NotFound { field: "id", message },
+            RunError::UnknownAgent(..) => Self::invalid("agent", message),
+            RunError::Busy | RunError::NoRepository | RunError::NotRunning | RunError::NothingToResume => {
+                Self::conflict(message)
+            }
+            RunError::Database(error) => Self::Database(error),
+        }
+    }
+}

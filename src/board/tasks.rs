@@ -1,0 +1,248 @@
+//! Tasks (D3): create, read, edit, move (a reorder or a column change), copy, delete,
+//! and their activity.
+//!
+//! A column change goes through [`enter_column`] whoever makes it — a move, a column
+//! deleted under the task, and next the hook engine — so leaving a column always
+//! records what happens to the hooks running there and always publishes `task.moved`.
+
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::limits::{ACTIVITY_PAGE_DEFAULT, ACTIVITY_PAGE_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX};
+use super::{Error, Result, bounded_text, nullable_text, optional_text, required_text};
+use crate::agents::run::Runner;
+use crate::db::activity::{self, ActivityEntry};
+use crate::db::events::EventKind;
+use crate::db::executions;
+use crate::db::tasks::{self as rows, NewTask, Place, Task, TaskChanges, TaskFilter};
+
+/// A task as asked for, before it is checked.
+#[derive(Debug, Default)]
+pub struct TaskRequest {
+    pub title: String,
+    pub description: String,
+    /// Default: the board's `todo` column, else its first.
+    pub column_id: Option<Uuid>,
+    pub auto_start: bool,
+    pub agent: Option<String>,
+    pub base_branch: Option<String>,
+    pub parent_task_id: Option<Uuid>,
+}
+
+/// Changes to a task as asked for: absent fields stay; `Some(None)` clears.
+#[derive(Debug, Default)]
+pub struct TaskEdit {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub auto_start: Option<bool>,
+    pub agent: Option<Option<String>>,
+    pub base_branch: Option<Option<String>>,
+}
+
+/// Where a moved task goes: a column (default: its own) and, optionally, the
+/// neighbours it lands between. No neighbours: the end of the column.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Destination {
+    pub column_id: Option<Uuid>,
+    /// The task it lands right after.
+    pub after: Option<Uuid>,
+    /// The task it lands right before.
+    pub before: Option<Uuid>,
+}
+
+pub async fn create(pool: &PgPool, board_id: Uuid, request: TaskRequest) -> Result<Task> {
+    let new = NewTask {
+        title: required_text("title", &request.title, TITLE_MAX)?,
+        description: bounded_text("description", &request.description, TEXT_MAX)?,
+        auto_start: request.auto_start,
+        agent: optional_text("agent", request.agent, NAME_MAX)?,
+        base_branch: optional_text("base_branch", request.base_branch, NAME_MAX)?,
+        parent_task_id: request.parent_task_id,
+    };
+    let mut tx = pool.begin().await?;
+    let number =
+        rows::next_number(&mut tx, board_id).await?.ok_or_else(|| Error::not_found("board", board_id))?;
+    let column_id = match request.column_id {
+        Some(column_id) => column_of_board(&mut tx, column_id, board_id).await?,
+        None => {
+            rows::first_column(&mut tx, board_id).await?.ok_or_else(|| Error::not_found("board", board_id))?
+        }
+    };
+    if let Some(parent) = new.parent_task_id
+        && !rows::on_board(&mut tx, parent, board_id).await?
+    {
+        return Err(Error::invalid(
+            "parent_task_id",
+            format!("parent_task_id: no task {parent} on this board"),
+        ));
+    }
+    rows::lock_column(&mut tx, column_id).await?;
+    let position = slot(&mut tx, column_id, None, Place::End).await?;
+    let task = rows::insert(&mut tx, board_id, column_id, &position, number, &new).await?;
+    rows::publish(&mut tx, &task, EventKind::TaskCreated).await?;
+    tx.commit().await?;
+    Ok(task)
+}
+
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Task> {
+    let mut connection = pool.acquire().await?;
+    existing(&mut connection, id).await
+}
+
+/// A board's tasks in board order; `text` (blank: no filter) must appear in the title
+/// or the description.
+pub async fn list(
+    pool: &PgPool,
+    board_id: Uuid,
+    column_id: Option<Uuid>,
+    text: Option<String>,
+) -> Result<Vec<Task>> {
+    let mut connection = pool.acquire().await?;
+    super::boards::existing(&mut connection, board_id).await?;
+    let filter = TaskFilter { column_id, text: text.filter(|text| !text.trim().is_empty()) };
+    Ok(rows::list(&mut connection, board_id, &filter).await?)
+}
+
+pub async fn update(pool: &PgPool, id: Uuid, edit: TaskEdit) -> Result<Task> {
+    let changes = TaskChanges {
+        title: optional_text("title", edit.title, TITLE_MAX)?,
+        description: edit.description.map(|text| bounded_text("description", &text, TEXT_MAX)).transpose()?,
+        auto_start: edit.auto_start,
+        agent: nullable_text("agent", edit.agent, NAME_MAX)?,
+        base_branch: nullable_text("base_branch", edit.base_branch, NAME_MAX)?,
+    };
+    let mut tx = pool.begin().await?;
+    let task = rows::update(&mut tx, id, changes).await?.ok_or_else(|| Error::not_found("task", id))?;
+    rows::publish(&mut tx, &task, EventKind::TaskUpdated).await?;
+    tx.commit().await?;
+    Ok(task)
+}
+
+/// Moves a task: within its column (a reorder, which changes nothing else) or into
+/// another column of its board, through [`enter_column`].
+pub async fn move_task(pool: &PgPool, id: Uuid, destination: Destination) -> Result<Task> {
+    super::not_next_to_itself(id, destination.after, destination.before, "task")?;
+    let mut tx = pool.begin().await?;
+    let current = rows::lock(&mut tx, id).await?.ok_or_else(|| Error::not_found("task", id))?;
+    let column_id = match destination.column_id {
+        Some(column_id) => column_of_board(&mut tx, column_id, current.board_id).await?,
+        None => current.column_id,
+    };
+    rows::lock_column(&mut tx, column_id).await?;
+    let place = match (destination.after, destination.before) {
+        (None, None) => Place::End,
+        (after, before) => Place::Between { after, before },
+    };
+    let position = slot(&mut tx, column_id, Some(id), place).await?;
+    let task = if column_id == current.column_id {
+        let task = rows::place(&mut tx, id, column_id, &position).await?;
+        let payload = json!({ "task": task, "from_column_id": current.column_id, "column_changed": false });
+        rows::publish_payload(&mut tx, &task, EventKind::TaskMoved, &payload).await?;
+        task
+    } else {
+        enter_column(&mut tx, &current, column_id, &position).await?
+    };
+    tx.commit().await?;
+    Ok(task)
+}
+
+/// The one way a task changes column, inside the caller's transaction: the stay in the
+/// old column ends (its hook executions are recorded as cancelled), the task takes
+/// `position` in `column_id` with a new stay, and `task.moved` is published.
+pub(crate) async fn enter_column(
+    connection: &mut PgConnection,
+    task: &Task,
+    column_id: Uuid,
+    position: &str,
+) -> Result<Task> {
+    executions::cancel_stay(connection, task.board_id, task.id).await?;
+    let moved = rows::place(connection, task.id, column_id, position).await?;
+    queue_hooks_on_entry(connection, &moved).await?;
+    let payload = json!({ "task": moved, "from_column_id": task.column_id, "column_changed": true });
+    rows::publish_payload(connection, &moved, EventKind::TaskMoved, &payload).await?;
+    Ok(moved)
+}
+
+/// The seam where the hook engine queues the new column's hooks for the stay that
+/// just began, in the same transaction as the move. Nothing is queued yet.
+async fn queue_hooks_on_entry(_connection: &mut PgConnection, _task: &Task) -> Result<()> {
+    Ok(())
+}
+
+/// A copy of the task right after it, idle, with a fresh number.
+pub async fn duplicate(pool: &PgPool, id: Uuid) -> Result<Task> {
+    let mut tx = pool.begin().await?;
+    let original = rows::lock(&mut tx, id).await?.ok_or_else(|| Error::not_found("task", id))?;
+    let number = rows::next_number(&mut tx, original.board_id)
+        .await?
+        .ok_or_else(|| Error::not_found("board", original.board_id))?;
+    rows::lock_column(&mut tx, original.column_id).await?;
+    let place = Place::Between { after: Some(original.id), before: None };
+    let position = slot(&mut tx, original.column_id, None, place).await?;
+    let task = rows::copy(&mut tx, id, &position, number).await?;
+    rows::publish(&mut tx, &task, EventKind::TaskCreated).await?;
+    tx.commit().await?;
+    Ok(task)
+}
+
+/// Stops the task's agent, deletes the task, then removes its worktree if that loses
+/// no work (D3).
+pub async fn delete(pool: &PgPool, runner: &Runner, id: Uuid) -> Result<()> {
+    get(pool, id).await?;
+    runner.stop_and_wait(id).await;
+    let mut tx = pool.begin().await?;
+    let task = rows::lock(&mut tx, id).await?.ok_or_else(|| Error::not_found("task", id))?;
+    rows::delete(&mut tx, id).await?;
+    let payload = json!({ "id": id, "column_id": task.column_id });
+    rows::publish_payload(&mut tx, &task, EventKind::TaskDeleted, &payload).await?;
+    tx.commit().await?;
+    runner.remove_worktree(&task).await;
+    Ok(())
+}
+
+/// One page of the task's activity, oldest first: `limit` entries (default 100) after
+/// the entry `after`, and the `after` of the next page (`None` on the last).
+pub async fn activity(
+    pool: &PgPool,
+    id: Uuid,
+    after: Option<i64>,
+    limit: Option<i64>,
+) -> Result<(Vec<ActivityEntry>, Option<i64>)> {
+    let limit = limit.unwrap_or(ACTIVITY_PAGE_DEFAULT);
+    if !(1..=ACTIVITY_PAGE_MAX).contains(&limit) {
+        return Err(Error::invalid("limit", format!("limit must be between 1 and {ACTIVITY_PAGE_MAX}")));
+    }
+    let mut connection = pool.acquire().await?;
+    existing(&mut connection, id).await?;
+    let entries = activity::page(&mut connection, id, after, limit).await?;
+    let next_after = (entries.len() as i64 == limit).then(|| entries.last().map(|entry| entry.id)).flatten();
+    Ok((entries, next_after))
+}
+
+pub(crate) async fn existing(connection: &mut PgConnection, id: Uuid) -> Result<Task> {
+    rows::get(connection, id).await?.ok_or_else(|| Error::not_found("task", id))
+}
+
+/// `column_id` if it is a column of `board_id`; the error names the request's field.
+async fn column_of_board(connection: &mut PgConnection, column_id: Uuid, board_id: Uuid) -> Result<Uuid> {
+    match rows::board_of_column(connection, column_id).await? {
+        None => Err(Error::invalid("column_id", format!("no column {column_id}"))),
+        Some(owner) if owner != board_id => {
+            Err(Error::invalid("column_id", format!("column {column_id} belongs to another board")))
+        }
+        Some(_) => Ok(column_id),
+    }
+}
+
+/// A free position in the column, or why the neighbours given do not work.
+pub(crate) async fn slot(
+    connection: &mut PgConnection,
+    column_id: Uuid,
+    moving: Option<Uuid>,
+    place: Place,
+) -> Result<String> {
+    rows::slot(connection, column_id, moving, place)
+        .await?
+        .map_err(|error| Error::placement(error, "task", "in the target column"))
+}
