@@ -1,5 +1,6 @@
-//! SECURITY.md, item by item, with real requests against the running binary. Headers
-//! are set by hand, as a hostile page or a DNS-rebinding attack would set them.
+//! The README's "Security of the local server", item by item, with real requests against
+//! the running binary. Headers are set by hand, as a hostile page or a DNS-rebinding
+//! attack would set them.
 
 mod common;
 

@@ -1,7 +1,7 @@
-//! The guard in front of every route (SECURITY.md): Host allow-list against DNS
-//! rebinding, the per-install token (URL once → HttpOnly cookie, or a Bearer header),
-//! the Origin check on state-changing requests and WebSocket upgrades, and a body size
-//! limit — in that order, before any handler runs.
+//! The guard in front of every route (the README's "Security of the local server"): Host
+//! allow-list against DNS rebinding, the per-install token (URL once → HttpOnly cookie,
+//! or a Bearer header), the Origin check on state-changing requests and WebSocket
+//! upgrades, and a body size limit — in that order, before any handler runs.
 
 use std::sync::Arc;
 
