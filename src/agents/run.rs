@@ -79,6 +79,15 @@ pub enum RunError {
     Database(#[from] sqlx::Error),
 }
 
+/// A task's worktree, ready to work in.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub path: PathBuf,
+    pub branch: String,
+    pub base: String,
+    pub task: Task,
+}
+
 /// What a run was asked to do.
 #[derive(Debug, Clone, Default)]
 pub struct StartRequest {
@@ -329,6 +338,44 @@ impl Runner {
         {
             warn!("task {task_id}: its agent did not stop in time");
         }
+    }
+
+    /// The task's worktree, created from its base branch if it does not exist yet, and
+    /// recorded on the task: where script hooks run.
+    pub async fn prepare_worktree(&self, task_id: Uuid) -> Result<Prepared, String> {
+        let inner = &self.0;
+        let found = async {
+            let mut connection = inner.pool.acquire().await?;
+            let task = crate::db::tasks::get(&mut connection, task_id)
+                .await?
+                .ok_or(RunError::TaskNotFound(task_id))?;
+            let board = crate::db::boards::get(&mut connection, task.board_id)
+                .await?
+                .ok_or(RunError::TaskNotFound(task_id))?;
+            let repository_id = board.repository_id.ok_or(RunError::NoRepository)?;
+            let repository = crate::db::repositories::get(&mut connection, repository_id)
+                .await?
+                .ok_or(RunError::NoRepository)?;
+            Ok::<_, RunError>((task, board, repository))
+        };
+        let (task, board, repository) = found.await.map_err(|error| error.to_string())?;
+        let path = match &task.worktree_path {
+            Some(path) => PathBuf::from(path),
+            None => inner.home.worktrees_dir().join(task.board_id.to_string()).join(task.id.to_string()),
+        };
+        let branch = task.branch.clone().unwrap_or_else(|| worktree::branch_name(task.id, &task.title));
+        let base = task_base(&task, &repository.default_branch);
+        inner
+            .worktrees
+            .ensure(Path::new(&repository.path), &path, &branch, &base, &copy_patterns(&board.settings))
+            .await
+            .map_err(|error| error.to_string())?;
+        if task.worktree_path.is_none() {
+            sessions::set_worktree(&inner.pool, task.id, &path.to_string_lossy(), &branch)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
+        Ok(Prepared { path, branch, base, task })
     }
 
     /// Removes a deleted task's worktree and branch, unless that would lose work: a

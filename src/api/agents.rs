@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::extract::{Id, Json};
 use crate::agents::detect::{self, Availability};
 use crate::board::limits::{NAME_MAX, TEXT_MAX};
+use crate::board::pipeline::Chat;
 use crate::board::runs;
 use crate::db::sessions::AgentSession;
 use crate::error::ApiError;
@@ -40,10 +41,10 @@ pub struct MessageBody {
 
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct MessageOutcome {
-    /// True when an agent was busy on the task: the message waits for its run to end.
+    /// True when the task's agent or hooks were busy: the message waits for the agent's
+    /// current run to end, then continues its session. False: the task was idle and
+    /// moved to the `in_progress` column, whose run-agent hook starts on the message.
     pub queued: bool,
-    /// The run the message started, when it was not queued.
-    pub session: Option<AgentSession>,
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
@@ -69,8 +70,8 @@ pub async fn message(
     Id(task_id): Id,
     Json(body): Json<MessageBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let session = runs::message(&state.runner, task_id, &body.text).await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(MessageOutcome { queued: session.is_none(), session })))
+    let chat = runs::message(&state.pool, &state.runner, task_id, &body.text).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(MessageOutcome { queued: chat == Chat::Queued })))
 }
 
 pub async fn resume(State(state): State<AppState>, Id(task_id): Id) -> Result<impl IntoResponse, ApiError> {

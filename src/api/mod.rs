@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod boards;
 pub mod columns;
+pub mod executions;
 pub mod extract;
 pub mod hooks;
 pub mod openapi;

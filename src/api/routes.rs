@@ -8,7 +8,9 @@ use axum::routing::{MethodFilter, MethodRouter};
 use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema};
 
-use super::{agents, boards, columns, hooks, openapi, repositories, system, tasks, templates, update, ws};
+use super::{
+    agents, boards, columns, executions, hooks, openapi, repositories, system, tasks, templates, update, ws,
+};
 use crate::db;
 use crate::state::AppState;
 
@@ -213,7 +215,7 @@ pub fn table() -> Vec<Route> {
         .accepts::<db::sessions::AgentSession>(),
         post(
             "/tasks/{id}/messages",
-            "Chat: continue the agent's session, or queue while it runs",
+            "Chat: the message goes to the task's agent through its in_progress column's hooks",
             agents::message,
         )
         .body::<agents::MessageBody>()
@@ -247,6 +249,22 @@ pub fn table() -> Vec<Route> {
             .body::<hooks::UpdateAttachmentBody>()
             .returns::<ColumnHook>(),
         delete("/column-hooks/{id}", "Detach a hook from its column", hooks::detach),
+        get(
+            "/tasks/{id}/hook-executions",
+            "The task's column hooks, run, running and waiting",
+            executions::list,
+        )
+        .returns::<Vec<db::executions::HookExecution>>(),
+        post("/tasks/{id}/clear-error", "Clear the task's error: it is idle again", executions::clear_error)
+            .returns::<Task>(),
+        post(
+            "/hook-executions/{id}/retry",
+            "Run a failed hook again, with the hooks its failure skipped",
+            executions::retry,
+        )
+        .returns::<Vec<db::executions::HookExecution>>(),
+        post("/hook-executions/{id}/cancel", "Cancel a hook that has not started", executions::cancel)
+            .returns::<db::executions::HookExecution>(),
         // Repositories
         get("/repositories", "Linked repositories", repositories::list).returns::<Vec<Repository>>(),
         post("/repositories", "Link a local repository or clone one", repositories::link)

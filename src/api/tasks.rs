@@ -28,6 +28,9 @@ pub struct CreateTask {
     pub agent: Option<String>,
     pub base_branch: Option<String>,
     pub parent_task_id: Option<Uuid>,
+    /// Tasks of the board that must be done before this one's agent starts.
+    #[serde(default)]
+    pub blocked_by: Vec<Uuid>,
 }
 
 /// A patch: absent fields stay; `agent` and `base_branch` may be set to null.
@@ -43,6 +46,8 @@ pub struct UpdateTask {
     pub agent: Option<Option<String>>,
     #[serde(default, deserialize_with = "super::extract::present")]
     pub base_branch: Option<Option<String>>,
+    /// Replaces the tasks that must be done before this one's agent starts.
+    pub blocked_by: Option<Vec<Uuid>>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -82,6 +87,7 @@ pub async fn create(
         agent: body.agent,
         base_branch: body.base_branch,
         parent_task_id: body.parent_task_id,
+        blocked_by: body.blocked_by,
     };
     let task = tasks::create(&state.pool, board_id, request).await?;
     Ok((StatusCode::CREATED, axum::Json(task)))
@@ -102,6 +108,7 @@ pub async fn update(
         auto_start: body.auto_start,
         agent: body.agent,
         base_branch: body.base_branch,
+        blocked_by: body.blocked_by,
     };
     Ok(axum::Json(tasks::update(&state.pool, id, edit).await?))
 }

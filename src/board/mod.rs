@@ -11,6 +11,7 @@ pub mod boards;
 pub mod columns;
 pub mod hooks;
 pub mod limits;
+pub mod pipeline;
 pub mod repositories;
 pub mod runs;
 pub mod settings;

@@ -6,7 +6,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::limits::{NAME_MAX, TEXT_MAX};
-use super::{Error, Result, bounded_text, optional_text, required_text};
+use super::pipeline::Chat;
+use super::{Error, Result, bounded_text, optional_text};
 use crate::agents::run::{RunError, Runner, StartRequest};
 use crate::db::sessions::{self, AgentSession};
 
@@ -28,11 +29,10 @@ pub async fn start(
     Ok(runner.run(task_id, request).await?)
 }
 
-/// A chat message: continues the agent's session, or waits for the run underway (then
-/// `None`).
-pub async fn message(runner: &Runner, task_id: Uuid, text: &str) -> Result<Option<AgentSession>> {
-    let text = required_text("text", text, TEXT_MAX)?;
-    Ok(runner.message(task_id, &text).await?)
+/// A chat message: queued for the task's agent, which the `in_progress` column's
+/// run-agent hook runs on it (`board::pipeline::message`).
+pub async fn message(pool: &PgPool, runner: &Runner, task_id: Uuid, text: &str) -> Result<Chat> {
+    super::pipeline::message(pool, runner.is_running(task_id), task_id, text).await
 }
 
 /// Continues the task's interrupted or finished agent session.

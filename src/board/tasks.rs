@@ -2,8 +2,10 @@
 //! and their activity.
 //!
 //! A column change goes through [`enter_column`] whoever makes it — a move, a column
-//! deleted under the task, and next the hook engine — so leaving a column always
-//! records what happens to the hooks running there and always publishes `task.moved`.
+//! deleted under the task, a chat message, the hook engine's `move-task` — so leaving a
+//! column always records what happens to the hooks running there, entering one always
+//! queues its hooks (`board::pipeline`), and `task.moved` is always published. A new
+//! task enters its first column the same way.
 
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
@@ -28,6 +30,8 @@ pub struct TaskRequest {
     pub agent: Option<String>,
     pub base_branch: Option<String>,
     pub parent_task_id: Option<Uuid>,
+    /// Tasks that must be done before this one's agent starts.
+    pub blocked_by: Vec<Uuid>,
 }
 
 /// Changes to a task as asked for: absent fields stay; `Some(None)` clears.
@@ -38,6 +42,8 @@ pub struct TaskEdit {
     pub auto_start: Option<bool>,
     pub agent: Option<Option<String>>,
     pub base_branch: Option<Option<String>>,
+    /// Replaces the task's blockers.
+    pub blocked_by: Option<Vec<Uuid>>,
 }
 
 /// Where a moved task goes: a column (default: its own) and, optionally, the
@@ -79,8 +85,13 @@ pub async fn create(pool: &PgPool, board_id: Uuid, request: TaskRequest) -> Resu
     }
     rows::lock_column(&mut tx, column_id).await?;
     let position = slot(&mut tx, column_id, None, Place::End).await?;
-    let task = rows::insert(&mut tx, board_id, column_id, &position, number, &new).await?;
+    let mut task = rows::insert(&mut tx, board_id, column_id, &position, number, &new).await?;
+    if !request.blocked_by.is_empty() {
+        super::pipeline::set_blockers(&mut tx, &task, &request.blocked_by).await?;
+        task = existing(&mut tx, task.id).await?;
+    }
     rows::publish(&mut tx, &task, EventKind::TaskCreated).await?;
+    super::pipeline::queue_on_entry(&mut tx, &task).await?;
     tx.commit().await?;
     Ok(task)
 }
@@ -113,7 +124,11 @@ pub async fn update(pool: &PgPool, id: Uuid, edit: TaskEdit) -> Result<Task> {
         base_branch: nullable_text("base_branch", edit.base_branch, NAME_MAX)?,
     };
     let mut tx = pool.begin().await?;
-    let task = rows::update(&mut tx, id, changes).await?.ok_or_else(|| Error::not_found("task", id))?;
+    let mut task = rows::update(&mut tx, id, changes).await?.ok_or_else(|| Error::not_found("task", id))?;
+    if let Some(blockers) = &edit.blocked_by {
+        super::pipeline::set_blockers(&mut tx, &task, blockers).await?;
+        task = existing(&mut tx, id).await?;
+    }
     rows::publish(&mut tx, &task, EventKind::TaskUpdated).await?;
     tx.commit().await?;
     Ok(task)
@@ -158,16 +173,10 @@ pub(crate) async fn enter_column(
 ) -> Result<Task> {
     executions::cancel_stay(connection, task.board_id, task.id).await?;
     let moved = rows::place(connection, task.id, column_id, position).await?;
-    queue_hooks_on_entry(connection, &moved).await?;
+    super::pipeline::queue_on_entry(connection, &moved).await?;
     let payload = json!({ "task": moved, "from_column_id": task.column_id, "column_changed": true });
     rows::publish_payload(connection, &moved, EventKind::TaskMoved, &payload).await?;
     Ok(moved)
-}
-
-/// The seam where the hook engine queues the new column's hooks for the stay that
-/// just began, in the same transaction as the move. Nothing is queued yet.
-async fn queue_hooks_on_entry(_connection: &mut PgConnection, _task: &Task) -> Result<()> {
-    Ok(())
 }
 
 /// A copy of the task right after it, idle, with a fresh number.
@@ -182,6 +191,7 @@ pub async fn duplicate(pool: &PgPool, id: Uuid) -> Result<Task> {
     let position = slot(&mut tx, original.column_id, None, place).await?;
     let task = rows::copy(&mut tx, id, &position, number).await?;
     rows::publish(&mut tx, &task, EventKind::TaskCreated).await?;
+    super::pipeline::queue_on_entry(&mut tx, &task).await?;
     tx.commit().await?;
     Ok(task)
 }

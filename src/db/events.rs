@@ -45,6 +45,8 @@ pub enum EventKind {
     TaskMoved,
     TaskDeleted,
     HookExecutionUpdated,
+    /// A `play-sound` hook: clients showing the board play the sound.
+    SoundPlayed,
     SessionUpdated,
     ActivityAppended,
 }
@@ -72,6 +74,7 @@ impl EventKind {
             Self::TaskMoved => "task.moved",
             Self::TaskDeleted => "task.deleted",
             Self::HookExecutionUpdated => "hook_execution.updated",
+            Self::SoundPlayed => "sound.played",
             Self::SessionUpdated => "session.updated",
             Self::ActivityAppended => "activity.appended",
         }

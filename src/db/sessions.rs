@@ -391,3 +391,10 @@ async fn publish_session(connection: &mut PgConnection, session: &AgentSession) 
     events::publish(connection, &[task_stream(session.task_id)], EventKind::SessionUpdated, &json!(session))
         .await
 }
+
+pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<AgentSession>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", session_fields!(), " FROM agent_sessions WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(connection)
+        .await
+}

@@ -47,6 +47,8 @@ pub struct Task {
     pub pr_status: Option<String>,
     pub parent_task_id: Option<Uuid>,
     pub auto_start: bool,
+    /// Tasks that must be done before this one's agent starts (D11).
+    pub blocked_by: Vec<Uuid>,
     #[serde(with = "time::serde::rfc3339")]
     #[schemars(with = "crate::schema::Timestamp")]
     pub created_at: OffsetDateTime,
@@ -59,7 +61,8 @@ macro_rules! task_fields {
     () => {
         "id, board_id, column_id, position, number, title, description, agent_status, status_message, error, \
          agent, agent_settings, base_branch, branch, worktree_path, pr_url, pr_number, pr_status, parent_task_id, \
-         auto_start, created_at, updated_at"
+         auto_start, ARRAY(SELECT blocker_id FROM task_blockers WHERE task_id = tasks.id ORDER BY created_at, blocker_id) \
+         AS blocked_by, created_at, updated_at"
     };
 }
 pub(crate) use task_fields;
@@ -371,4 +374,142 @@ pub async fn slot(
         }
     };
     Ok(position::between(low.as_deref(), high.as_deref()).map_err(|_| PlaceError::OutOfOrder))
+}
+
+/// Sets what the task's card says about its work: status, message and error.
+pub async fn set_status(
+    connection: &mut PgConnection,
+    id: Uuid,
+    status: AgentStatus,
+    message: Option<&str>,
+    error: Option<&str>,
+) -> Result<Option<Task>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE tasks SET agent_status = $2, status_message = $3, error = $4, updated_at = now()
+         WHERE id = $1 RETURNING ",
+        task_fields!()
+    ))
+    .bind(id)
+    .bind(status)
+    .bind(message)
+    .bind(error)
+    .fetch_optional(connection)
+    .await
+}
+
+/// The first column of the board with `role`.
+pub async fn column_with_role(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+    role: super::boards::ColumnRole,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM columns WHERE board_id = $1 AND role = $2 ORDER BY position LIMIT 1")
+        .bind(board_id)
+        .bind(role)
+        .fetch_optional(connection)
+        .await
+}
+
+/// The column after `column_id` on its board.
+pub async fn next_column(
+    connection: &mut PgConnection,
+    column_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT n.id FROM columns c JOIN columns n ON n.board_id = c.board_id AND n.position > c.position
+         WHERE c.id = $1 ORDER BY n.position LIMIT 1",
+    )
+    .bind(column_id)
+    .fetch_optional(connection)
+    .await
+}
+
+/// Queues a chat message for the task's agent.
+pub async fn queue_message(
+    connection: &mut PgConnection,
+    task_id: Uuid,
+    text: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO queued_messages (task_id, body) VALUES ($1, $2)")
+        .bind(task_id)
+        .bind(text)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// The task's next queued chat message, removed from the queue.
+pub async fn next_message(
+    connection: &mut PgConnection,
+    task_id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "DELETE FROM queued_messages WHERE id = (SELECT id FROM queued_messages WHERE task_id = $1 ORDER BY id LIMIT 1)
+         RETURNING body",
+    )
+    .bind(task_id)
+    .fetch_optional(connection)
+    .await
+}
+
+/// Whether the task has a hook pending or running in its current stay.
+pub async fn hooks_active(connection: &mut PgConnection, task_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM hook_executions e JOIN tasks t ON t.id = e.task_id
+                        WHERE e.task_id = $1 AND e.column_stay = t.column_stay AND e.status IN ('pending', 'running'))",
+    )
+    .bind(task_id)
+    .fetch_one(connection)
+    .await
+}
+
+/// Replaces the tasks that block `task_id`.
+pub async fn set_blockers(
+    connection: &mut PgConnection,
+    task_id: Uuid,
+    blockers: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM task_blockers WHERE task_id = $1")
+        .bind(task_id)
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query("INSERT INTO task_blockers (task_id, blocker_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING")
+        .bind(task_id)
+        .bind(blockers)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// Whether making `blockers` block `task_id` would close a cycle (a blocker that is,
+/// through its own blockers, waiting for the task).
+pub async fn would_cycle(
+    connection: &mut PgConnection,
+    task_id: Uuid,
+    blockers: &[Uuid],
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH RECURSIVE upstream(id) AS (
+             SELECT unnest($2::uuid[])
+             UNION SELECT k.blocker_id FROM task_blockers k JOIN upstream u ON k.task_id = u.id
+         )
+         SELECT EXISTS (SELECT 1 FROM upstream WHERE id = $1)",
+    )
+    .bind(task_id)
+    .bind(blockers)
+    .fetch_one(connection)
+    .await
+}
+
+/// How many of `ids` are tasks of `board_id`.
+pub async fn count_on_board(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+    ids: &[Uuid],
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM tasks WHERE board_id = $1 AND id = ANY($2)")
+        .bind(board_id)
+        .bind(ids)
+        .fetch_one(connection)
+        .await
 }

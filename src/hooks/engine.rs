@@ -1,0 +1,266 @@
+//! The hook engine: PostgreSQL as a durable queue of hook executions (`docs/hooks.md`).
+//!
+//! One dispatcher per viban process claims pending executions — one `UPDATE … WHERE
+//! id = (SELECT … FOR UPDATE SKIP LOCKED)` in [`crate::db::executions::claim`] — and
+//! runs each on its own task, up to [`CAPACITY`] at once. A claim holds a lease that a
+//! keeper renews; every write after it carries the claim's fencing token, so a claim
+//! that was cancelled (the task left the column) or retaken (the lease ran out) writes
+//! nothing. The dispatcher wakes on every event the realtime hub sees (any instance's
+//! moves and finished hooks, through PostgreSQL's NOTIFY) and polls as a fallback.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, info, info_span, warn};
+use uuid::Uuid;
+
+use super::Step;
+use super::steps::{self, Context};
+use crate::agents::run::Runner;
+use crate::board::pipeline;
+use crate::db::events::EventKind;
+use crate::db::executions::{self, Claimed};
+use crate::realtime::{Hub, HubMessage};
+
+/// Executions one process runs at once.
+pub const CAPACITY: usize = 64;
+/// How long a claim holds without renewal; a claim older than this is another
+/// instance's crash, and is retaken.
+const LEASE: Duration = Duration::from_secs(30);
+/// How often claims are renewed and expired ones retaken.
+const KEEP: Duration = Duration::from_secs(5);
+/// The fallback when no event wakes the dispatcher.
+const POLL: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
+pub struct Engine(Arc<Inner>);
+
+struct Inner {
+    pool: PgPool,
+    runner: Runner,
+    instance: String,
+    wake: Notify,
+    slots: Arc<Semaphore>,
+    /// Executions running here, with what cancels each.
+    running: Mutex<HashMap<Uuid, (i64, CancellationToken)>>,
+    /// Ends claiming; running steps are cancelled by [`Engine::stop`].
+    stop: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Engine {
+    /// Recovers what this instance left running (rule 8: `cancelled/server_restart`;
+    /// pending executions simply resume), then starts claiming.
+    pub async fn start(
+        pool: PgPool,
+        runner: Runner,
+        hub: &Hub,
+        instance: String,
+    ) -> Result<Self, sqlx::Error> {
+        recover(&pool, &instance, false).await?;
+        let engine = Self(Arc::new(Inner {
+            pool,
+            runner,
+            instance,
+            wake: Notify::new(),
+            slots: Arc::new(Semaphore::new(CAPACITY)),
+            running: Mutex::default(),
+            stop: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        }));
+        let tracker = &engine.0.tracker;
+        tracker.spawn(engine.clone().dispatch());
+        tracker.spawn(engine.clone().keep_leases());
+        tracker.spawn(engine.clone().follow(hub.subscribe()));
+        Ok(engine)
+    }
+
+    /// Claims again now: something may have become runnable.
+    pub fn wake(&self) {
+        self.0.wake.notify_one();
+    }
+
+    /// Shutdown: no new claims; running steps are cancelled (an agent run is stopped and
+    /// recorded as interrupted by the runner) and left `running` for the next start's
+    /// recovery; waits for them to end.
+    pub async fn stop(&self) {
+        self.0.stop.cancel();
+        for (_, token) in self.running().values() {
+            token.cancel();
+        }
+        self.0.tracker.close();
+        if tokio::time::timeout(Duration::from_secs(15), self.0.tracker.wait()).await.is_err() {
+            warn!("hooks: steps still running after 15 s; the next start recovers them");
+        }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (i64, CancellationToken)>> {
+        self.0.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn dispatch(self) {
+        let inner = &self.0;
+        loop {
+            let Ok(permit) = inner.slots.clone().acquire_owned().await else { return };
+            let claimed = tokio::select! {
+                () = inner.stop.cancelled() => return,
+                claimed = self.claim() => claimed,
+            };
+            match claimed {
+                Some(claimed) => {
+                    let engine = self.clone();
+                    inner.tracker.spawn(async move {
+                        engine.execute(claimed).await;
+                        drop(permit);
+                    });
+                }
+                None => {
+                    drop(permit);
+                    tokio::select! {
+                        () = inner.stop.cancelled() => return,
+                        () = inner.wake.notified() => {}
+                        () = tokio::time::sleep(POLL) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn claim(&self) -> Option<Claimed> {
+        let inner = &self.0;
+        let attempt = async {
+            let mut tx = inner.pool.begin().await?;
+            let claimed = executions::claim(&mut tx, &inner.instance, LEASE, None).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(claimed)
+        };
+        match attempt.await {
+            Ok(claimed) => claimed,
+            // Two instances raced for one task's next hook: the unique index let one win.
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                inner.wake.notify_one();
+                None
+            }
+            Err(error) => {
+                warn!("hooks: claiming failed: {error}");
+                None
+            }
+        }
+    }
+
+    async fn execute(self, claimed: Claimed) {
+        let span = info_span!("hook", execution_id = %claimed.id, task_id = %claimed.task_id,
+            hook = %claimed.hook_name, instance = %self.0.instance);
+        async {
+            let token = self.0.stop.child_token();
+            self.running().insert(claimed.id, (claimed.fence, token.clone()));
+            if let Err(error) = pipeline::started(&self.0.pool, &claimed).await {
+                warn!("recording the start failed: {error}");
+            }
+            let step = serde_json::from_value::<Step>(claimed.step.clone())
+                .unwrap_or_else(|error| Step::Invalid { message: format!("unreadable step: {error}") });
+            let context = Context {
+                pool: &self.0.pool,
+                runner: &self.0.runner,
+                claimed: &claimed,
+                cancel: &token,
+                shutdown: &self.0.stop,
+            };
+            let outcome = steps::run(&step, &context).await;
+            self.running().remove(&claimed.id);
+            match outcome {
+                // Cancelled (the task left the column: already recorded) or shutting down
+                // (left running for the next start's recovery).
+                None => info!("stopped"),
+                Some(outcome) => match pipeline::finished(&self.0.pool, &claimed, outcome).await {
+                    Ok(true) => {}
+                    Ok(false) => info!("the claim was lost before the end was recorded"),
+                    Err(error) => warn!("recording the end failed: {error}"),
+                },
+            }
+            // The task's next hook, or another task's, may be runnable now.
+            self.wake();
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// Renews this instance's claims; a claim that is gone cancels its step. Retakes
+    /// claims whose lease ran out (an instance that died).
+    async fn keep_leases(self) {
+        let inner = &self.0;
+        loop {
+            tokio::select! {
+                () = inner.stop.cancelled() => return,
+                () = tokio::time::sleep(KEEP) => {}
+            }
+            let claims: Vec<(Uuid, i64, CancellationToken)> =
+                self.running().iter().map(|(id, (fence, token))| (*id, *fence, token.clone())).collect();
+            for (id, fence, token) in claims {
+                let renewed = async {
+                    let mut connection = inner.pool.acquire().await?;
+                    executions::renew(&mut connection, id, fence, LEASE).await
+                };
+                if let Ok(false) = renewed.await {
+                    token.cancel();
+                }
+            }
+            match recover(&inner.pool, &inner.instance, true).await {
+                Ok(0) => {}
+                Ok(_) => self.wake(),
+                Err(error) => warn!("hooks: retaking expired claims failed: {error}"),
+            }
+        }
+    }
+
+    /// Wakes the dispatcher on the events that can make an execution runnable, and
+    /// cancels a step here whose execution another request cancelled.
+    async fn follow(self, mut events: tokio::sync::broadcast::Receiver<HubMessage>) {
+        let inner = &self.0;
+        loop {
+            let message = tokio::select! {
+                () = inner.stop.cancelled() => return,
+                message = events.recv() => message,
+            };
+            match message {
+                Ok(HubMessage::Event(event)) => {
+                    if event.kind == EventKind::HookExecutionUpdated.as_str()
+                        && event.payload["status"] == "cancelled"
+                        && let Some(id) = event.payload["id"].as_str().and_then(|id| id.parse::<Uuid>().ok())
+                        && let Some((_, token)) = self.running().get(&id)
+                    {
+                        token.cancel();
+                    }
+                    if event.stream.starts_with("board:") {
+                        self.wake();
+                    }
+                }
+                Ok(HubMessage::CatchUp) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    self.wake()
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+}
+
+/// Rule 8: executions `instance` left running — or, with `expired`, any whose lease
+/// ran out — are recorded `cancelled/server_restart` and published; the tasks' next
+/// hooks then run. Returns how many there were.
+async fn recover(pool: &PgPool, instance: &str, expired: bool) -> Result<usize, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let abandoned = executions::abandon(&mut tx, instance, expired).await?;
+    for (board_id, execution) in &abandoned {
+        executions::publish(&mut tx, *board_id, execution).await?;
+    }
+    tx.commit().await?;
+    if !abandoned.is_empty() {
+        warn!("hooks: {} hook(s) were cut off by a stop of viban and recorded as such", abandoned.len());
+    }
+    Ok(abandoned.len())
+}

@@ -1,0 +1,154 @@
+//! What each kind of step does once claimed. A step returns its [`Outcome`], or `None`
+//! when it was cancelled: by the task leaving the column (already recorded as
+//! `cancelled/user_cancelled`; an agent run is stopped as the user's Stop does) or by
+//! viban stopping (recorded at the next start).
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::Step;
+use crate::agents::run::{RunError, Runner, StartRequest};
+use crate::board::pipeline::{self, Outcome};
+use crate::db::executions::Claimed;
+use crate::db::sessions::{self, SessionStatus};
+
+/// How often a step waiting for an agent run looks at the run's record.
+const RUN_CHECK: Duration = Duration::from_millis(200);
+
+pub(super) struct Context<'a> {
+    pub pool: &'a PgPool,
+    pub runner: &'a Runner,
+    pub claimed: &'a Claimed,
+    /// Cancelled when the step must stop.
+    pub cancel: &'a CancellationToken,
+    /// Cancelled when viban stops (then `cancel` is too).
+    pub shutdown: &'a CancellationToken,
+}
+
+pub(super) async fn run(step: &Step, context: &Context<'_>) -> Option<Outcome> {
+    let task_id = context.claimed.task_id;
+    match step {
+        Step::AutoStart => match pipeline::auto_start_target(context.pool, task_id).await {
+            Ok(Some(target)) => Some(Outcome::Move { target }),
+            Ok(None) => Some(Outcome::Completed { output: "the task does not start by itself".into() }),
+            Err(error) => Some(failed(error.to_string())),
+        },
+        Step::MoveTask { target } => Some(Outcome::Move { target: target.clone() }),
+        Step::PlaySound { sound } => Some(Outcome::Sound { sound: sound.clone() }),
+        Step::RunAgent => run_agent(context).await,
+        Step::Agent { prompt, agent } => {
+            let request = StartRequest {
+                prompt: Some(prompt.clone()),
+                agent: agent.clone(),
+                ..StartRequest::default()
+            };
+            match start(context, request).await {
+                Ok(session) => wait_for_run(context, session).await.map(|(outcome, _)| outcome),
+                Err(error) => Some(failed(error.to_string())),
+            }
+        }
+        Step::Script { command, timeout_seconds } => {
+            super::script::run(
+                context,
+                command,
+                Duration::from_secs(u64::try_from(*timeout_seconds).unwrap_or(600)),
+            )
+            .await
+        }
+        Step::CreatePr { .. } => Some(failed(
+            "creating pull requests is not available in this version of viban yet; push the branch and open \
+             the pull request yourself, or detach this hook",
+        )),
+        Step::Refine => Some(failed(
+            "refining descriptions is not available in this version of viban yet; detach this hook",
+        )),
+        Step::Invalid { message } => Some(failed(message.clone())),
+    }
+}
+
+fn failed(error: impl Into<String>) -> Outcome {
+    Outcome::Failed { error: error.into(), output: String::new() }
+}
+
+/// `builtin:run-agent`: runs the task's agent on the next queued message (its first run
+/// builds the first prompt around it; later ones resume the agent's session), and again
+/// while messages are queued (rule 9). The last run's outcome is the step's.
+async fn run_agent(context: &Context<'_>) -> Option<Outcome> {
+    let task_id = context.claimed.task_id;
+    let mut first = true;
+    loop {
+        let message = match next_message(context.pool, task_id).await {
+            Ok(message) => message,
+            Err(error) => return Some(failed(format!("reading the queued messages failed: {error}"))),
+        };
+        if !first && message.is_none() {
+            return Some(Outcome::Completed { output: String::new() });
+        }
+        first = false;
+        let resume = StartRequest { prompt: message.clone(), resume: true, ..StartRequest::default() };
+        let session = match start(context, resume).await {
+            // No earlier session to continue: this is the task's first run.
+            Err(RunError::NothingToResume) => {
+                start(context, StartRequest { prompt: message, ..StartRequest::default() }).await
+            }
+            other => other,
+        };
+        let session = match session {
+            Ok(session) => session,
+            Err(error) => return Some(failed(error.to_string())),
+        };
+        match wait_for_run(context, session).await? {
+            (Outcome::Completed { .. }, SessionStatus::Completed) => continue,
+            (outcome, _) => return Some(outcome),
+        }
+    }
+}
+
+async fn start(context: &Context<'_>, request: StartRequest) -> Result<sessions::AgentSession, RunError> {
+    context.runner.run(context.claimed.task_id, request).await
+}
+
+/// Waits for an agent run to end; its outcome as the step's. `None` when the step was
+/// cancelled: the run is stopped, unless viban is stopping (the runner records it as
+/// interrupted then).
+async fn wait_for_run(
+    context: &Context<'_>,
+    session: sessions::AgentSession,
+) -> Option<(Outcome, SessionStatus)> {
+    loop {
+        tokio::select! {
+            () = context.cancel.cancelled() => {
+                if !context.shutdown.is_cancelled() {
+                    context.runner.stop_and_wait(context.claimed.task_id).await;
+                }
+                return None;
+            }
+            () = tokio::time::sleep(RUN_CHECK) => {}
+        }
+        let record = async {
+            let mut connection = context.pool.acquire().await?;
+            sessions::get(&mut connection, session.id).await
+        };
+        let Ok(Some(record)) = record.await else { continue };
+        let outcome = match record.status {
+            SessionStatus::Queued | SessionStatus::Running => continue,
+            SessionStatus::Completed => Outcome::Completed { output: String::new() },
+            SessionStatus::Stopped => Outcome::Completed { output: "the agent was stopped".into() },
+            SessionStatus::Interrupted => return None,
+            SessionStatus::Failed | SessionStatus::TimedOut => {
+                let task = crate::board::tasks::get(context.pool, context.claimed.task_id).await.ok();
+                let error = task.and_then(|task| task.error).unwrap_or_else(|| "the agent failed".into());
+                Outcome::Failed { error, output: record.stderr_tail.unwrap_or_default() }
+            }
+        };
+        return Some((outcome, record.status));
+    }
+}
+
+async fn next_message(pool: &PgPool, task_id: Uuid) -> Result<Option<String>, sqlx::Error> {
+    let mut connection = pool.acquire().await?;
+    crate::db::tasks::next_message(&mut connection, task_id).await
+}
