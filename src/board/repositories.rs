@@ -15,7 +15,8 @@ use crate::filesystem::{self, BrowseError, Listing};
 use crate::git::{self, GitError};
 use crate::home::Home;
 
-/// A repository with its branches.
+// A repository with its branches. (No doc comment: it would change the OpenAPI
+// document, which this type's move into the domain left as it was.)
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct RepositoryView {
     #[serde(flatten)]
