@@ -212,11 +212,21 @@ pub async fn finished(pool: &PgPool, claimed: &Claimed, outcome: Outcome) -> Res
 }
 
 /// Rule 4's end: a task whose stay has nothing left pending or running is idle again,
-/// unless it is in error or its agent still works.
+/// unless it is in error or its agent still works — or, if chat messages came in after
+/// its agent's last run, it enters the `in_progress` column again for them (rule 9).
 async fn settle(connection: &mut PgConnection, task: &Task) -> Result<()> {
     if matches!(task.agent_status, AgentStatus::Error | AgentStatus::Interrupted)
         || task_rows::hooks_active(connection, task.id).await?
     {
+        return Ok(());
+    }
+    if task_rows::has_messages(connection, task.id).await?
+        && let Some(column_id) =
+            task_rows::column_with_role(connection, task.board_id, ColumnRole::InProgress).await?
+    {
+        task_rows::lock_column(connection, column_id).await?;
+        let position = super::tasks::slot(connection, column_id, Some(task.id), Place::End).await?;
+        super::tasks::enter_column(connection, task, column_id, &position).await?;
         return Ok(());
     }
     if task.agent_status == AgentStatus::Idle && task.status_message.is_none() {
@@ -312,6 +322,20 @@ pub async fn message(pool: &PgPool, agent_busy: bool, task_id: Uuid, text: &str)
     };
     tx.commit().await?;
     Ok(chat)
+}
+
+/// Messages that came in while an agent run started by hand (not by a hook) was
+/// underway: once it has ended (`agent_busy` false), the task settles — entering the
+/// `in_progress` column again so that its run-agent hook takes them (rule 9).
+pub async fn pick_up_messages(pool: &PgPool, task_id: Uuid) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let Some(task) = task_rows::lock(&mut tx, task_id).await? else { return Ok(()) };
+    if task.agent_status == AgentStatus::Running || !task_rows::has_messages(&mut tx, task_id).await? {
+        return Ok(());
+    }
+    settle(&mut tx, &task).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Rule 10: the user clears the task's error; it is idle again.

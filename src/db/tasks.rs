@@ -438,6 +438,14 @@ pub async fn queue_message(
     Ok(())
 }
 
+/// Whether chat messages wait for the task's agent.
+pub async fn has_messages(connection: &mut PgConnection, task_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM queued_messages WHERE task_id = $1)")
+        .bind(task_id)
+        .fetch_one(connection)
+        .await
+}
+
 /// The task's next queued chat message, removed from the queue.
 pub async fn next_message(
     connection: &mut PgConnection,

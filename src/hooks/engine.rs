@@ -236,6 +236,14 @@ impl Engine {
                     {
                         token.cancel();
                     }
+                    if event.kind == EventKind::SessionUpdated.as_str()
+                        && !matches!(event.payload["status"].as_str(), Some("queued" | "running"))
+                        && let Some(task_id) =
+                            event.payload["task_id"].as_str().and_then(|id| id.parse().ok())
+                        && let Err(error) = pipeline::pick_up_messages(&inner.pool, task_id).await
+                    {
+                        warn!(%task_id, "hooks: queued messages could not be handed on: {error}");
+                    }
                     if event.stream.starts_with("board:") {
                         self.wake();
                     }
