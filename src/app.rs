@@ -19,8 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
 use crate::agents::run::{Runner, RunnerSettings};
-use crate::cli::{ServeArgs, ServeSettings};
-use crate::config::Config;
+use crate::config::{Config, ServeOverrides, ServeSettings};
 use crate::control::{self, Control, ServerState, Status};
 use crate::home::{self, Home};
 use crate::instance::{self, Claim, InstanceInfo};
@@ -34,7 +33,7 @@ use crate::{browser, db, tray, update};
 /// Backups of the data directory kept before migrations.
 const KEEP_BACKUPS: usize = 3;
 
-pub fn serve(home: Home, args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub fn serve(home: Home, args: ServeOverrides) -> anyhow::Result<ExitCode> {
     home.prepare()?;
     let log_guard = crate::logging::init_server(&home.logs_dir());
     let config = Config::load(&home)?;

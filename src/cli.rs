@@ -2,7 +2,7 @@
 //! `service install|uninstall`, `update [--check]`, `rollback`.
 //! Every option has an environment equivalent; every error says what to do next.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::ServerConfig;
+use crate::config::ServeOverrides;
 use crate::home::Home;
 use crate::instance::{self, InstanceInfo};
 use crate::{app, browser, client, doctor, logging, update};
@@ -98,35 +98,11 @@ pub struct ServeArgs {
     pub allowed_hosts: Vec<String>,
 }
 
-/// `serve`'s settings once the command line, the environment and `config.toml` are
-/// combined.
-#[derive(Debug, Clone)]
-pub struct ServeSettings {
-    pub open_browser: bool,
-    pub headless: bool,
-    pub port: u16,
-    pub host: IpAddr,
-    pub database_url: Option<String>,
-    pub password: Option<String>,
-    pub allowed_hosts: Vec<String>,
-    pub check_updates: bool,
-}
-
-impl ServeArgs {
-    /// Options given (on the command line or in the environment) win over the file.
-    pub fn resolve(self, config: ServerConfig) -> ServeSettings {
-        let mut allowed_hosts = config.allowed_hosts.unwrap_or_default();
-        allowed_hosts.extend(self.allowed_hosts);
-        ServeSettings {
-            open_browser: !self.no_browser && !self.headless && config.open_browser.unwrap_or(true),
-            headless: self.headless,
-            port: self.port.or(config.port).unwrap_or(7777),
-            host: self.host.or(config.host).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-            database_url: self.database_url.or(config.database_url).filter(|url| !url.is_empty()),
-            password: self.password.filter(|password| !password.is_empty()),
-            allowed_hosts,
-            check_updates: !self.no_update,
-        }
+impl From<ServeArgs> for ServeOverrides {
+    fn from(args: ServeArgs) -> Self {
+        let ServeArgs { no_browser, headless, port, host, database_url, password, no_update, allowed_hosts } =
+            args;
+        Self { no_browser, headless, port, host, database_url, password, no_update, allowed_hosts }
     }
 }
 
@@ -136,8 +112,8 @@ const NOT_RUNNING: u8 = 3;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = Home::resolve(cli.home).map_err(anyhow::Error::from).and_then(|home| match cli.command {
-        None => app::serve(home, default_serve_args()),
-        Some(Command::Serve(args)) => app::serve(home, args),
+        None => app::serve(home, default_serve_args().into()),
+        Some(Command::Serve(args)) => app::serve(home, args.into()),
         Some(Command::Status) => status(&home),
         Some(Command::Stop) => stop(&home),
         Some(Command::Open) => open(&home),

@@ -3,9 +3,10 @@
 //! Precedence, highest first: command-line option, environment variable, this file,
 //! built-in default. A first start writes a commented template; an unknown key or a
 //! wrong type stops viban with the file, the key and the line, rather than being
-//! silently ignored.
+//! silently ignored. [`ServeOverrides`] carries what the command line and the
+//! environment gave; [`ServeOverrides::resolve`] applies that precedence.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -83,6 +84,52 @@ pub struct ServerConfig {
     pub open_browser: Option<bool>,
     pub allowed_hosts: Option<Vec<String>>,
     pub database_url: Option<String>,
+}
+
+/// What `viban serve` was given on its command line or in its environment; `None`
+/// (or `false`, empty) where it was not. The command line builds it (`cli::ServeArgs`).
+#[derive(Debug, Clone, Default)]
+pub struct ServeOverrides {
+    pub no_browser: bool,
+    pub headless: bool,
+    pub port: Option<u16>,
+    pub host: Option<IpAddr>,
+    pub database_url: Option<String>,
+    pub password: Option<String>,
+    pub no_update: bool,
+    pub allowed_hosts: Vec<String>,
+}
+
+/// `serve`'s settings once the command line, the environment and `config.toml` are
+/// combined.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub open_browser: bool,
+    pub headless: bool,
+    pub port: u16,
+    pub host: IpAddr,
+    pub database_url: Option<String>,
+    pub password: Option<String>,
+    pub allowed_hosts: Vec<String>,
+    pub check_updates: bool,
+}
+
+impl ServeOverrides {
+    /// Options given (on the command line or in the environment) win over the file.
+    pub fn resolve(self, config: ServerConfig) -> ServeSettings {
+        let mut allowed_hosts = config.allowed_hosts.unwrap_or_default();
+        allowed_hosts.extend(self.allowed_hosts);
+        ServeSettings {
+            open_browser: !self.no_browser && !self.headless && config.open_browser.unwrap_or(true),
+            headless: self.headless,
+            port: self.port.or(config.port).unwrap_or(7777),
+            host: self.host.or(config.host).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            database_url: self.database_url.or(config.database_url).filter(|url| !url.is_empty()),
+            password: self.password.filter(|password| !password.is_empty()),
+            allowed_hosts,
+            check_updates: !self.no_update,
+        }
+    }
 }
 
 impl Config {
