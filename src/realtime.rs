@@ -18,7 +18,7 @@ use tracing::{debug, warn};
 
 use crate::db::events::{self, CHANNEL, Event, EventKind};
 use crate::db::sessions;
-use crate::shutdown::Shutdown;
+use crate::shutdown::Background;
 
 /// How long events are kept for reconnecting clients; older ones mean a resync.
 pub const RETENTION: time::Duration = time::Duration::hours(24);
@@ -36,11 +36,11 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Starts listening; the task ends with `shutdown`.
-    pub fn start(pool: PgPool, shutdown: Shutdown) -> Self {
+    /// Starts listening and pruning, as the session's background work.
+    pub fn start(pool: PgPool, background: &Background) -> Self {
         let (sender, _) = broadcast::channel(4096);
-        tokio::spawn(listen(pool.clone(), sender.clone(), shutdown.clone()));
-        tokio::spawn(prune_periodically(pool, shutdown));
+        background.spawn(listen(pool.clone(), sender.clone(), background.clone()));
+        background.spawn(prune_periodically(pool, background.clone()));
         Self { sender }
     }
 
@@ -49,15 +49,15 @@ impl Hub {
     }
 }
 
-async fn listen(pool: PgPool, sender: broadcast::Sender<HubMessage>, shutdown: Shutdown) {
+async fn listen(pool: PgPool, sender: broadcast::Sender<HubMessage>, background: Background) {
     let mut backoff = Duration::from_millis(200);
-    while !shutdown.is_triggered() {
+    while !background.is_cancelled() {
         let mut listener = match connect(&pool).await {
             Ok(listener) => listener,
             Err(error) => {
                 warn!("realtime: cannot listen for events ({error}); retrying in {backoff:?}");
                 tokio::select! {
-                    () = shutdown.wait() => return,
+                    () = background.cancelled() => return,
                     () = tokio::time::sleep(backoff) => {}
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -69,7 +69,7 @@ async fn listen(pool: PgPool, sender: broadcast::Sender<HubMessage>, shutdown: S
         let _ = sender.send(HubMessage::CatchUp);
         loop {
             let received = tokio::select! {
-                () = shutdown.wait() => return,
+                () = background.cancelled() => return,
                 received = listener.try_recv() => received,
             };
             match received {
@@ -120,10 +120,10 @@ async fn decode(pool: &PgPool, payload: &str) -> Option<Event> {
     }
 }
 
-async fn prune_periodically(pool: PgPool, shutdown: Shutdown) {
+async fn prune_periodically(pool: PgPool, background: Background) {
     loop {
         tokio::select! {
-            () = shutdown.wait() => return,
+            () = background.cancelled() => return,
             () = tokio::time::sleep(Duration::from_secs(600)) => {}
         }
         if let Ok(mut connection) = pool.acquire().await {

@@ -29,6 +29,7 @@ use crate::db::sessions::{self, AgentSession, Outcome, SessionStatus};
 use crate::db::tasks::{AgentStatus, Task};
 use crate::home::Home;
 use crate::process;
+use crate::shutdown::Background;
 use crate::worktree::{self, Worktrees};
 
 /// How long a stopped agent gets to exit after TERM before its group is killed.
@@ -160,8 +161,14 @@ struct Inner {
 }
 
 impl Runner {
-    /// Also marks what this instance left running before as `interrupted` (A7).
-    pub async fn start(pool: PgPool, home: Home, settings: RunnerSettings) -> Result<Self, sqlx::Error> {
+    /// Also marks what this instance left running before as `interrupted` (A7). Queued
+    /// follow-ups start on `background` until it is cancelled.
+    pub async fn start(
+        pool: PgPool,
+        home: Home,
+        settings: RunnerSettings,
+        background: &Background,
+    ) -> Result<Self, sqlx::Error> {
         let instance_id = home.root().display().to_string();
         let groups = sessions::interrupt_orphans(&pool, &instance_id).await?;
         for group in groups {
@@ -184,8 +191,12 @@ impl Runner {
             follow_ups,
         }));
         let weak = Arc::downgrade(&runner.0);
-        tokio::spawn(async move {
-            while let Some((task_id, request)) = requests.recv().await {
+        let cancelled = background.clone();
+        background.spawn(async move {
+            while let Some((task_id, request)) = tokio::select! {
+                () = cancelled.cancelled() => None,
+                request = requests.recv() => request,
+            } {
                 let Some(inner) = weak.upgrade() else { return };
                 if let Err(error) = Runner(inner).run(task_id, request).await {
                     warn!("task {task_id}: could not start the queued message: {error}");

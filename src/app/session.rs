@@ -1,10 +1,11 @@
-//! One server session: the database, the agent runner and the HTTP server, started in
-//! that order; and, whatever ends it, the stop sequence, all in [`Launcher::run`].
+//! One server session: the database, the agent runner, the background work and the
+//! HTTP server, started in that order; and, whatever ends it, the stop sequence in the
+//! opposite order, all in [`Launcher::run`].
 
 use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use tokio::sync::watch;
@@ -17,7 +18,7 @@ use crate::agents::run::Runner;
 use crate::control::{ServerState, Status};
 use crate::instance::{self, InstanceInfo};
 use crate::server::{self, security::Security};
-use crate::shutdown::Shutdown;
+use crate::shutdown::{Background, Shutdown};
 use crate::state::AppState;
 use crate::{browser, db, update};
 
@@ -29,9 +30,11 @@ pub(super) struct Served {
     pub(super) port: u16,
 }
 
+/// How long the stop waits for the session's background work to end.
+const BACKGROUND_GRACE: Duration = Duration::from_secs(5);
+
 impl Launcher {
-    /// One server session: database, agents, HTTP, until `shutdown`; then agents,
-    /// database and PostgreSQL stop, in that order.
+    /// One server session, from its start to its ordered stop (L9).
     pub(super) async fn run(
         &self,
         shutdown: &Shutdown,
@@ -42,31 +45,53 @@ impl Launcher {
         port: u16,
     ) -> anyhow::Result<Served> {
         let started = Instant::now();
+        // Start: the database, the agent runner (which recovers what this instance left
+        // running), then HTTP.
         let database = Database::open(&self.home, self.args.database_url.as_deref()).await?;
-        let runner =
-            match Runner::start(database.pool().clone(), self.home.clone(), self.runner_settings.clone())
-                .await
-            {
-                Ok(runner) => runner,
-                Err(error) => {
-                    database.close().await;
-                    return Err(error).context("could not recover the agent runs of the last session");
-                }
-            };
+        let background = Background::new();
+        let settings = self.runner_settings.clone();
+        let (pool, home) = (database.pool().clone(), self.home.clone());
+        let runner = match Runner::start(pool, home, settings, &background).await {
+            Ok(runner) => runner,
+            Err(error) => {
+                background.cancel();
+                end_background(&background).await;
+                database.close().await;
+                return Err(error).context("could not recover the agent runs of the last session");
+            }
+        };
         *live.runner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(runner.clone());
-        let session = Session { database: &database, runner: &runner, updates, status, open_browser, port };
+        let session = Session {
+            database: &database,
+            runner: &runner,
+            background: &background,
+            updates,
+            status,
+            open_browser,
+            port,
+        };
         let outcome = self.serve_until_shutdown(session, shutdown, started).await;
+
+        // Stop, whatever ended the session, in this order:
+        // 1. No new work: the web server has stopped taking requests (it ends on
+        //    `shutdown`), and other commands no longer find this one.
         shutdown.trigger();
         instance::remove(&self.home);
-        // Agents stop (and are recorded as interrupted) while the database still runs (L9).
+        // 2. The background work stops claiming (queued messages start no new run) and
+        //    cancels what it runs, each task recording its end on its way out.
+        background.cancel();
+        // 3. The agents stop, and are recorded as interrupted while the database runs.
         runner.stop_all().await;
+        // 4. Everything the session spawned has ended (or the wait gives up).
+        end_background(&background).await;
+        // 5. The pool closes, then PostgreSQL stops.
         database.close().await;
         outcome
     }
 
     async fn serve_until_shutdown(
         &self,
-        Session { database, runner, updates, status, open_browser, port: asked }: Session<'_>,
+        Session { database, runner, background, updates, status, open_browser, port: asked }: Session<'_>,
         shutdown: &Shutdown,
         started: Instant,
     ) -> anyhow::Result<Served> {
@@ -111,7 +136,7 @@ impl Launcher {
             shutdown: shutdown.clone(),
             postgres_version: db::server_version(database.pool()).await.unwrap_or_default().into(),
             postgres_liveness: database.liveness(),
-            hub: crate::realtime::Hub::start(database.pool().clone(), shutdown.clone()),
+            hub: crate::realtime::Hub::start(database.pool().clone(), background),
             home: home.clone(),
             board_views: Arc::default(),
             runner: runner.clone(),
@@ -147,6 +172,7 @@ impl Launcher {
 struct Session<'a> {
     database: &'a Database,
     runner: &'a Runner,
+    background: &'a Background,
     updates: &'a update::Updates,
     status: &'a watch::Sender<Status>,
     open_browser: bool,
@@ -160,5 +186,15 @@ fn url_host(host: IpAddr, port: u16) -> String {
         IpAddr::V6(v6) if v6.is_unspecified() => format!("[::1]:{port}"),
         IpAddr::V6(v6) => format!("[{v6}]:{port}"),
         IpAddr::V4(v4) => format!("{v4}:{port}"),
+    }
+}
+
+/// Waits (bounded) for the session's background work, once it is cancelled.
+async fn end_background(background: &Background) {
+    if !background.close_and_wait(BACKGROUND_GRACE).await {
+        warn!(
+            "{} background task(s) of the session did not end within {BACKGROUND_GRACE:?}",
+            background.running()
+        );
     }
 }
