@@ -85,6 +85,14 @@ impl Home {
     pub fn instance_file(&self) -> PathBuf {
         self.run_dir().join("instance.json")
     }
+    /// This home's instance id on the database ([`crate::instance::identity`]).
+    pub fn instance_id_file(&self) -> PathBuf {
+        self.root.join("instance-id")
+    }
+    /// The claim of this home's latest start on its instance id.
+    pub fn instance_claim_file(&self) -> PathBuf {
+        self.run_dir().join("instance-claim")
+    }
     /// The API token (S2).
     pub fn token_file(&self) -> PathBuf {
         self.root.join("token")

@@ -13,6 +13,9 @@ use crate::shutdown::Shutdown;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    /// This viban's id on the database: what its agent sessions record, and what the
+    /// hook engine's leases name.
+    pub instance: crate::instance::identity::Instance,
     pub shutdown: Shutdown,
     pub postgres_version: Arc<str>,
     /// The embedded server's supervisor state; `None` for an external database.

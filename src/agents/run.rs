@@ -77,7 +77,22 @@ pub enum RunError {
     #[error("this task has no earlier agent session to resume")]
     NothingToResume,
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+}
+
+/// The database's own guard of one active session per task (the unique index
+/// `agent_sessions_one_active_per_task`): what another viban on the same database hits.
+const ONE_ACTIVE_SESSION: &str = "agent_sessions_one_active_per_task";
+
+impl From<sqlx::Error> for RunError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(database) if database.constraint() == Some(ONE_ACTIVE_SESSION) => {
+                Self::Busy
+            }
+            _ => Self::Database(error),
+        }
+    }
 }
 
 /// A task's worktree, ready to work in.
@@ -161,15 +176,16 @@ struct Inner {
 }
 
 impl Runner {
-    /// Also marks what this instance left running before as `interrupted` (A7). Queued
-    /// follow-ups start on `background` until it is cancelled.
+    /// Also marks what this instance (`instance_id`, [`crate::instance::identity`]) left
+    /// running before as `interrupted` (A7). Queued follow-ups start on `background`
+    /// until it is cancelled.
     pub async fn start(
         pool: PgPool,
         home: Home,
         settings: RunnerSettings,
+        instance_id: String,
         background: &Background,
     ) -> Result<Self, sqlx::Error> {
-        let instance_id = home.root().display().to_string();
         let groups = sessions::interrupt_orphans(&pool, &instance_id).await?;
         for group in groups {
             let killed = process::kill_group_within(group, &home.worktrees_dir());

@@ -4,9 +4,9 @@
 //!
 //! Process model: the main thread runs the tray (or just waits, headless); the tokio
 //! threads run the [`supervisor`], which runs server sessions ([`session`]: database,
-//! agents, background work, HTTP) one after another as the control channel asks (the
-//! tray's Stop and Start server). This file is the process's start and end: the home's
-//! lock, an update found at the last check, and a restart into a new binary.
+//! instance id, agents, background work, HTTP) one after another as the control channel
+//! asks (the tray's Stop and Start server). This file is the process's start and end:
+//! the home's lock, an update found at the last check, and a restart into a new binary.
 //! [`database`] opens and closes the embedded or external PostgreSQL.
 
 mod database;

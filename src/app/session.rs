@@ -1,6 +1,6 @@
-//! One server session: the database, the agent runner, the background work and the
-//! HTTP server, started in that order; and, whatever ends it, the stop sequence in the
-//! opposite order, all in [`Launcher::run`].
+//! One server session: the database, this instance's id, the agent runner, the
+//! background work and the HTTP server, started in that order; and, whatever ends it,
+//! the stop sequence in the opposite order, all in [`Launcher::run`].
 
 use std::io::IsTerminal;
 use std::net::IpAddr;
@@ -16,6 +16,7 @@ use super::login_url;
 use super::supervisor::{Launcher, Live};
 use crate::agents::run::Runner;
 use crate::control::{ServerState, Status};
+use crate::instance::identity::Instance;
 use crate::instance::{self, InstanceInfo};
 use crate::server::{self, security::Security};
 use crate::shutdown::{Background, Shutdown};
@@ -45,17 +46,26 @@ impl Launcher {
         port: u16,
     ) -> anyhow::Result<Served> {
         let started = Instant::now();
-        // Start: the database, the agent runner (which recovers what this instance left
-        // running), then HTTP.
+        // Start: the database, this instance's id and its heartbeat, the agent runner
+        // (which recovers what this instance left running), then HTTP.
         let database = Database::open(&self.home, self.args.database_url.as_deref()).await?;
+        let instance = match Instance::claim(database.pool(), &self.home).await {
+            Ok(instance) => instance,
+            Err(error) => {
+                database.close().await;
+                return Err(error.into());
+            }
+        };
         let background = Background::new();
+        instance.keep_alive(database.pool().clone(), &background);
         let settings = self.runner_settings.clone();
-        let (pool, home) = (database.pool().clone(), self.home.clone());
-        let runner = match Runner::start(pool, home, settings, &background).await {
+        let (pool, home, id) = (database.pool().clone(), self.home.clone(), instance.id().to_string());
+        let runner = match Runner::start(pool, home, settings, id, &background).await {
             Ok(runner) => runner,
             Err(error) => {
                 background.cancel();
                 end_background(&background).await;
+                instance.release(database.pool()).await;
                 database.close().await;
                 return Err(error).context("could not recover the agent runs of the last session");
             }
@@ -63,6 +73,7 @@ impl Launcher {
         *live.runner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(runner.clone());
         let session = Session {
             database: &database,
+            instance: &instance,
             runner: &runner,
             background: &background,
             updates,
@@ -84,17 +95,21 @@ impl Launcher {
         runner.stop_all().await;
         // 4. Everything the session spawned has ended (or the wait gives up).
         end_background(&background).await;
-        // 5. The pool closes, then PostgreSQL stops.
+        // 5. Its runs all recorded, the instance gives its id up.
+        instance.release(database.pool()).await;
+        // 6. The pool closes, then PostgreSQL stops.
         database.close().await;
         outcome
     }
 
     async fn serve_until_shutdown(
         &self,
-        Session { database, runner, background, updates, status, open_browser, port: asked }: Session<'_>,
+        session: Session<'_>,
         shutdown: &Shutdown,
         started: Instant,
     ) -> anyhow::Result<Served> {
+        let Session { database, instance, runner, background, updates, status, open_browser, port: asked } =
+            session;
         let (home, args, token) = (&self.home, &self.args, &self.token);
         let bound = server::bind(args.host, asked)
             .await
@@ -133,6 +148,7 @@ impl Launcher {
         let security = Arc::new(Security::new(token.clone(), self.password.clone(), extra_hosts, port));
         let state = AppState {
             pool: database.pool().clone(),
+            instance: instance.clone(),
             shutdown: shutdown.clone(),
             postgres_version: db::server_version(database.pool()).await.unwrap_or_default().into(),
             postgres_liveness: database.liveness(),
@@ -171,6 +187,7 @@ impl Launcher {
 /// What one session serves with, besides the launcher's settings.
 struct Session<'a> {
     database: &'a Database,
+    instance: &'a Instance,
     runner: &'a Runner,
     background: &'a Background,
     updates: &'a update::Updates,

@@ -1,6 +1,9 @@
 //! One viban per home (L7): an exclusive lock on `run/viban.lock`, held for the life
 //! of the process, and `run/instance.json`, which tells other commands (`viban`,
-//! `status`, `stop`, `open`) where the running one is.
+//! `status`, `stop`, `open`) where the running one is. One id per running viban on its
+//! database, apart from the home's path: [`identity`].
+
+pub mod identity;
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io;

@@ -1,0 +1,2 @@
+DROP INDEX agent_sessions_one_active_per_task;
+DROP TABLE instances;

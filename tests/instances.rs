@@ -1,0 +1,231 @@
+//! Instance identity (issue 11): each viban claims the random id its home keeps, and a
+//! start recovers only the agent runs recorded under its own id. Against the real
+//! binary; the two-copies test runs two vibans at one home path at once, each in its
+//! own mount namespace (as two containers that both use `/root/.viban` would), on one
+//! external PostgreSQL (VIBAN_TEST_DATABASE_URL, which scripts/test.sh starts).
+
+mod common;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{BIN, Database, Viban, board_on, eventually, fixtures, repository, temp_home};
+use serde_json::{Value, json};
+
+fn instance_id(home: &Path) -> String {
+    std::fs::read_to_string(home.join("instance-id"))
+        .expect("the home keeps an instance id")
+        .trim()
+        .to_string()
+}
+
+/// `cp -a from/. to/`: a home copied as a container image or a volume would be.
+fn copy_home(from: &Path, to: &Path) {
+    let status = Command::new("cp").arg("-a").arg(from.join(".")).arg(to).status().expect("run cp");
+    assert!(status.success(), "cp -a failed");
+}
+
+/// PATH with the fake agents first, and what they need.
+struct FakeAgent {
+    path: String,
+    transcript: PathBuf,
+    pids: PathBuf,
+}
+
+impl FakeAgent {
+    fn new(scratch: &Path) -> Self {
+        let path =
+            format!("{}:{}", fixtures().join("bin").display(), std::env::var("PATH").unwrap_or_default());
+        Self {
+            path,
+            transcript: fixtures().join("transcripts/claude-tools.jsonl"),
+            pids: scratch.join("pids"),
+        }
+    }
+
+    fn env(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("PATH", self.path.as_str()),
+            ("FAKE_TRANSCRIPT", self.transcript.to_str().unwrap()),
+            ("FAKE_AGENT_PIDS", self.pids.to_str().unwrap()),
+        ]
+    }
+
+    fn pids(&self) -> Vec<i32> {
+        std::fs::read_to_string(&self.pids)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.trim().parse().ok())
+            .collect()
+    }
+}
+
+/// `viban serve --home at` on `database`, in a mount namespace of its own where `home`
+/// is bind-mounted at `at`: every copy sees its own home at the same path.
+fn serve_at(home: &Path, at: &Path, database: &str, env: &[(&str, &str)]) -> Viban {
+    let mut command = Command::new("unshare");
+    command
+        .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg(r#"mount --bind "$1" "$2" && exec "$3" serve --no-browser --headless --port 0 --home "$2""#)
+        .args([OsStr::new("sh"), home.as_os_str(), at.as_os_str(), OsStr::new(BIN)])
+        .env("DATABASE_URL", database)
+        .env_remove("VIBAN_HOME");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    // The files it writes are in `home`, which is what the harness reads.
+    let viban = Viban::spawn_command(home, command);
+    viban.wait_healthy(common::START_TIMEOUT);
+    viban
+}
+
+/// `viban serve` on the external `database`, once healthy.
+fn serve_on(home: &Path, database: &str) -> Viban {
+    let viban = Viban::spawn(home, &[], &[("DATABASE_URL", database)]);
+    viban.wait_healthy(common::START_TIMEOUT);
+    viban
+}
+
+fn task(viban: &Viban, board_id: &str, title: &str) -> String {
+    let response =
+        viban.send_json("POST", &format!("/api/boards/{board_id}/tasks"), &json!({ "title": title }));
+    assert_eq!(response.status, 201, "{}", response.text());
+    response.json()["id"].as_str().unwrap().to_string()
+}
+
+fn session(viban: &Viban, task_id: &str) -> Value {
+    let sessions = viban.get(&format!("/api/tasks/{task_id}/sessions")).json();
+    assert_eq!(sessions.as_array().map(Vec::len), Some(1), "{sessions}");
+    sessions[0].clone()
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie is dead for our purposes: it only waits to be reaped.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+}
+
+#[test]
+fn two_copies_of_one_home_at_one_path_do_not_interrupt_each_others_runs() {
+    let url = common::scratch_database();
+    let database = Database::connect(url.parse().unwrap());
+    let scratch = tempfile::tempdir().unwrap();
+    let agent = FakeAgent::new(scratch.path());
+    let repo = tempfile::tempdir().unwrap();
+    repository(repo.path());
+
+    // One home, started once so that it has its id, then copied twice.
+    let original = temp_home();
+    drop(serve_on(original.path(), &url));
+    let id = instance_id(original.path());
+    let (first_home, second_home) = (temp_home(), temp_home());
+    copy_home(original.path(), first_home.path());
+    copy_home(original.path(), second_home.path());
+    // Where both copies are, each in its own mount namespace.
+    let at = temp_home();
+
+    let first = serve_at(first_home.path(), at.path(), &url, &agent.env());
+    let board_id = board_on(&first, repo.path(), json!({}));
+    let task_id = task(&first, &board_id, "Keep running");
+    let run =
+        first.send_json("POST", &format!("/api/tasks/{task_id}/runs"), &json!({ "prompt": "MODE:hang" }));
+    assert_eq!(run.status, 202, "{}", run.text());
+    assert!(
+        eventually(Duration::from_secs(30), || session(&first, &task_id)["external_session_id"]
+            == "hang-session-1"),
+        "the run did not start\n{}",
+        first.output()
+    );
+    assert!(eventually(Duration::from_secs(10), || agent.pids().len() == 2));
+    let pids = agent.pids();
+    assert_eq!(instance_id(first_home.path()), id, "the first copy keeps the home's id");
+
+    // The second copy starts at the same path while the first runs its agent.
+    let mut second = serve_at(second_home.path(), at.path(), &url, &agent.env());
+    let second_id = instance_id(second_home.path());
+    assert_ne!(second_id, id, "the second copy takes an id of its own");
+    assert!(second.stderr().contains("uses this home's instance id"), "{}", second.output());
+    assert_eq!(session(&second, &task_id)["status"], "running", "{}", second.output());
+    assert!(pids.iter().all(|pid| alive(*pid)), "the second copy stopped the first one's agent");
+    // It cannot start a second run on that task either: the database says it is busy.
+    let again = second.send_json("POST", &format!("/api/tasks/{task_id}/runs"), &json!({ "prompt": "Hi." }));
+    assert_eq!(again.status, 409, "{}", again.text());
+    assert!(again.text().contains("already working on this task"), "{}", again.text());
+    let registered = database.text("SELECT string_agg(id, ',' ORDER BY id) FROM instances");
+    let mut expected = [id.clone(), second_id.clone()];
+    expected.sort();
+    assert_eq!(registered, expected.join(","));
+
+    // A restart of the second copy keeps its new id and still leaves the run alone.
+    second.signal(libc::SIGTERM);
+    assert!(second.wait_exit(Duration::from_secs(20)).is_some(), "the second copy did not stop");
+    let second = serve_at(second_home.path(), at.path(), &url, &agent.env());
+    assert_eq!(instance_id(second_home.path()), second_id);
+    assert_eq!(session(&second, &task_id)["status"], "running");
+    assert!(pids.iter().all(|pid| alive(*pid)));
+
+    // The first copy's own stop interrupts its run, and gives its id up.
+    drop(first);
+    assert_eq!(session(&second, &task_id)["status"], "interrupted");
+    assert_eq!(database.text("SELECT string_agg(id, ',') FROM instances"), second_id);
+}
+
+#[test]
+fn a_home_keeps_its_instance_id_across_restarts_and_a_crash() {
+    let home = temp_home();
+    let viban = Viban::start(home.path(), &[]);
+    let id = instance_id(home.path());
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(home.path().join("instance-id")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert_eq!(viban.sql().text("SELECT id FROM instances"), id);
+    drop(viban);
+
+    let mut viban = Viban::start(home.path(), &[]);
+    assert_eq!(instance_id(home.path()), id);
+    assert_eq!(viban.sql().text("SELECT id FROM instances"), id);
+
+    // After a crash its heartbeat is still fresh, but it was this home's last start, on
+    // this host, and its pid is gone: the id is taken over at once.
+    viban.kill9();
+    let viban = Viban::start(home.path(), &[]);
+    assert_eq!(instance_id(home.path()), id);
+    assert_eq!(viban.sql().text("SELECT id FROM instances"), id);
+    let log = viban.stderr();
+    assert!(log.contains("took over the instance id"), "{log}");
+    assert!(!log.contains("watching its heartbeat"), "{log}");
+}
+
+#[test]
+fn a_homes_first_start_with_an_id_recovers_the_runs_recorded_under_its_path() {
+    let url = common::scratch_database();
+    let database = Database::connect(url.parse().unwrap());
+    let home = temp_home();
+    let repo = tempfile::tempdir().unwrap();
+    repository(repo.path());
+    let viban = serve_on(home.path(), &url);
+    let board_id = board_on(&viban, repo.path(), json!({}));
+    let task_id = task(&viban, &board_id, "Cut off by an older viban");
+    drop(viban);
+
+    // As an older viban, which named its instance by the home's path, left it.
+    let path = home.path().display().to_string();
+    database.execute(&format!(
+        "INSERT INTO agent_sessions (task_id, agent, prompt, status, instance_id)
+         VALUES ('{task_id}', 'claude-code', 'Go.', 'running', '{path}')"
+    ));
+    std::fs::remove_file(home.path().join("instance-id")).unwrap();
+
+    let viban = serve_on(home.path(), &url);
+    assert_eq!(session(&viban, &task_id)["status"], "interrupted");
+    assert_eq!(
+        database.text(&format!("SELECT instance_id FROM agent_sessions WHERE task_id = '{task_id}'")),
+        instance_id(home.path())
+    );
+}
