@@ -229,3 +229,50 @@ fn a_homes_first_start_with_an_id_recovers_the_runs_recorded_under_its_path() {
         instance_id(home.path())
     );
 }
+
+#[test]
+fn the_migration_leaves_one_active_session_per_task_and_interrupts_the_older_ones() {
+    let url = common::scratch_database();
+    let database = Database::connect(url.parse().unwrap());
+    // The schema as the viban before this migration left it, with what two vibans on
+    // one database could do then: two runs on one task at once, and a third queued.
+    let older = tempfile::tempdir().unwrap();
+    for migration in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")).unwrap() {
+        let path = migration.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.as_str() < "20261124000001" {
+            std::fs::copy(&path, older.path().join(name)).unwrap();
+        }
+    }
+    database.with_connection(async |connection| {
+        let migrator = sqlx::migrate::Migrator::new(older.path()).await.unwrap();
+        migrator.run(connection).await.unwrap();
+    });
+    database.execute(
+        "INSERT INTO boards (id, name) VALUES ('00000000-0000-4000-8000-000000000001', 'Old');
+         INSERT INTO columns (id, board_id, name, position)
+             VALUES ('00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000001', 'Todo', 'a');
+         INSERT INTO tasks (id, board_id, column_id, position, number, title) VALUES
+             ('00000000-0000-4000-8000-000000000003', '00000000-0000-4000-8000-000000000001',
+              '00000000-0000-4000-8000-000000000002', 'a', 1, 'Twice'),
+             ('00000000-0000-4000-8000-000000000004', '00000000-0000-4000-8000-000000000001',
+              '00000000-0000-4000-8000-000000000002', 'b', 2, 'Once');
+         INSERT INTO agent_sessions (task_id, agent, prompt, status, instance_id, created_at) VALUES
+             ('00000000-0000-4000-8000-000000000003', 'claude-code', 'first', 'running', 'a', now() - interval '3 minutes'),
+             ('00000000-0000-4000-8000-000000000003', 'claude-code', 'second', 'running', 'b', now() - interval '2 minutes'),
+             ('00000000-0000-4000-8000-000000000003', 'claude-code', 'third', 'queued', 'b', now() - interval '1 minute'),
+             ('00000000-0000-4000-8000-000000000003', 'claude-code', 'done', 'completed', 'a', now() - interval '4 minutes'),
+             ('00000000-0000-4000-8000-000000000004', 'claude-code', 'alone', 'running', 'a', now());",
+    );
+
+    let home = temp_home();
+    let _viban = serve_on(home.path(), &url);
+    let statuses = |task: &str| {
+        database.text(&format!(
+            "SELECT string_agg(prompt || ':' || status, ' ' ORDER BY created_at) FROM agent_sessions
+             WHERE task_id = '00000000-0000-4000-8000-00000000000{task}'"
+        ))
+    };
+    assert_eq!(statuses("3"), "done:completed first:interrupted second:interrupted third:queued");
+    assert_eq!(statuses("4"), "alone:running");
+}
