@@ -70,22 +70,22 @@ pub struct Background {
 }
 
 impl Background {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Runs `task` until it returns; the session waits for it before it closes the
     /// database.
-    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+    pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         self.tracker.spawn(task);
     }
 
     /// Resolves once the session has told its background work to stop.
-    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
+    pub(crate) fn cancelled(&self) -> WaitForCancellationFuture<'_> {
         self.cancel.cancelled()
     }
 
-    pub fn is_cancelled(&self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         self.cancel.is_cancelled()
     }
 

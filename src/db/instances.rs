@@ -10,25 +10,25 @@ use uuid::Uuid;
 
 /// Who asks for an id: one start of one viban.
 #[derive(Debug, Clone)]
-pub struct Claimant {
+pub(crate) struct Claimant {
     /// New at every start.
-    pub claim: Uuid,
-    pub hostname: String,
-    pub pid: i32,
+    pub(crate) claim: Uuid,
+    pub(crate) hostname: String,
+    pub(crate) pid: i32,
 }
 
 /// The row that holds an id.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Holder {
-    pub claim: Uuid,
-    pub hostname: String,
-    pub pid: i32,
-    pub heartbeat_at: OffsetDateTime,
+pub(crate) struct Holder {
+    pub(crate) claim: Uuid,
+    pub(crate) hostname: String,
+    pub(crate) pid: i32,
+    pub(crate) heartbeat_at: OffsetDateTime,
 }
 
 /// Claims `id` when no row holds it or its heartbeat is older than `lease`; false when
 /// a live instance holds it.
-pub async fn claim_if_free(
+pub(crate) async fn claim_if_free(
     connection: &mut PgConnection,
     id: &str,
     claimant: &Claimant,
@@ -52,7 +52,7 @@ pub async fn claim_if_free(
     Ok(claimed.is_some())
 }
 
-pub async fn holder(connection: &mut PgConnection, id: &str) -> Result<Option<Holder>, sqlx::Error> {
+pub(crate) async fn holder(connection: &mut PgConnection, id: &str) -> Result<Option<Holder>, sqlx::Error> {
     sqlx::query_as("SELECT claim, hostname, pid, heartbeat_at FROM instances WHERE id = $1")
         .bind(id)
         .fetch_optional(connection)
@@ -61,7 +61,7 @@ pub async fn holder(connection: &mut PgConnection, id: &str) -> Result<Option<Ho
 
 /// Takes `id` over from `from`, only if its row is still as it was seen (same claim,
 /// same heartbeat); false if it changed meanwhile.
-pub async fn take_over(
+pub(crate) async fn take_over(
     connection: &mut PgConnection,
     id: &str,
     from: &Holder,
@@ -84,7 +84,11 @@ pub async fn take_over(
 
 /// Renews the lease; false when the id is no longer this claim's (another start took
 /// it over).
-pub async fn heartbeat(connection: &mut PgConnection, id: &str, claim: Uuid) -> Result<bool, sqlx::Error> {
+pub(crate) async fn heartbeat(
+    connection: &mut PgConnection,
+    id: &str,
+    claim: Uuid,
+) -> Result<bool, sqlx::Error> {
     let beat = sqlx::query("UPDATE instances SET heartbeat_at = now() WHERE id = $1 AND claim = $2")
         .bind(id)
         .bind(claim)
@@ -94,7 +98,7 @@ pub async fn heartbeat(connection: &mut PgConnection, id: &str, claim: Uuid) -> 
 }
 
 /// Gives the id up at a clean stop: the next start of any copy of the home may claim it.
-pub async fn release(connection: &mut PgConnection, id: &str, claim: Uuid) -> Result<(), sqlx::Error> {
+pub(crate) async fn release(connection: &mut PgConnection, id: &str, claim: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM instances WHERE id = $1 AND claim = $2")
         .bind(id)
         .bind(claim)
@@ -105,7 +109,11 @@ pub async fn release(connection: &mut PgConnection, id: &str, claim: Uuid) -> Re
 
 /// Moves the queued and running sessions recorded under `from` to `to`; returns how
 /// many. For a home's first start with an id: before, the home's path was its id.
-pub async fn adopt_sessions(connection: &mut PgConnection, from: &str, to: &str) -> Result<u64, sqlx::Error> {
+pub(crate) async fn adopt_sessions(
+    connection: &mut PgConnection,
+    from: &str,
+    to: &str,
+) -> Result<u64, sqlx::Error> {
     let adopted = sqlx::query(
         "UPDATE agent_sessions SET instance_id = $2
          WHERE instance_id = $1 AND status IN ('queued', 'running')",

@@ -26,17 +26,17 @@ use crate::home::{self, Home};
 use crate::shutdown::Background;
 
 /// How often a running instance renews its lease.
-pub const HEARTBEAT: Duration = Duration::from_secs(5);
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
 /// An instance whose heartbeat is older than this is gone.
-pub const LEASE: Duration = Duration::from_secs(30);
+pub(crate) const LEASE: Duration = Duration::from_secs(30);
 /// How long a start watches a heartbeat it cannot tell the owner of: two beats, and
 /// some slack for a busy machine.
-pub const WATCH: Duration = Duration::from_secs(12);
+pub(crate) const WATCH: Duration = Duration::from_secs(12);
 /// Between two looks at a watched heartbeat.
 const POLL: Duration = Duration::from_millis(250);
 
 #[derive(Debug, thiserror::Error)]
-pub enum IdentityError {
+pub(crate) enum IdentityError {
     #[error(transparent)]
     Home(#[from] home::HomeError),
     #[error("could not register this viban's instance id on the database: {0}")]
@@ -52,14 +52,14 @@ pub struct Instance {
 }
 
 impl Instance {
-    pub fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         &self.id
     }
 
     /// Claims the home's id, or a new one when a live instance holds it (see the
     /// module's rules). A home's first start also adopts the runs recorded under its
     /// path, the id viban used before.
-    pub async fn claim(pool: &PgPool, home: &Home) -> Result<Self, IdentityError> {
+    pub(crate) async fn claim(pool: &PgPool, home: &Home) -> Result<Self, IdentityError> {
         let (mut id, first) = match read_id(home)? {
             Some(id) => (id, false),
             None => (new_id(home)?, true),
@@ -89,7 +89,7 @@ impl Instance {
     }
 
     /// Renews the lease every [`HEARTBEAT`] until the background work is cancelled.
-    pub fn keep_alive(&self, pool: PgPool, background: &Background) {
+    pub(crate) fn keep_alive(&self, pool: PgPool, background: &Background) {
         let (instance, cancelled) = (self.clone(), background.clone());
         background.spawn(async move {
             let mut tick = tokio::time::interval(HEARTBEAT);
@@ -120,7 +120,7 @@ impl Instance {
     }
 
     /// Gives the id up at a clean stop, once this instance's runs are recorded.
-    pub async fn release(&self, pool: &PgPool) {
+    pub(crate) async fn release(&self, pool: &PgPool) {
         let release = async { instances::release(&mut *pool.acquire().await?, &self.id, self.claim).await };
         match tokio::time::timeout(Duration::from_secs(2), release).await {
             Ok(Ok(())) => {}
