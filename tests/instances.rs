@@ -237,11 +237,18 @@ fn the_migration_leaves_one_active_session_per_task_and_interrupts_the_older_one
     // The schema as the viban before this migration left it, with what two vibans on
     // one database could do then: two runs on one task at once, and a third queued.
     let older = tempfile::tempdir().unwrap();
-    for migration in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")).unwrap() {
-        let path = migration.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if name.as_str() < "20261124000001" {
-            std::fs::copy(&path, older.path().join(name)).unwrap();
+    let migrations: Vec<PathBuf> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+    let name = |path: &Path| path.file_name().unwrap().to_string_lossy().to_string();
+    let this =
+        migrations.iter().map(|path| name(path)).find(|name| name.ends_with("_instances.up.sql")).unwrap();
+    let version = this.split('_').next().unwrap();
+    for path in &migrations {
+        if name(path).as_str() < version {
+            std::fs::copy(path, older.path().join(name(path))).unwrap();
         }
     }
     database.with_connection(async |connection| {
