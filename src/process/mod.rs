@@ -573,7 +573,7 @@ mod tests {
     #[test]
     fn npm_wrappers_are_read_for_what_they_start() {
         // Written by cmd-shim 8, as npm 11 installs a package's bin on Windows.
-        let script = include_str!("../tests/fixtures/npm-shims/claude.cmd");
+        let script = include_str!("../../tests/fixtures/npm-shims/claude.cmd");
         assert_eq!(
             npm_shim_target(script),
             Some(ShimTarget {
@@ -581,7 +581,7 @@ mod tests {
                 through_node: true
             })
         );
-        let native = include_str!("../tests/fixtures/npm-shims/tool.cmd");
+        let native = include_str!("../../tests/fixtures/npm-shims/tool.cmd");
         assert_eq!(
             npm_shim_target(native),
             Some(ShimTarget { path: r"node_modules\tool\bin\tool.exe".into(), through_node: false })
@@ -598,7 +598,7 @@ mod tests {
         std::fs::write(package.join("cli.js"), "").unwrap();
         std::fs::write(dir.path().join("node.exe"), "").unwrap();
         let shim = dir.path().join("claude.cmd");
-        std::fs::write(&shim, include_str!("../tests/fixtures/npm-shims/claude.cmd")).unwrap();
+        std::fs::write(&shim, include_str!("../../tests/fixtures/npm-shims/claude.cmd")).unwrap();
         assert_eq!(launcher(&shim), (dir.path().join("node.exe"), vec![package.join("cli.js")]));
 
         // A wrapper whose target is missing, and any other batch file, run as they are.
