@@ -7,7 +7,8 @@
 //! in the agent's own words when it failed.
 //!
 //! Stopping is TERM to the whole group, then KILL after a grace period, and a KILL
-//! to the group whenever a run ends, so nothing an agent started outlives it.
+//! to the group whenever a run ends ([`process::Supervised`]), so nothing an agent
+//! started outlives it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,8 +18,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -28,19 +28,11 @@ use super::{Adapter, CommandLine, CustomAgent, Invocation};
 use crate::db::sessions::{self, AgentSession, Outcome, SessionStatus};
 use crate::db::tasks::{AgentStatus, Task};
 use crate::home::Home;
-use crate::process;
+use crate::process::{self, Stop, Supervised, Supervision};
 use crate::worktree::{self, Worktrees};
 
-/// How long a stopped agent gets to exit after TERM before its group is killed.
-const STOP_GRACE: Duration = Duration::from_secs(5);
-/// After the agent exits, how long its output may still take to drain.
-const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// Entries written in one transaction at most.
 const BATCH: usize = 2000;
-/// Groups of lines read ahead of the database at most (memory stays bounded).
-const LINE_QUEUE: usize = 64;
-/// Lines parsed before the reader hands them over, when more are already buffered.
-const LINE_GROUP: usize = 256;
 /// How much of standard error is kept for the record.
 const STDERR_TAIL: usize = 16 * 1024;
 const DEFAULT_AGENT: &str = "claude-code";
@@ -127,7 +119,7 @@ impl Agent {
 
 struct Active {
     session_id: Uuid,
-    stop: watch::Sender<Option<StopReason>>,
+    stop: Stop<StopReason>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -238,7 +230,7 @@ impl Runner {
         };
         drop(connection);
 
-        let (stop, stop_receiver) = watch::channel(None);
+        let stop = Stop::new();
         let session = {
             // Claim the task before the row exists, so two starts cannot both pass.
             {
@@ -246,7 +238,7 @@ impl Runner {
                 if active.contains_key(&task_id) {
                     return Err(RunError::Busy);
                 }
-                active.insert(task_id, Active { session_id: Uuid::nil(), stop, handle: None });
+                active.insert(task_id, Active { session_id: Uuid::nil(), stop: stop.clone(), handle: None });
             }
             match sessions::create(
                 &inner.pool,
@@ -276,7 +268,7 @@ impl Runner {
             base,
             copy: copy_patterns(&board.settings),
         };
-        let handle = tokio::spawn(job.drive(stop_receiver));
+        let handle = tokio::spawn(job.drive(stop));
         if let Some(active) = self.active().get_mut(&task_id) {
             active.session_id = session.id;
             active.handle = Some(handle);
@@ -313,7 +305,7 @@ impl Runner {
     pub fn stop(&self, task_id: Uuid) -> Result<Uuid, RunError> {
         let active = self.active();
         let run = active.get(&task_id).ok_or(RunError::NotRunning)?;
-        run.stop.send_replace(Some(StopReason::User));
+        run.stop.request(StopReason::User);
         Ok(run.session_id)
     }
 
@@ -321,11 +313,11 @@ impl Runner {
     /// task is deleted, D3).
     pub async fn stop_and_wait(&self, task_id: Uuid) {
         let handle = self.active().get_mut(&task_id).and_then(|run| {
-            run.stop.send_replace(Some(StopReason::User));
+            run.stop.request(StopReason::User);
             run.handle.take()
         });
         if let Some(handle) = handle
-            && tokio::time::timeout(STOP_GRACE + Duration::from_secs(5), handle).await.is_err()
+            && tokio::time::timeout(process::STOP_GRACE + Duration::from_secs(5), handle).await.is_err()
         {
             warn!("task {task_id}: its agent did not stop in time");
         }
@@ -359,7 +351,7 @@ impl Runner {
             active
                 .values_mut()
                 .filter_map(|run| {
-                    run.stop.send_replace(Some(StopReason::Shutdown));
+                    run.stop.request(StopReason::Shutdown);
                     run.handle.take()
                 })
                 .collect()
@@ -369,7 +361,7 @@ impl Runner {
         }
         info!("stopping {} agent run(s)", handles.len());
         let all = futures_join(handles);
-        if tokio::time::timeout(STOP_GRACE + Duration::from_secs(3), all).await.is_err() {
+        if tokio::time::timeout(process::STOP_GRACE + Duration::from_secs(3), all).await.is_err() {
             warn!("agent runs did not finish stopping in time");
         }
     }
@@ -505,7 +497,7 @@ impl Runner {
         &self,
         column: Uuid,
         session_id: Uuid,
-        stop: &mut watch::Receiver<Option<StopReason>>,
+        stop: &Stop<StopReason>,
     ) -> Result<Option<ColumnPlace>, StopReason> {
         let inner = &self.0;
         let gates = || inner.columns.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -544,10 +536,10 @@ impl Runner {
                 () = freed => {}
                 // The limit may be raised or removed meanwhile.
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                reason = stop.wait_for(Option::is_some) => {
+                reason = stop.requested() => {
                     leave(&mut gates());
                     inner.column_freed.notify_waiters();
-                    return Err(reason.ok().and_then(|reason| *reason).unwrap_or(StopReason::User));
+                    return Err(reason);
                 }
             }
         }
@@ -566,16 +558,14 @@ async fn column_limit(pool: &PgPool, column: Uuid) -> Option<usize> {
 }
 
 impl Job {
-    async fn drive(self, mut stop: watch::Receiver<Option<StopReason>>) {
+    async fn drive(self, stop: Stop<StopReason>) {
         let runner = self.runner.clone();
         let (task_id, session_id) = (self.task.id, self.session.id);
         let slots = runner.0.slots.clone();
-        let waited = match runner.column_place(self.task.column_id, session_id, &mut stop).await {
+        let waited = match runner.column_place(self.task.column_id, session_id, &stop).await {
             Ok(place) => tokio::select! {
                 permit = slots.acquire_owned() => Ok((place, permit.ok())),
-                reason = stop.wait_for(Option::is_some) => {
-                    Err(reason.ok().and_then(|reason| *reason).unwrap_or(StopReason::User))
-                }
+                reason = stop.requested() => Err(reason),
             },
             Err(reason) => Err(reason),
         };
@@ -587,7 +577,7 @@ impl Job {
                 return;
             }
         };
-        let (ending, transcript) = self.execute(&mut stop).await;
+        let (ending, transcript) = self.execute(&stop).await;
         drop(permit);
         drop(place);
         let stopped_by_user = matches!(ending, Ending::Stopped(_));
@@ -613,7 +603,7 @@ impl Job {
         }
     }
 
-    async fn execute(&self, stop: &mut watch::Receiver<Option<StopReason>>) -> (Ending, Transcript) {
+    async fn execute(&self, stop: &Stop<StopReason>) -> (Ending, Transcript) {
         let inner = self.runner.0.clone();
         let mut transcript = Transcript::default();
         // The worktree.
@@ -664,7 +654,7 @@ impl Job {
         line: &CommandLine,
         worktree: &Path,
         branch: &str,
-        stop: &mut watch::Receiver<Option<StopReason>>,
+        stop: &Stop<StopReason>,
         transcript: &mut Transcript,
     ) -> Ending {
         let inner = &self.runner.0;
@@ -691,113 +681,50 @@ impl Job {
             .env("VIBAN_BRANCH", branch)
             .env("VIBAN_WORKTREE", worktree)
             .env("VIBAN_BASE_BRANCH", &self.base)
-            .env("VIBAN_SESSION_ID", self.session.id.to_string())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        // If viban dies without stopping it, the agent is told to stop too.
-        process::die_with_parent(&mut command, libc::SIGTERM);
-        let mut child = match tokio::process::Command::from(command).spawn() {
-            Ok(child) => child,
+            .env("VIBAN_SESSION_ID", self.session.id.to_string());
+        let supervision = Supervision {
+            stderr_tail: STDERR_TAIL,
+            deadline: Some(inner.settings.timeout),
+            ..Supervision::default()
+        };
+        let lines = AgentLines(self.agent.format().parser());
+        let mut agent = match Supervised::spawn(command, lines, stop.clone(), supervision) {
+            Ok(agent) => agent,
             Err(error) => {
                 return Ending::NotStarted(format!("could not start {}: {error}", program.display()));
             }
         };
-        #[cfg(windows)]
-        if let Some(handle) = child.raw_handle() {
-            process::end_with_viban(handle);
-        }
-        let group = child.id();
         let mut argv = vec![line.program.clone()];
         argv.extend(line.args.iter().cloned());
-        if let Err(error) = sessions::started(&inner.pool, &self.session, &argv, group).await {
+        if let Err(error) = sessions::started(&inner.pool, &self.session, &argv, agent.pid()).await {
             warn!("session {}: recording its start failed: {error}", self.session.id);
         }
         if let Some(note) = line.note {
             self.persist(&[Entry::System { message: note.to_string() }]).await;
         }
 
-        let stderr = child.stderr.take().map(|stderr| tokio::spawn(tail(stderr, STDERR_TAIL)));
-        let Some(stdout) = child.stdout.take() else {
-            return Ending::NotStarted("the agent's output could not be read".into());
-        };
-        // A reader task splits the output into lines and parses them while this loop
-        // stores them: what arrives during a commit makes the next batch larger, so a
+        // What arrives while a batch is being stored makes the next batch larger: a
         // fast agent is stored in few transactions and a slow one line by line, at once.
-        let (parsed_sender, mut lines) = mpsc::channel::<Vec<Chunk>>(LINE_QUEUE);
-        let parser = self.agent.format().parser();
-        let reader_task = tokio::spawn(read_lines(stdout, parser, parsed_sender, self.session.id));
-        let deadline = tokio::time::sleep(inner.settings.timeout);
-        tokio::pin!(deadline);
-        let mut exit: Option<ExitStatus> = None;
-        let mut drain_until: Option<tokio::time::Instant> = None;
         let mut batch = Vec::new();
-
-        let ending = loop {
-            let drain = async {
-                match drain_until {
-                    Some(until) => tokio::time::sleep_until(until).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let line = tokio::select! {
-                biased;
-                reason = stop.wait_for(Option::is_some) => {
-                    break Ending::Stopped(reason.ok().and_then(|reason| *reason).unwrap_or(StopReason::User));
-                }
-                () = &mut deadline => break Ending::TimedOut,
-                status = child.wait(), if exit.is_none() => {
-                    exit = status.ok();
-                    // What the agent wrote last may still be in the pipe.
-                    drain_until = Some(tokio::time::Instant::now() + DRAIN_GRACE);
-                    continue;
-                }
-                () = drain => break Ending::Exited(exit),
-                line = lines.recv() => line,
-            };
-            let Some(line) = line else {
-                // End of output.
-                if exit.is_none() {
-                    exit = child.wait().await.ok();
-                }
-                break Ending::Exited(exit);
-            };
-            self.take(line, &mut batch, transcript).await;
+        while let Some(chunks) = agent.next().await {
+            self.take(chunks, &mut batch, transcript).await;
             while batch.len() < BATCH
-                && let Ok(line) = lines.try_recv()
+                && let Some(chunks) = agent.try_next()
             {
-                self.take(line, &mut batch, transcript).await;
+                self.take(chunks, &mut batch, transcript).await;
             }
             self.persist(&std::mem::take(&mut batch)).await;
-        };
-
-        if !matches!(ending, Ending::Exited(_)) {
-            // TERM the group, give it the grace period, then KILL.
-            if let Some(group) = group {
-                process::signal_group(group, process::SIGTERM);
-            }
-            if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
-                let _ = child.start_kill();
-            }
         }
-        // Nothing the agent started outlives its run.
-        if let Some(group) = group {
-            process::signal_group(group, process::SIGKILL);
+        let finished = agent.wait().await;
+        if let Some(error) = finished.output_error {
+            warn!("session {}: reading the agent's output failed: {error}", self.session.id);
         }
-        let _ = child.wait().await;
-        // Lines that were on their way when the run ended are kept too.
-        let drained = tokio::time::Instant::now() + DRAIN_GRACE;
-        while let Ok(Some(line)) = tokio::time::timeout_at(drained, lines.recv()).await {
-            self.take(line, &mut batch, transcript).await;
-            if batch.len() >= BATCH {
-                self.persist(&std::mem::take(&mut batch)).await;
-            }
+        transcript.outcome.stderr_tail = Some(finished.stderr_tail).filter(|text| !text.trim().is_empty());
+        match finished.outcome {
+            process::Outcome::Exited(status) => Ending::Exited(status),
+            process::Outcome::Stopped(reason) => Ending::Stopped(reason),
+            process::Outcome::TimedOut => Ending::TimedOut,
         }
-        self.persist(&std::mem::take(&mut batch)).await;
-        reader_task.abort();
-        if let Some(stderr) = stderr {
-            transcript.outcome.stderr_tail = stderr.await.ok().filter(|text| !text.trim().is_empty());
-        }
-        ending
     }
 
     async fn take(&self, chunks: Vec<Chunk>, batch: &mut Vec<Stored>, transcript: &mut Transcript) {
@@ -986,60 +913,19 @@ impl From<Parsed> for Chunk {
     }
 }
 
-/// Parses the stream line by line (a line split across reads arrives whole) and
-/// sends what each line produced, then what the parser still held at the end.
-async fn read_lines(
-    stream: impl AsyncRead + Unpin,
-    mut parser: Parser,
-    parsed: mpsc::Sender<Vec<Chunk>>,
-    session_id: Uuid,
-) {
-    let mut reader = BufReader::with_capacity(256 * 1024, stream);
-    let mut line = Vec::new();
-    let mut group = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) => {
-                group.push(Chunk::from(parser.finish()));
-                let _ = parsed.send(group).await;
-                return;
-            }
-            Ok(_) => {
-                group.push(Chunk::from(parser.line(&String::from_utf8_lossy(&line))));
-                // Hand over when the next read could wait, or the group is full.
-                if (group.len() >= LINE_GROUP || !reader.buffer().contains(&b'\n'))
-                    && parsed.send(std::mem::take(&mut group)).await.is_err()
-                {
-                    return;
-                }
-            }
-            Err(error) => {
-                warn!("session {session_id}: reading the agent's output failed: {error}");
-                let _ = parsed.send(group).await;
-                return;
-            }
-        }
-    }
-}
+/// The agent's output parsed line by line on the reader task of [`Supervised`].
+struct AgentLines(Parser);
 
-/// The last `limit` bytes of a stream, read to its end.
-async fn tail(mut stream: impl AsyncRead + Unpin, limit: usize) -> String {
-    let mut kept: Vec<u8> = Vec::new();
-    let mut chunk = vec![0; 8192];
-    while let Ok(read) = stream.read(&mut chunk).await {
-        if read == 0 {
-            break;
-        }
-        kept.extend_from_slice(&chunk[..read]);
-        if kept.len() > 2 * limit {
-            kept.drain(..kept.len() - limit);
-        }
+impl process::Lines for AgentLines {
+    type Item = Chunk;
+
+    fn line(&mut self, line: &str) -> Chunk {
+        Chunk::from(self.0.line(line))
     }
-    if kept.len() > limit {
-        kept.drain(..kept.len() - limit);
+
+    fn end(mut self) -> Option<Chunk> {
+        Some(Chunk::from(self.0.finish()))
     }
-    String::from_utf8_lossy(&kept).into_owned()
 }
 
 /// `https://github.com/<owner>/<repo>/pull/<n>` in a text, with its number.
@@ -1082,13 +968,5 @@ mod tests {
             Some(("https://github.com/a/b/pull/7".into(), 7))
         );
         assert_eq!(pull_request_link("https://github.com/acme/widgets/pull/x"), None);
-    }
-
-    #[tokio::test]
-    async fn only_the_tail_of_standard_error_is_kept() {
-        let text = format!("{}END", "x".repeat(100_000));
-        let kept = tail(text.as_bytes(), 1000).await;
-        assert_eq!(kept.len(), 1000);
-        assert!(kept.ends_with("END"));
     }
 }
