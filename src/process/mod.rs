@@ -1,6 +1,6 @@
 //! Child processes: the one place that spawns them (own process group, stdin closed),
 //! signals them, and tells whether a pid is still the process we think it is. A child
-//! whose output viban follows while it runs is a [`Supervised`] one ([`supervised`]:
+//! whose output viban follows while it runs is a [`Supervised`] one (`supervised.rs`:
 //! streamed lines, stderr tail, deadline, stop, TERM → grace → KILL of its group).
 //!
 //! It also owns the root problem: PostgreSQL refuses to run as root. When viban is

@@ -261,7 +261,7 @@ impl<T: Send + 'static, R: Clone + Send + Sync + 'static> Supervised<T, R> {
         }
     }
 
-    /// Waits for the child to end, leaving any output not yet taken, and says how.
+    /// Waits for the child to end, dropping any output not yet taken, and says how.
     pub(crate) async fn wait(mut self) -> Finished<R> {
         while self.next().await.is_some() {}
         // `next` returns `None` only after `end` has set it.
