@@ -527,3 +527,25 @@ fn after_a_crash_the_next_start_stops_what_the_agent_left_running() {
     assert!(eventually(Duration::from_secs(10), || !alive(pids[0])), "the grandchild survived the restart");
     assert_eq!(setup.sessions(&task_id)[0]["status"], "interrupted");
 }
+
+#[test]
+fn a_run_past_its_time_limit_is_stopped_with_every_process_it_started() {
+    let setup = Setup::new("", &[("VIBAN_AGENT_TIMEOUT_SECONDS", "3")]);
+    let task_id = setup.task("Never done");
+    setup.run(&task_id, json!({ "prompt": "MODE:hang" }));
+    assert!(eventually(Duration::from_secs(30), || setup.pids().len() == 2), "the fake agent did not start");
+    let pids = setup.pids();
+
+    let ended = setup.ended(&task_id);
+    assert_eq!(ended["status"], "timed_out", "{ended}");
+    // Its output up to then was kept: the init line's session id.
+    assert_eq!(ended["external_session_id"], "hang-session-1");
+    let task = setup.task_state(&task_id);
+    assert_eq!(task["agent_status"], "error");
+    assert_eq!(task["error"], "the agent did not finish within 3 seconds and was stopped");
+    // The grandchild ignores SIGTERM; the KILL after the grace period gets it.
+    assert!(
+        eventually(Duration::from_secs(10), || pids.iter().all(|pid| !alive(*pid))),
+        "{pids:?} still alive"
+    );
+}

@@ -3,14 +3,25 @@
 //! ([`run`]) starts them. No other module knows an agent's flags, so a CLI that
 //! changes a flag is a one-line change here.
 //!
+//! A run's parts, one job each: [`run`] (the `Runner`: slots, runs underway, start,
+//! stop, follow-up messages), `job` (one run from its slot to its record), `resolve`
+//! (which agent), `prompt` (what it is told), `columns` (per-column limits) and
+//! `transcript` (its output as stored activity, and how it ended). The child process
+//! itself is a [`crate::process::Supervised`] one.
+//!
 //! Templates are argv arrays, never shell strings. Placeholders: `{prompt}`,
 //! `{prompt_file}`, `{worktree}`, `{session_id}` anywhere inside an element; `{model}`
 //! and `{approve}` alone as an element expand to the model flags (or nothing) and to
 //! the flags that let the agent work unattended.
 
+mod columns;
 pub mod detect;
+mod job;
 pub mod parse;
+mod prompt;
+mod resolve;
 pub mod run;
+mod transcript;
 
 use std::path::Path;
 

@@ -1,51 +1,38 @@
-//! Agent runs (A4–A7). A run takes a slot (the global limit: extra runs wait as
-//! `queued`, first come first served), ensures the task's worktree, starts the agent
-//! in its own process group there, and turns its output into activity entries line
-//! by line as it streams, in batches of whatever is already buffered. It ends when
-//! the agent exits, is stopped, times out, or viban shuts down; each is recorded
-//! with the exit status, cost and tokens, and the task's status says what happened
-//! in the agent's own words when it failed.
+//! The [`Runner`] of agent runs (A4–A7): what the rest of viban calls to start, message
+//! and stop them, and what it owns across runs — the global slots (extra runs wait as
+//! `queued`, first come first served), the runs underway by task, the per-column
+//! limits (`columns`), and the chat messages that start a run once the one before
+//! ends. One run, from its slot to its record, is a `job::Job`; how its output becomes
+//! activity and a record is `transcript`.
 //!
-//! Stopping is TERM to the whole group, then KILL after a grace period, and a KILL
-//! to the group whenever a run ends, so nothing an agent started outlives it.
+//! Stopping is TERM to the agent's whole process group, then KILL after a grace period,
+//! and a KILL to the group whenever a run ends ([`process::Supervised`]), so nothing an
+//! agent started outlives it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::parse::{Entry, Format, Parsed, Parser};
-use super::{Adapter, CommandLine, CustomAgent, Invocation};
-use crate::db::sessions::{self, AgentSession, Outcome, SessionStatus};
-use crate::db::tasks::{AgentStatus, Task};
+use super::columns::Columns;
+use super::job::Job;
+use super::{prompt, resolve};
+use crate::db::sessions::{self, AgentSession};
+use crate::db::tasks::Task;
 use crate::home::Home;
-use crate::process;
+use crate::process::{self, Stop};
 use crate::shutdown::Background;
 use crate::worktree::{self, Worktrees};
 
-/// How long a stopped agent gets to exit after TERM before its group is killed.
-const STOP_GRACE: Duration = Duration::from_secs(5);
-/// After the agent exits, how long its output may still take to drain.
-const DRAIN_GRACE: Duration = Duration::from_secs(2);
-/// Entries written in one transaction at most.
-const BATCH: usize = 2000;
-/// Groups of lines read ahead of the database at most (memory stays bounded).
-const LINE_QUEUE: usize = 64;
-/// Lines parsed before the reader hands them over, when more are already buffered.
-const LINE_GROUP: usize = 256;
-/// How much of standard error is kept for the record.
-const STDERR_TAIL: usize = 16 * 1024;
-const DEFAULT_AGENT: &str = "claude-code";
-pub const CONTINUE_PROMPT: &str = "Continue working on this task.";
+pub use super::prompt::CONTINUE_PROMPT;
+pub use super::transcript::pull_request_link;
 
 #[derive(Debug, Clone)]
 pub struct RunnerSettings {
@@ -116,60 +103,32 @@ pub struct StartRequest {
     pub resume: bool,
 }
 
+/// Why a run was stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StopReason {
+pub(super) enum StopReason {
     User,
     Shutdown,
 }
 
-enum Agent {
-    Builtin(&'static Adapter),
-    Custom(CustomAgent),
-}
-
-impl Agent {
-    fn format(&self) -> Format {
-        match self {
-            Agent::Builtin(adapter) => adapter.format,
-            Agent::Custom(custom) => custom.format,
-        }
-    }
-
-    fn command_line(&self, invocation: &Invocation) -> CommandLine {
-        match self {
-            Agent::Builtin(adapter) => adapter.command_line(invocation),
-            Agent::Custom(custom) => custom.command_line(invocation),
-        }
-    }
-
-    fn install_hint(&self) -> Option<&'static str> {
-        match self {
-            Agent::Builtin(adapter) => Some(adapter.install_hint),
-            Agent::Custom(_) => None,
-        }
-    }
-}
-
 struct Active {
     session_id: Uuid,
-    stop: watch::Sender<Option<StopReason>>,
+    stop: Stop<StopReason>,
     handle: Option<JoinHandle<()>>,
 }
 
 #[derive(Clone)]
-pub struct Runner(Arc<Inner>);
+pub struct Runner(pub(super) Arc<Inner>);
 
-struct Inner {
-    pool: PgPool,
-    home: Home,
-    worktrees: Worktrees,
-    slots: Arc<Semaphore>,
-    settings: RunnerSettings,
+pub(super) struct Inner {
+    pub(super) pool: PgPool,
+    pub(super) home: Home,
+    pub(super) worktrees: Worktrees,
+    pub(super) slots: Arc<Semaphore>,
+    pub(super) settings: RunnerSettings,
     instance_id: String,
     active: Mutex<HashMap<Uuid, Active>>,
-    /// Per-column limits (A5): runs counted and waiting, by column.
-    columns: Mutex<ColumnGates>,
-    column_freed: tokio::sync::Notify,
+    /// Per-column limits (A5).
+    pub(super) columns: Arc<Columns>,
     /// Queued chat messages to start once a run ends (a run cannot start the next
     /// one itself: `run` spawns the run's future, which would then contain `run`).
     follow_ups: mpsc::UnboundedSender<(Uuid, StartRequest)>,
@@ -202,8 +161,7 @@ impl Runner {
             settings,
             instance_id,
             active: Mutex::default(),
-            columns: Mutex::default(),
-            column_freed: tokio::sync::Notify::new(),
+            columns: Arc::default(),
             follow_ups,
         }));
         let weak = Arc::downgrade(&runner.0);
@@ -248,13 +206,8 @@ impl Runner {
         let repository = crate::db::repositories::get(&mut connection, repository_id)
             .await?
             .ok_or(RunError::NoRepository)?;
-        let agent_id = request
-            .agent
-            .clone()
-            .or_else(|| task.agent.clone())
-            .or_else(|| board.settings.get("default_agent").and_then(Value::as_str).map(String::from))
-            .unwrap_or_else(|| DEFAULT_AGENT.to_string());
-        let agent = resolve_agent(&agent_id, &board.settings)?;
+        let agent_id = resolve::agent_id(request.agent.as_deref(), &task, &board.settings);
+        let agent = resolve::agent(&agent_id, &board.settings)?;
 
         let previous = sessions::for_task(&mut connection, task_id).await?;
         let resumes = if request.resume {
@@ -267,14 +220,10 @@ impl Runner {
         } else {
             None
         };
-        let prompt = match (&request.prompt, previous.is_empty()) {
-            (prompt, true) => first_prompt(&task, prompt.as_deref()),
-            (Some(prompt), false) => prompt.clone(),
-            (None, false) => CONTINUE_PROMPT.to_string(),
-        };
+        let prompt = prompt::for_run(&task, request.prompt.as_deref(), previous.is_empty());
         drop(connection);
 
-        let (stop, stop_receiver) = watch::channel(None);
+        let stop = Stop::new();
         let session = {
             // Claim the task before the row exists, so two starts cannot both pass.
             {
@@ -282,7 +231,7 @@ impl Runner {
                 if active.contains_key(&task_id) {
                     return Err(RunError::Busy);
                 }
-                active.insert(task_id, Active { session_id: Uuid::nil(), stop, handle: None });
+                active.insert(task_id, Active { session_id: Uuid::nil(), stop: stop.clone(), handle: None });
             }
             match sessions::create(
                 &inner.pool,
@@ -312,7 +261,7 @@ impl Runner {
             base,
             copy: copy_patterns(&board.settings),
         };
-        let handle = tokio::spawn(job.drive(stop_receiver));
+        let handle = tokio::spawn(job.drive(stop));
         if let Some(active) = self.active().get_mut(&task_id) {
             active.session_id = session.id;
             active.handle = Some(handle);
@@ -349,7 +298,7 @@ impl Runner {
     pub fn stop(&self, task_id: Uuid) -> Result<Uuid, RunError> {
         let active = self.active();
         let run = active.get(&task_id).ok_or(RunError::NotRunning)?;
-        run.stop.send_replace(Some(StopReason::User));
+        run.stop.request(StopReason::User);
         Ok(run.session_id)
     }
 
@@ -357,11 +306,11 @@ impl Runner {
     /// task is deleted, D3).
     pub async fn stop_and_wait(&self, task_id: Uuid) {
         let handle = self.active().get_mut(&task_id).and_then(|run| {
-            run.stop.send_replace(Some(StopReason::User));
+            run.stop.request(StopReason::User);
             run.handle.take()
         });
         if let Some(handle) = handle
-            && tokio::time::timeout(STOP_GRACE + Duration::from_secs(5), handle).await.is_err()
+            && tokio::time::timeout(process::STOP_GRACE + Duration::from_secs(5), handle).await.is_err()
         {
             warn!("task {task_id}: its agent did not stop in time");
         }
@@ -433,7 +382,7 @@ impl Runner {
             active
                 .values_mut()
                 .filter_map(|run| {
-                    run.stop.send_replace(Some(StopReason::Shutdown));
+                    run.stop.request(StopReason::Shutdown);
                     run.handle.take()
                 })
                 .collect()
@@ -442,21 +391,33 @@ impl Runner {
             return;
         }
         info!("stopping {} agent run(s)", handles.len());
-        let all = futures_join(handles);
-        if tokio::time::timeout(STOP_GRACE + Duration::from_secs(3), all).await.is_err() {
+        let all = async {
+            for handle in handles {
+                let _ = handle.await;
+            }
+        };
+        if tokio::time::timeout(process::STOP_GRACE + Duration::from_secs(3), all).await.is_err() {
             warn!("agent runs did not finish stopping in time");
         }
     }
 
-    fn finished(&self, task_id: Uuid, session_id: Uuid) {
+    /// A run has been recorded: the task is free for the next.
+    pub(super) fn finished(&self, task_id: Uuid, session_id: Uuid) {
         let mut active = self.active();
         if active.get(&task_id).is_some_and(|run| run.session_id == session_id) {
             active.remove(&task_id);
         }
     }
 
+    /// Hands a run to start to the runner's own task (see [`Inner::follow_ups`]).
+    pub(super) fn follow_up(&self, task_id: Uuid, request: StartRequest) {
+        if self.0.follow_ups.send((task_id, request)).is_err() {
+            warn!("task {task_id}: the queued message could not be handed on");
+        }
+    }
+
     /// The next queued chat message of a task, if any, removed from the queue.
-    async fn next_message(&self, task_id: Uuid) -> Result<Option<String>, sqlx::Error> {
+    pub(super) async fn next_message(&self, task_id: Uuid) -> Result<Option<String>, sqlx::Error> {
         sqlx::query_scalar(
             "DELETE FROM queued_messages WHERE id = (SELECT id FROM queued_messages WHERE task_id = $1 ORDER BY id LIMIT 1)
              RETURNING body",
@@ -465,29 +426,6 @@ impl Runner {
         .fetch_optional(&self.0.pool)
         .await
     }
-}
-
-async fn futures_join(handles: Vec<JoinHandle<()>>) {
-    for handle in handles {
-        let _ = handle.await;
-    }
-}
-
-fn resolve_agent(id: &str, board_settings: &Value) -> Result<Agent, RunError> {
-    if let Some(adapter) = super::adapter(id) {
-        return Ok(Agent::Builtin(adapter));
-    }
-    let custom = board_settings.get("custom_agents").and_then(Value::as_object);
-    if let Some(name) = id.strip_prefix("custom:")
-        && let Some(definition) = custom.and_then(|agents| agents.get(name))
-        && let Ok(agent) = serde_json::from_value::<CustomAgent>(definition.clone())
-        && !agent.command.is_empty()
-    {
-        return Ok(Agent::Custom(agent));
-    }
-    let mut known: Vec<String> = super::ADAPTERS.iter().map(|adapter| adapter.id.to_string()).collect();
-    known.extend(custom.into_iter().flat_map(|agents| agents.keys().map(|name| format!("custom:{name}"))));
-    Err(RunError::UnknownAgent(id.to_string(), known.join(", ")))
 }
 
 /// The branch a task's worktree starts from: its own choice, else the repository's default.
@@ -502,667 +440,4 @@ fn copy_patterns(settings: &Value) -> Vec<String> {
         .and_then(Value::as_array)
         .map(|patterns| patterns.iter().filter_map(Value::as_str).map(String::from).collect())
         .unwrap_or_default()
-}
-
-/// HOOKS.md: `# Task: <title>`, `## Description`, `## Instructions`; empty ones left out.
-pub fn first_prompt(task: &Task, instructions: Option<&str>) -> String {
-    let mut prompt = format!("# Task: {}\n", task.title);
-    if !task.description.trim().is_empty() {
-        prompt.push_str(&format!("\n## Description\n\n{}\n", task.description.trim()));
-    }
-    if let Some(instructions) = instructions.filter(|text| !text.trim().is_empty()) {
-        prompt.push_str(&format!("\n## Instructions\n\n{}\n", instructions.trim()));
-    }
-    prompt
-}
-
-/// One run, from its slot to its record.
-struct Job {
-    runner: Runner,
-    session: AgentSession,
-    task: Task,
-    agent: Agent,
-    model: Option<String>,
-    repository: PathBuf,
-    base: String,
-    copy: Vec<String>,
-}
-
-/// How a run's output ended.
-#[derive(Default)]
-struct Transcript {
-    result: Option<(bool, Option<String>)>,
-    last_error: Option<String>,
-    outcome: Outcome,
-    external_id: Option<String>,
-    pull_request_seen: bool,
-}
-
-enum Ending {
-    Exited(Option<ExitStatus>),
-    Stopped(StopReason),
-    TimedOut,
-    /// It never started; the message says why.
-    NotStarted(String),
-}
-
-/// Runs counted against each column's `max_concurrent`, and those waiting for one of
-/// its places, oldest first. A run counts against the column its card was in when it
-/// was started.
-#[derive(Default)]
-struct ColumnGates {
-    running: HashMap<Uuid, usize>,
-    waiting: HashMap<Uuid, std::collections::VecDeque<Uuid>>,
-}
-
-/// A place in a column's limit, given back when dropped.
-struct ColumnPlace {
-    runner: Runner,
-    column: Uuid,
-}
-
-impl Drop for ColumnPlace {
-    fn drop(&mut self) {
-        let mut gates = self.runner.0.columns.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(running) = gates.running.get_mut(&self.column) {
-            *running = running.saturating_sub(1);
-        }
-        drop(gates);
-        self.runner.0.column_freed.notify_waiters();
-    }
-}
-
-impl Runner {
-    /// Waits, in order, for a place under the column's limit (none if it has no limit);
-    /// `Err` if the run was stopped meanwhile.
-    async fn column_place(
-        &self,
-        column: Uuid,
-        session_id: Uuid,
-        stop: &mut watch::Receiver<Option<StopReason>>,
-    ) -> Result<Option<ColumnPlace>, StopReason> {
-        let inner = &self.0;
-        let gates = || inner.columns.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        gates().waiting.entry(column).or_default().push_back(session_id);
-        let leave = |gates: &mut ColumnGates| {
-            if let Some(queue) = gates.waiting.get_mut(&column) {
-                queue.retain(|waiting| *waiting != session_id);
-            }
-        };
-        loop {
-            let freed = inner.column_freed.notified();
-            let limit = column_limit(&inner.pool, column).await;
-            {
-                let mut gates = gates();
-                let first = gates.waiting.get(&column).and_then(|queue| queue.front()) == Some(&session_id);
-                let running = gates.running.get(&column).copied().unwrap_or(0);
-                match limit {
-                    None => {
-                        leave(&mut gates);
-                        drop(gates);
-                        inner.column_freed.notify_waiters();
-                        return Ok(None);
-                    }
-                    Some(limit) if first && running < limit => {
-                        leave(&mut gates);
-                        *gates.running.entry(column).or_default() += 1;
-                        drop(gates);
-                        // The next in line may fit too.
-                        inner.column_freed.notify_waiters();
-                        return Ok(Some(ColumnPlace { runner: self.clone(), column }));
-                    }
-                    Some(_) => {}
-                }
-            }
-            tokio::select! {
-                () = freed => {}
-                // The limit may be raised or removed meanwhile.
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                reason = stop.wait_for(Option::is_some) => {
-                    leave(&mut gates());
-                    inner.column_freed.notify_waiters();
-                    return Err(reason.ok().and_then(|reason| *reason).unwrap_or(StopReason::User));
-                }
-            }
-        }
-    }
-}
-
-/// A column's `max_concurrent`; `None` for no limit, or when it cannot be read.
-async fn column_limit(pool: &PgPool, column: Uuid) -> Option<usize> {
-    let limit: Option<Option<i32>> = sqlx::query_scalar("SELECT max_concurrent FROM columns WHERE id = $1")
-        .bind(column)
-        .fetch_optional(pool)
-        .await
-        .ok()
-        .flatten();
-    limit.flatten().and_then(|limit| usize::try_from(limit).ok())
-}
-
-impl Job {
-    async fn drive(self, mut stop: watch::Receiver<Option<StopReason>>) {
-        let runner = self.runner.clone();
-        let (task_id, session_id) = (self.task.id, self.session.id);
-        let slots = runner.0.slots.clone();
-        let waited = match runner.column_place(self.task.column_id, session_id, &mut stop).await {
-            Ok(place) => tokio::select! {
-                permit = slots.acquire_owned() => Ok((place, permit.ok())),
-                reason = stop.wait_for(Option::is_some) => {
-                    Err(reason.ok().and_then(|reason| *reason).unwrap_or(StopReason::User))
-                }
-            },
-            Err(reason) => Err(reason),
-        };
-        let (place, permit) = match waited {
-            Ok(held) => held,
-            Err(reason) => {
-                self.record(Ending::Stopped(reason), Transcript::default()).await;
-                runner.finished(task_id, session_id);
-                return;
-            }
-        };
-        let (ending, transcript) = self.execute(&mut stop).await;
-        drop(permit);
-        drop(place);
-        let stopped_by_user = matches!(ending, Ending::Stopped(_));
-        self.record(ending, transcript).await;
-        runner.finished(task_id, session_id);
-        // Chat messages that came in meanwhile continue the session (HOOKS.md 9).
-        if !stopped_by_user {
-            match runner.next_message(task_id).await {
-                Ok(Some(text)) => {
-                    let request = StartRequest {
-                        prompt: Some(text),
-                        agent: Some(self.session.agent.clone()),
-                        resume: true,
-                        ..StartRequest::default()
-                    };
-                    if runner.0.follow_ups.send((task_id, request)).is_err() {
-                        warn!("task {task_id}: the queued message could not be handed on");
-                    }
-                }
-                Ok(None) => {}
-                Err(error) => warn!("task {task_id}: reading queued messages failed: {error}"),
-            }
-        }
-    }
-
-    async fn execute(&self, stop: &mut watch::Receiver<Option<StopReason>>) -> (Ending, Transcript) {
-        let inner = self.runner.0.clone();
-        let mut transcript = Transcript::default();
-        // The worktree.
-        let (path, branch) = match (&self.task.worktree_path, &self.task.branch) {
-            (Some(path), Some(branch)) => (PathBuf::from(path), branch.clone()),
-            _ => (
-                inner
-                    .home
-                    .worktrees_dir()
-                    .join(self.task.board_id.to_string())
-                    .join(self.task.id.to_string()),
-                worktree::branch_name(self.task.id, &self.task.title),
-            ),
-        };
-        match inner.worktrees.ensure(&self.repository, &path, &branch, &self.base, &self.copy).await {
-            Ok(_) => {
-                if self.task.worktree_path.is_none()
-                    && let Err(error) =
-                        sessions::set_worktree(&inner.pool, self.task.id, &path.to_string_lossy(), &branch)
-                            .await
-                {
-                    warn!("task {}: recording its worktree failed: {error}", self.task.id);
-                }
-            }
-            Err(error) => return (Ending::NotStarted(error.to_string()), transcript),
-        }
-
-        // The command.
-        let prompt_file = inner.home.run_dir().join(format!("prompt-{}.md", self.session.id));
-        if let Err(error) = crate::home::write_private_file(&prompt_file, self.session.prompt.as_bytes()) {
-            return (Ending::NotStarted(format!("could not write the prompt file: {error}")), transcript);
-        }
-        let line = self.agent.command_line(&Invocation {
-            prompt: &self.session.prompt,
-            prompt_file: &prompt_file,
-            worktree: &path,
-            session_id: self.session.external_session_id.as_deref(),
-            model: self.model.as_deref(),
-            as_root: process::running_as_root(),
-        });
-        let ending = self.spawn_and_follow(&line, &path, &branch, stop, &mut transcript).await;
-        let _ = std::fs::remove_file(&prompt_file);
-        (ending, transcript)
-    }
-
-    async fn spawn_and_follow(
-        &self,
-        line: &CommandLine,
-        worktree: &Path,
-        branch: &str,
-        stop: &mut watch::Receiver<Option<StopReason>>,
-        transcript: &mut Transcript,
-    ) -> Ending {
-        let inner = &self.runner.0;
-        // A path (a custom command's `./script`), or a name to look up.
-        let program = if Path::new(&line.program).components().nth(1).is_some() {
-            Some(PathBuf::from(&line.program))
-        } else {
-            process::find_program(&line.program)
-        };
-        let Some(program) = program else {
-            let hint =
-                self.agent.install_hint().map(|hint| format!(" — install with: {hint}")).unwrap_or_default();
-            return Ending::NotStarted(format!("{} not found{hint}", line.program));
-        };
-        let (executable, leading) = process::launcher(&program);
-        let mut command = process::command(&executable, process::Privilege::Inherit);
-        command
-            .args(leading)
-            .args(&line.args)
-            .current_dir(worktree)
-            .env("VIBAN_TASK_ID", self.task.id.to_string())
-            .env("VIBAN_TASK_TITLE", &self.task.title)
-            .env("VIBAN_BOARD_ID", self.task.board_id.to_string())
-            .env("VIBAN_BRANCH", branch)
-            .env("VIBAN_WORKTREE", worktree)
-            .env("VIBAN_BASE_BRANCH", &self.base)
-            .env("VIBAN_SESSION_ID", self.session.id.to_string())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        // If viban dies without stopping it, the agent is told to stop too.
-        process::die_with_parent(&mut command, libc::SIGTERM);
-        let mut child = match tokio::process::Command::from(command).spawn() {
-            Ok(child) => child,
-            Err(error) => {
-                return Ending::NotStarted(format!("could not start {}: {error}", program.display()));
-            }
-        };
-        #[cfg(windows)]
-        if let Some(handle) = child.raw_handle() {
-            process::end_with_viban(handle);
-        }
-        let group = child.id();
-        let mut argv = vec![line.program.clone()];
-        argv.extend(line.args.iter().cloned());
-        if let Err(error) = sessions::started(&inner.pool, &self.session, &argv, group).await {
-            warn!("session {}: recording its start failed: {error}", self.session.id);
-        }
-        if let Some(note) = line.note {
-            self.persist(&[Entry::System { message: note.to_string() }]).await;
-        }
-
-        let stderr = child.stderr.take().map(|stderr| tokio::spawn(tail(stderr, STDERR_TAIL)));
-        let Some(stdout) = child.stdout.take() else {
-            return Ending::NotStarted("the agent's output could not be read".into());
-        };
-        // A reader task splits the output into lines and parses them while this loop
-        // stores them: what arrives during a commit makes the next batch larger, so a
-        // fast agent is stored in few transactions and a slow one line by line, at once.
-        let (parsed_sender, mut lines) = mpsc::channel::<Vec<Chunk>>(LINE_QUEUE);
-        let parser = self.agent.format().parser();
-        let reader_task = tokio::spawn(read_lines(stdout, parser, parsed_sender, self.session.id));
-        let deadline = tokio::time::sleep(inner.settings.timeout);
-        tokio::pin!(deadline);
-        let mut exit: Option<ExitStatus> = None;
-        let mut drain_until: Option<tokio::time::Instant> = None;
-        let mut batch = Vec::new();
-
-        let ending = loop {
-            let drain = async {
-                match drain_until {
-                    Some(until) => tokio::time::sleep_until(until).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let line = tokio::select! {
-                biased;
-                reason = stop.wait_for(Option::is_some) => {
-                    break Ending::Stopped(reason.ok().and_then(|reason| *reason).unwrap_or(StopReason::User));
-                }
-                () = &mut deadline => break Ending::TimedOut,
-                status = child.wait(), if exit.is_none() => {
-                    exit = status.ok();
-                    // What the agent wrote last may still be in the pipe.
-                    drain_until = Some(tokio::time::Instant::now() + DRAIN_GRACE);
-                    continue;
-                }
-                () = drain => break Ending::Exited(exit),
-                line = lines.recv() => line,
-            };
-            let Some(line) = line else {
-                // End of output.
-                if exit.is_none() {
-                    exit = child.wait().await.ok();
-                }
-                break Ending::Exited(exit);
-            };
-            self.take(line, &mut batch, transcript).await;
-            while batch.len() < BATCH
-                && let Ok(line) = lines.try_recv()
-            {
-                self.take(line, &mut batch, transcript).await;
-            }
-            self.persist(&std::mem::take(&mut batch)).await;
-        };
-
-        if !matches!(ending, Ending::Exited(_)) {
-            // TERM the group, give it the grace period, then KILL.
-            if let Some(group) = group {
-                process::signal_group(group, process::SIGTERM);
-            }
-            if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
-                let _ = child.start_kill();
-            }
-        }
-        // Nothing the agent started outlives its run.
-        if let Some(group) = group {
-            process::signal_group(group, process::SIGKILL);
-        }
-        let _ = child.wait().await;
-        // Lines that were on their way when the run ended are kept too.
-        let drained = tokio::time::Instant::now() + DRAIN_GRACE;
-        while let Ok(Some(line)) = tokio::time::timeout_at(drained, lines.recv()).await {
-            self.take(line, &mut batch, transcript).await;
-            if batch.len() >= BATCH {
-                self.persist(&std::mem::take(&mut batch)).await;
-            }
-        }
-        self.persist(&std::mem::take(&mut batch)).await;
-        reader_task.abort();
-        if let Some(stderr) = stderr {
-            transcript.outcome.stderr_tail = stderr.await.ok().filter(|text| !text.trim().is_empty());
-        }
-        ending
-    }
-
-    async fn take(&self, chunks: Vec<Chunk>, batch: &mut Vec<Stored>, transcript: &mut Transcript) {
-        for chunk in chunks {
-            self.take_chunk(chunk, batch, transcript).await;
-        }
-    }
-
-    async fn take_chunk(&self, parsed: Chunk, batch: &mut Vec<Stored>, transcript: &mut Transcript) {
-        if let Some(external) = parsed.session_id
-            && transcript.external_id.as_deref() != Some(external.as_str())
-        {
-            if let Err(error) =
-                sessions::set_external_id(&self.runner.0.pool, self.session.id, &external).await
-            {
-                warn!("session {}: recording the agent's session id failed: {error}", self.session.id);
-            }
-            transcript.external_id = Some(external);
-        }
-        for stored in parsed.entries {
-            self.note_entry(&stored.entry, transcript).await;
-            batch.push(stored);
-        }
-    }
-
-    /// Keeps what the record needs from an entry, and attaches PR links (A6).
-    async fn note_entry(&self, entry: &Entry, transcript: &mut Transcript) {
-        let text = match entry {
-            Entry::Error { message } => {
-                transcript.last_error = Some(message.clone());
-                None
-            }
-            Entry::Result { ok, summary, cost_usd, input_tokens, output_tokens, .. } => {
-                transcript.result = Some((*ok, summary.clone()));
-                let outcome = &mut transcript.outcome;
-                outcome.cost_usd = cost_usd.or(outcome.cost_usd);
-                outcome.input_tokens = input_tokens.or(outcome.input_tokens);
-                outcome.output_tokens = output_tokens.or(outcome.output_tokens);
-                summary.as_deref()
-            }
-            Entry::AssistantText { text } => Some(text.as_str()),
-            Entry::ToolResult { output, .. } => Some(output.as_str()),
-            _ => None,
-        };
-        // The first link only: an agent repeats its PR's address.
-        if !transcript.pull_request_seen
-            && let Some((url, number)) = text.and_then(pull_request_link)
-        {
-            transcript.pull_request_seen = true;
-            if let Err(error) =
-                sessions::attach_pull_request(&self.runner.0.pool, self.task.id, &url, number).await
-            {
-                warn!("task {}: attaching its pull request failed: {error}", self.task.id);
-            }
-        }
-    }
-
-    async fn persist<T: sessions::ActivityKind + serde::Serialize + Sync>(&self, entries: &[T]) {
-        if entries.is_empty() {
-            return;
-        }
-        let pool = &self.runner.0.pool;
-        let written = async {
-            let mut tx = pool.begin().await?;
-            sessions::append(&mut tx, self.task.id, Some(self.session.id), entries).await?;
-            tx.commit().await
-        };
-        if let Err(error) = written.await {
-            warn!("session {}: {} entries could not be stored: {error}", self.session.id, entries.len());
-        }
-    }
-
-    /// Stores how the run ended and what the task shows for it.
-    async fn record(&self, ending: Ending, mut transcript: Transcript) {
-        let timeout = self.runner.0.settings.timeout.as_secs();
-        let timeout = if timeout.is_multiple_of(60) {
-            format!("{} minutes", timeout / 60)
-        } else {
-            format!("{timeout} seconds")
-        };
-        let (status, task_status, message, error) = match ending {
-            Ending::Stopped(StopReason::User) => {
-                (SessionStatus::Stopped, AgentStatus::Idle, Some("Stopped".to_string()), None)
-            }
-            Ending::Stopped(StopReason::Shutdown) => (
-                SessionStatus::Interrupted,
-                AgentStatus::Interrupted,
-                Some("viban stopped during this run; resume it to continue".to_string()),
-                None,
-            ),
-            Ending::TimedOut => {
-                let error = format!("the agent did not finish within {timeout} and was stopped");
-                (SessionStatus::TimedOut, AgentStatus::Error, None, Some(error))
-            }
-            Ending::NotStarted(why) => (SessionStatus::Failed, AgentStatus::Error, None, Some(why)),
-            Ending::Exited(exit) => {
-                transcript.outcome.exit_code = exit.and_then(|status| status.code());
-                let succeeded = exit.is_some_and(|status| status.success())
-                    && transcript.result.as_ref().is_none_or(|(ok, _)| *ok);
-                if succeeded {
-                    (SessionStatus::Completed, AgentStatus::Idle, None, None)
-                } else {
-                    (SessionStatus::Failed, AgentStatus::Error, None, Some(failure_text(exit, &transcript)))
-                }
-            }
-        };
-        if let Some(error) = &error
-            && transcript.last_error.as_deref() != Some(error.as_str())
-        {
-            self.persist(&[Entry::Error { message: error.clone() }]).await;
-        }
-        if let Err(db_error) = sessions::finish(
-            &self.runner.0.pool,
-            self.session.id,
-            status,
-            &transcript.outcome,
-            task_status,
-            message.as_deref(),
-            error.as_deref(),
-        )
-        .await
-        {
-            warn!("session {}: recording its end failed: {db_error}", self.session.id);
-        }
-    }
-}
-
-/// The agent's own words for why it failed: its error result, its last error, the end
-/// of its standard error, or at least its exit status.
-fn failure_text(exit: Option<ExitStatus>, transcript: &Transcript) -> String {
-    if let Some((false, Some(summary))) = &transcript.result
-        && !summary.trim().is_empty()
-    {
-        return summary.clone();
-    }
-    if let Some(error) = &transcript.last_error {
-        return error.clone();
-    }
-    if let Some(stderr) = &transcript.outcome.stderr_tail {
-        let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
-        let last = &lines[lines.len().saturating_sub(10)..];
-        return last.join("\n");
-    }
-    match exit.and_then(|status| status.code()) {
-        Some(code) => format!("the agent exited with status {code}"),
-        None => "the agent was killed by a signal".to_string(),
-    }
-}
-
-/// An entry with its JSON, serialized by the reader task rather than on the way to
-/// the database.
-struct Stored {
-    entry: Entry,
-    json: Box<serde_json::value::RawValue>,
-}
-
-impl serde::Serialize for Stored {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.json.serialize(serializer)
-    }
-}
-
-impl sessions::ActivityKind for Stored {
-    fn kind(&self) -> &str {
-        self.entry.kind()
-    }
-}
-
-/// What one line produced, ready to store.
-struct Chunk {
-    entries: Vec<Stored>,
-    session_id: Option<String>,
-}
-
-impl From<Parsed> for Chunk {
-    fn from(parsed: Parsed) -> Self {
-        let entries = parsed
-            .entries
-            .into_iter()
-            .filter_map(|entry| {
-                let json = serde_json::value::to_raw_value(&entry).ok()?;
-                Some(Stored { entry, json })
-            })
-            .collect();
-        Self { entries, session_id: parsed.session_id }
-    }
-}
-
-/// Parses the stream line by line (a line split across reads arrives whole) and
-/// sends what each line produced, then what the parser still held at the end.
-async fn read_lines(
-    stream: impl AsyncRead + Unpin,
-    mut parser: Parser,
-    parsed: mpsc::Sender<Vec<Chunk>>,
-    session_id: Uuid,
-) {
-    let mut reader = BufReader::with_capacity(256 * 1024, stream);
-    let mut line = Vec::new();
-    let mut group = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) => {
-                group.push(Chunk::from(parser.finish()));
-                let _ = parsed.send(group).await;
-                return;
-            }
-            Ok(_) => {
-                group.push(Chunk::from(parser.line(&String::from_utf8_lossy(&line))));
-                // Hand over when the next read could wait, or the group is full.
-                if (group.len() >= LINE_GROUP || !reader.buffer().contains(&b'\n'))
-                    && parsed.send(std::mem::take(&mut group)).await.is_err()
-                {
-                    return;
-                }
-            }
-            Err(error) => {
-                warn!("session {session_id}: reading the agent's output failed: {error}");
-                let _ = parsed.send(group).await;
-                return;
-            }
-        }
-    }
-}
-
-/// The last `limit` bytes of a stream, read to its end.
-async fn tail(mut stream: impl AsyncRead + Unpin, limit: usize) -> String {
-    let mut kept: Vec<u8> = Vec::new();
-    let mut chunk = vec![0; 8192];
-    while let Ok(read) = stream.read(&mut chunk).await {
-        if read == 0 {
-            break;
-        }
-        kept.extend_from_slice(&chunk[..read]);
-        if kept.len() > 2 * limit {
-            kept.drain(..kept.len() - limit);
-        }
-    }
-    if kept.len() > limit {
-        kept.drain(..kept.len() - limit);
-    }
-    String::from_utf8_lossy(&kept).into_owned()
-}
-
-/// `https://github.com/<owner>/<repo>/pull/<n>` in a text, with its number.
-pub fn pull_request_link(text: &str) -> Option<(String, i32)> {
-    const PREFIX: &str = "https://github.com/";
-    let mut rest = text;
-    while let Some(at) = rest.find(PREFIX) {
-        let candidate = &rest[at..];
-        let end = candidate
-            .find(|c: char| c.is_whitespace() || matches!(c, ')' | ']' | '>' | '"' | '\'' | ','))
-            .unwrap_or(candidate.len());
-        let url = candidate[..end].trim_end_matches(['.', '/']);
-        let parts: Vec<&str> = url[PREFIX.len()..].split('/').collect();
-        if let [owner, repo, "pull", number, ..] = parts.as_slice()
-            && !owner.is_empty()
-            && !repo.is_empty()
-            && let Ok(number) = number.parse::<i32>()
-        {
-            return Some((format!("{PREFIX}{owner}/{repo}/pull/{number}"), number));
-        }
-        rest = &candidate[PREFIX.len()..];
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pull_request_links_are_found_in_prose() {
-        assert_eq!(
-            pull_request_link("Opened (https://github.com/acme/widgets/pull/42)."),
-            Some(("https://github.com/acme/widgets/pull/42".into(), 42))
-        );
-        assert_eq!(
-            pull_request_link(
-                "see https://github.com/acme/widgets/issues/1 and https://github.com/a/b/pull/7/files"
-            ),
-            Some(("https://github.com/a/b/pull/7".into(), 7))
-        );
-        assert_eq!(pull_request_link("https://github.com/acme/widgets/pull/x"), None);
-    }
-
-    #[tokio::test]
-    async fn only_the_tail_of_standard_error_is_kept() {
-        let text = format!("{}END", "x".repeat(100_000));
-        let kept = tail(text.as_bytes(), 1000).await;
-        assert_eq!(kept.len(), 1000);
-        assert!(kept.ends_with("END"));
-    }
 }

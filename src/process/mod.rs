@@ -1,5 +1,7 @@
 //! Child processes: the one place that spawns them (own process group, stdin closed),
-//! signals them, and tells whether a pid is still the process we think it is.
+//! signals them, and tells whether a pid is still the process we think it is. A child
+//! whose output viban follows while it runs is a [`Supervised`] one (`supervised.rs`:
+//! streamed lines, stderr tail, deadline, stop, TERM → grace → KILL of its group).
 //!
 //! It also owns the root problem: PostgreSQL refuses to run as root. When viban is
 //! root, [`Privilege::Unprivileged`] makes a command run in a new user namespace in
@@ -7,9 +9,13 @@
 //! rights there, PostgreSQL's root check passes, and the files it creates still
 //! belong to the real user, so nothing under the home changes owner or mode.
 
+mod supervised;
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+pub(crate) use supervised::{Lines, Outcome, STOP_GRACE, Stop, Supervised, Supervision};
 
 /// The uid and gid the child sees inside the namespace: `nobody`, which exists on
 /// every Linux system (initdb looks its own user up in the passwd database).
@@ -86,18 +92,18 @@ pub fn die_with_parent(_command: &mut Command, _signal: i32) {}
 /// viban's handle to it closes: when viban exits, however it exits.
 #[cfg(windows)]
 pub fn end_with_viban(child: std::os::windows::io::RawHandle) {
-    static AGENTS: std::sync::OnceLock<Option<windows_job::Job>> = std::sync::OnceLock::new();
-    let job = AGENTS.get_or_init(|| {
+    static CHILDREN: std::sync::OnceLock<Option<windows_job::Job>> = std::sync::OnceLock::new();
+    let job = CHILDREN.get_or_init(|| {
         windows_job::Job::kill_on_close()
             .inspect_err(|error| {
-                tracing::warn!("no job object for agents ({error}); a crash may leave them running")
+                tracing::warn!("no job object for child processes ({error}); a crash may leave them running")
             })
             .ok()
     });
     if let Some(job) = job
         && let Err(error) = job.assign(child)
     {
-        tracing::warn!("an agent could not join viban's job object: {error}");
+        tracing::warn!("a child process could not join viban's job object: {error}");
     }
 }
 
@@ -573,7 +579,7 @@ mod tests {
     #[test]
     fn npm_wrappers_are_read_for_what_they_start() {
         // Written by cmd-shim 8, as npm 11 installs a package's bin on Windows.
-        let script = include_str!("../tests/fixtures/npm-shims/claude.cmd");
+        let script = include_str!("../../tests/fixtures/npm-shims/claude.cmd");
         assert_eq!(
             npm_shim_target(script),
             Some(ShimTarget {
@@ -581,7 +587,7 @@ mod tests {
                 through_node: true
             })
         );
-        let native = include_str!("../tests/fixtures/npm-shims/tool.cmd");
+        let native = include_str!("../../tests/fixtures/npm-shims/tool.cmd");
         assert_eq!(
             npm_shim_target(native),
             Some(ShimTarget { path: r"node_modules\tool\bin\tool.exe".into(), through_node: false })
@@ -598,7 +604,7 @@ mod tests {
         std::fs::write(package.join("cli.js"), "").unwrap();
         std::fs::write(dir.path().join("node.exe"), "").unwrap();
         let shim = dir.path().join("claude.cmd");
-        std::fs::write(&shim, include_str!("../tests/fixtures/npm-shims/claude.cmd")).unwrap();
+        std::fs::write(&shim, include_str!("../../tests/fixtures/npm-shims/claude.cmd")).unwrap();
         assert_eq!(launcher(&shim), (dir.path().join("node.exe"), vec![package.join("cli.js")]));
 
         // A wrapper whose target is missing, and any other batch file, run as they are.

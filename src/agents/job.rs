@@ -1,0 +1,198 @@
+//! One agent run, from its slot to its record: it waits for a place under its
+//! column's limit and for a global slot, ensures the task's worktree, writes the
+//! prompt file, starts the agent there as a [`process::Supervised`] child, and stores
+//! its output as it streams ([`Transcript`]). Then the next queued chat message, if
+//! any, continues the session.
+
+use std::path::{Path, PathBuf};
+
+use tracing::warn;
+
+use super::resolve::Agent;
+use super::run::{Runner, StartRequest, StopReason};
+use super::transcript::{AgentLines, Ending, Transcript};
+use super::{CommandLine, Invocation};
+use crate::db::sessions::{self, AgentSession};
+use crate::db::tasks::Task;
+use crate::process::{self, Stop, Supervised, Supervision};
+use crate::worktree;
+
+/// How much of the agent's standard error is kept for the record.
+const STDERR_TAIL: usize = 16 * 1024;
+
+/// One run, from its slot to its record.
+pub(super) struct Job {
+    pub(super) runner: Runner,
+    pub(super) session: AgentSession,
+    pub(super) task: Task,
+    pub(super) agent: Agent,
+    pub(super) model: Option<String>,
+    pub(super) repository: PathBuf,
+    pub(super) base: String,
+    pub(super) copy: Vec<String>,
+}
+
+impl Job {
+    pub(super) async fn drive(self, stop: Stop<StopReason>) {
+        let runner = self.runner.clone();
+        let inner = &runner.0;
+        let (task_id, session_id) = (self.task.id, self.session.id);
+        let mut transcript = Transcript::new(inner.pool.clone(), task_id, session_id);
+        let waited = match inner.columns.place(&inner.pool, self.task.column_id, session_id, &stop).await {
+            Ok(place) => tokio::select! {
+                permit = inner.slots.clone().acquire_owned() => Ok((place, permit.ok())),
+                reason = stop.requested() => Err(reason),
+            },
+            Err(reason) => Err(reason),
+        };
+        let (place, permit) = match waited {
+            Ok(held) => held,
+            Err(reason) => {
+                transcript.record(Ending::Stopped(reason), inner.settings.timeout).await;
+                runner.finished(task_id, session_id);
+                return;
+            }
+        };
+        let ending = self.execute(&stop, &mut transcript).await;
+        drop(permit);
+        drop(place);
+        let stopped_by_user = matches!(ending, Ending::Stopped(_));
+        transcript.record(ending, inner.settings.timeout).await;
+        runner.finished(task_id, session_id);
+        // Chat messages that came in meanwhile continue the session (HOOKS.md 9).
+        if !stopped_by_user {
+            match runner.next_message(task_id).await {
+                Ok(Some(text)) => {
+                    let request = StartRequest {
+                        prompt: Some(text),
+                        agent: Some(self.session.agent.clone()),
+                        resume: true,
+                        ..StartRequest::default()
+                    };
+                    runner.follow_up(task_id, request);
+                }
+                Ok(None) => {}
+                Err(error) => warn!("task {task_id}: reading queued messages failed: {error}"),
+            }
+        }
+    }
+
+    async fn execute(&self, stop: &Stop<StopReason>, transcript: &mut Transcript) -> Ending {
+        let inner = &self.runner.0;
+        // The worktree.
+        let (path, branch) = match (&self.task.worktree_path, &self.task.branch) {
+            (Some(path), Some(branch)) => (PathBuf::from(path), branch.clone()),
+            _ => (
+                inner
+                    .home
+                    .worktrees_dir()
+                    .join(self.task.board_id.to_string())
+                    .join(self.task.id.to_string()),
+                worktree::branch_name(self.task.id, &self.task.title),
+            ),
+        };
+        match inner.worktrees.ensure(&self.repository, &path, &branch, &self.base, &self.copy).await {
+            Ok(_) => {
+                if self.task.worktree_path.is_none()
+                    && let Err(error) =
+                        sessions::set_worktree(&inner.pool, self.task.id, &path.to_string_lossy(), &branch)
+                            .await
+                {
+                    warn!("task {}: recording its worktree failed: {error}", self.task.id);
+                }
+            }
+            Err(error) => return Ending::NotStarted(error.to_string()),
+        }
+
+        // The command.
+        let prompt_file = inner.home.run_dir().join(format!("prompt-{}.md", self.session.id));
+        if let Err(error) = crate::home::write_private_file(&prompt_file, self.session.prompt.as_bytes()) {
+            return Ending::NotStarted(format!("could not write the prompt file: {error}"));
+        }
+        let line = self.agent.command_line(&Invocation {
+            prompt: &self.session.prompt,
+            prompt_file: &prompt_file,
+            worktree: &path,
+            session_id: self.session.external_session_id.as_deref(),
+            model: self.model.as_deref(),
+            as_root: process::running_as_root(),
+        });
+        let ending = self.follow(&line, &path, &branch, stop, transcript).await;
+        let _ = std::fs::remove_file(&prompt_file);
+        ending
+    }
+
+    /// Starts the agent in the worktree and stores its output until it ends.
+    async fn follow(
+        &self,
+        line: &CommandLine,
+        worktree: &Path,
+        branch: &str,
+        stop: &Stop<StopReason>,
+        transcript: &mut Transcript,
+    ) -> Ending {
+        let inner = &self.runner.0;
+        // A path (a custom command's `./script`), or a name to look up.
+        let program = if Path::new(&line.program).components().nth(1).is_some() {
+            Some(PathBuf::from(&line.program))
+        } else {
+            process::find_program(&line.program)
+        };
+        let Some(program) = program else {
+            let hint =
+                self.agent.install_hint().map(|hint| format!(" — install with: {hint}")).unwrap_or_default();
+            return Ending::NotStarted(format!("{} not found{hint}", line.program));
+        };
+        let (executable, leading) = process::launcher(&program);
+        let mut command = process::command(&executable, process::Privilege::Inherit);
+        command
+            .args(leading)
+            .args(&line.args)
+            .current_dir(worktree)
+            .env("VIBAN_TASK_ID", self.task.id.to_string())
+            .env("VIBAN_TASK_TITLE", &self.task.title)
+            .env("VIBAN_BOARD_ID", self.task.board_id.to_string())
+            .env("VIBAN_BRANCH", branch)
+            .env("VIBAN_WORKTREE", worktree)
+            .env("VIBAN_BASE_BRANCH", &self.base)
+            .env("VIBAN_SESSION_ID", self.session.id.to_string());
+        let supervision = Supervision {
+            stderr_tail: STDERR_TAIL,
+            deadline: Some(inner.settings.timeout),
+            ..Supervision::default()
+        };
+        let lines = AgentLines(self.agent.format().parser());
+        let mut agent = match Supervised::spawn(command, lines, stop.clone(), supervision) {
+            Ok(agent) => agent,
+            Err(error) => {
+                return Ending::NotStarted(format!("could not start {}: {error}", program.display()));
+            }
+        };
+        let mut argv = vec![line.program.clone()];
+        argv.extend(line.args.iter().cloned());
+        if let Err(error) = sessions::started(&inner.pool, &self.session, &argv, agent.pid()).await {
+            warn!("session {}: recording its start failed: {error}", self.session.id);
+        }
+        if let Some(note) = line.note {
+            transcript.note(note).await;
+        }
+
+        // What arrives while a batch is being stored makes the next batch larger: a
+        // fast agent is stored in few transactions and a slow one line by line, at once.
+        while let Some(chunks) = agent.next().await {
+            transcript.take(chunks).await;
+            while transcript.has_room()
+                && let Some(chunks) = agent.try_next()
+            {
+                transcript.take(chunks).await;
+            }
+            transcript.store().await;
+        }
+        let finished = agent.wait().await;
+        if let Some(error) = finished.output_error {
+            warn!("session {}: reading the agent's output failed: {error}", self.session.id);
+        }
+        transcript.set_stderr_tail(finished.stderr_tail);
+        finished.outcome.into()
+    }
+}

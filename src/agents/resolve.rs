@@ -1,0 +1,68 @@
+//! Which agent a run uses: the request's choice, the task's, the board's
+//! `default_agent`, then Claude Code; and that id resolved to a built-in adapter or to
+//! a custom agent of the board's settings (A1).
+
+use serde_json::Value;
+
+use super::parse::Format;
+use super::run::RunError;
+use super::{Adapter, CommandLine, CustomAgent, Invocation};
+use crate::db::tasks::Task;
+
+const DEFAULT_AGENT: &str = "claude-code";
+
+/// An agent a run can start.
+pub(super) enum Agent {
+    Builtin(&'static Adapter),
+    Custom(CustomAgent),
+}
+
+impl Agent {
+    pub(super) fn format(&self) -> Format {
+        match self {
+            Agent::Builtin(adapter) => adapter.format,
+            Agent::Custom(custom) => custom.format,
+        }
+    }
+
+    pub(super) fn command_line(&self, invocation: &Invocation) -> CommandLine {
+        match self {
+            Agent::Builtin(adapter) => adapter.command_line(invocation),
+            Agent::Custom(custom) => custom.command_line(invocation),
+        }
+    }
+
+    pub(super) fn install_hint(&self) -> Option<&'static str> {
+        match self {
+            Agent::Builtin(adapter) => Some(adapter.install_hint),
+            Agent::Custom(_) => None,
+        }
+    }
+}
+
+/// The id of the agent a run uses, `requested` first.
+pub(super) fn agent_id(requested: Option<&str>, task: &Task, board_settings: &Value) -> String {
+    requested
+        .map(String::from)
+        .or_else(|| task.agent.clone())
+        .or_else(|| board_settings.get("default_agent").and_then(Value::as_str).map(String::from))
+        .unwrap_or_else(|| DEFAULT_AGENT.to_string())
+}
+
+/// A built-in adapter by its id, or `custom:<name>` from the board's `custom_agents`.
+pub(super) fn agent(id: &str, board_settings: &Value) -> Result<Agent, RunError> {
+    if let Some(adapter) = super::adapter(id) {
+        return Ok(Agent::Builtin(adapter));
+    }
+    let custom = board_settings.get("custom_agents").and_then(Value::as_object);
+    if let Some(name) = id.strip_prefix("custom:")
+        && let Some(definition) = custom.and_then(|agents| agents.get(name))
+        && let Ok(agent) = serde_json::from_value::<CustomAgent>(definition.clone())
+        && !agent.command.is_empty()
+    {
+        return Ok(Agent::Custom(agent));
+    }
+    let mut known: Vec<String> = super::ADAPTERS.iter().map(|adapter| adapter.id.to_string()).collect();
+    known.extend(custom.into_iter().flat_map(|agents| agents.keys().map(|name| format!("custom:{name}"))));
+    Err(RunError::UnknownAgent(id.to_string(), known.join(", ")))
+}
