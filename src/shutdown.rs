@@ -89,6 +89,12 @@ impl Background {
         self.cancel.is_cancelled()
     }
 
+    /// A token cancelled with the session's background work, that a task may also
+    /// cancel on its own (one step of the hook engine, say).
+    pub(crate) fn child_token(&self) -> CancellationToken {
+        self.cancel.child_token()
+    }
+
     /// Tells every task to stop; new ones may still be spawned, and see it at once.
     pub(crate) fn cancel(&self) {
         self.cancel.cancel();

@@ -216,23 +216,33 @@ fn rule_1_a_tasks_hooks_run_one_at_a_time_in_column_order() {
 fn rule_2_execute_once_hooks_run_once_and_a_column_with_hooks_off_skips_them() {
     let setup = Setup::new();
     let (todo, done) = (setup.column("todo"), setup.column("done"));
-    let task = setup.task(json!({ "title": "Twice through Todo" }));
-    setup.settles_in(&task, "todo");
-    setup.move_to(&task, &done);
-    setup.settles_in(&task, "done");
-    setup.move_to(&task, &todo);
-    setup.settles_in(&task, "todo");
-    let auto_starts = setup.record(&task).iter().filter(|(name, _, _)| name == "Auto-start").count();
-    assert_eq!(auto_starts, 1, "auto-start runs once per task: {:?}", setup.record(&task));
+    let runs = setup.scratch.path().join("runs");
+    let hook = setup.viban.send_json(
+        "POST",
+        &format!("/api/boards/{}/hooks", setup.board_id),
+        &json!({ "name": "once", "kind": "script", "command": format!("echo run >> {}", runs.display()) }),
+    );
+    let body = json!({ "hook_id": hook.json()["id"], "execute_once": true });
+    assert_eq!(setup.viban.send_json("POST", &format!("/api/columns/{done}/hooks"), &body).status, 201);
+    let task = setup.task(json!({ "title": "Twice through Done" }));
+    for column in [&done, &todo, &done] {
+        setup.move_to(&task, column);
+        setup.settles_in(&task, if column == &done { "done" } else { "todo" });
+    }
+    assert_eq!(std::fs::read_to_string(&runs).unwrap(), "run\n", "an execute-once hook runs once per task");
+    let onces = setup.record(&task).iter().filter(|(name, _, _)| name == "once").count();
+    assert_eq!(onces, 1, "{:?}", setup.record(&task));
 
     let off =
         setup.viban.send_json("PATCH", &format!("/api/columns/{done}"), &json!({ "hooks_enabled": false }));
     assert_eq!(off.status, 200);
     setup.hook(&done, "never", "exit 1", false);
+    setup.move_to(&task, &todo);
     setup.move_to(&task, &done);
     setup.settles_in(&task, "done");
     let last = setup.record(&task).last().cloned().unwrap();
     assert_eq!(last, ("never".into(), "skipped".into(), "disabled".into()));
+    assert_eq!(setup.state(&task)["agent_status"], "idle");
 }
 
 #[test]

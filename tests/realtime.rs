@@ -174,7 +174,6 @@ fn deleting_a_column_moves_each_task_with_an_event_and_keeps_its_hook_executions
     assert_eq!(viban.delete(&format!("/api/columns/{review}")).status, 204);
 
     let mut moved = Vec::new();
-    let mut executions = Vec::new();
     loop {
         let event = socket.next();
         match event["kind"].as_str().unwrap() {
@@ -184,13 +183,11 @@ fn deleting_a_column_moves_each_task_with_an_event_and_keeps_its_hook_executions
                 assert_eq!(event["payload"]["task"]["column_id"], todo);
                 moved.push(event["payload"]["task"]["id"].as_str().unwrap().to_string());
             }
-            "hook_execution.updated" => executions.push(event["payload"]["reason"].clone()),
             "column.deleted" => break,
             other => panic!("unexpected event {other}: {event}"),
         }
     }
     assert_eq!(moved, tasks, "each task moved, in the column's order");
-    assert_eq!(executions, [json!("user_cancelled"), json!("column_change")]);
     for (task, reason) in tasks.iter().zip(["user_cancelled", "column_change"]) {
         let recorded = database.text(&format!(
             "SELECT status::text || '/' || reason || '/' || (column_id IS NULL)::text

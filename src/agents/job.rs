@@ -9,13 +9,12 @@ use std::path::{Path, PathBuf};
 use tracing::warn;
 
 use super::resolve::Agent;
-use super::run::{Runner, StartRequest, StopReason};
+use super::run::{Runner, StopReason};
 use super::transcript::{AgentLines, Ending, Transcript};
 use super::{CommandLine, Invocation};
 use crate::db::sessions::{self, AgentSession};
 use crate::db::tasks::Task;
 use crate::process::{self, Stop, Supervised, Supervision};
-use crate::worktree;
 
 /// How much of the agent's standard error is kept for the record.
 const STDERR_TAIL: usize = 16 * 1024;
@@ -56,53 +55,20 @@ impl Job {
         let ending = self.execute(&stop, &mut transcript).await;
         drop(permit);
         drop(place);
-        let stopped_by_user = matches!(ending, Ending::Stopped(_));
         transcript.record(ending, inner.settings.timeout).await;
         runner.finished(task_id, session_id);
-        // Chat messages that came in meanwhile continue the session (HOOKS.md 9).
-        if !stopped_by_user {
-            match runner.next_message(task_id).await {
-                Ok(Some(text)) => {
-                    let request = StartRequest {
-                        prompt: Some(text),
-                        agent: Some(self.session.agent.clone()),
-                        resume: true,
-                        ..StartRequest::default()
-                    };
-                    runner.follow_up(task_id, request);
-                }
-                Ok(None) => {}
-                Err(error) => warn!("task {task_id}: reading queued messages failed: {error}"),
-            }
-        }
+        // Chat messages that came in meanwhile are the hook engine's: rule 9 of
+        // docs/hooks.md runs them through the in_progress column's run-agent hook.
     }
 
     async fn execute(&self, stop: &Stop<StopReason>, transcript: &mut Transcript) -> Ending {
         let inner = &self.runner.0;
         // The worktree.
-        let (path, branch) = match (&self.task.worktree_path, &self.task.branch) {
-            (Some(path), Some(branch)) => (PathBuf::from(path), branch.clone()),
-            _ => (
-                inner
-                    .home
-                    .worktrees_dir()
-                    .join(self.task.board_id.to_string())
-                    .join(self.task.id.to_string()),
-                worktree::branch_name(self.task.id, &self.task.title),
-            ),
-        };
-        match inner.worktrees.ensure(&self.repository, &path, &branch, &self.base, &self.copy).await {
-            Ok(_) => {
-                if self.task.worktree_path.is_none()
-                    && let Err(error) =
-                        sessions::set_worktree(&inner.pool, self.task.id, &path.to_string_lossy(), &branch)
-                            .await
-                {
-                    warn!("task {}: recording its worktree failed: {error}", self.task.id);
-                }
-            }
-            Err(error) => return Ending::NotStarted(error.to_string()),
-        }
+        let (path, branch) =
+            match self.runner.ensure_worktree(&self.task, &self.repository, &self.base, &self.copy).await {
+                Ok(made) => made,
+                Err(error) => return Ending::NotStarted(error),
+            };
 
         // The command.
         let prompt_file = inner.home.run_dir().join(format!("prompt-{}.md", self.session.id));

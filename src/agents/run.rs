@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgPool;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -28,7 +28,6 @@ use crate::db::sessions::{self, AgentSession};
 use crate::db::tasks::Task;
 use crate::home::Home;
 use crate::process::{self, Stop};
-use crate::shutdown::Background;
 use crate::worktree::{self, Worktrees};
 
 pub use super::prompt::CONTINUE_PROMPT;
@@ -129,21 +128,16 @@ pub(super) struct Inner {
     active: Mutex<HashMap<Uuid, Active>>,
     /// Per-column limits (A5).
     pub(super) columns: Arc<Columns>,
-    /// Queued chat messages to start once a run ends (a run cannot start the next
-    /// one itself: `run` spawns the run's future, which would then contain `run`).
-    follow_ups: mpsc::UnboundedSender<(Uuid, StartRequest)>,
 }
 
 impl Runner {
     /// Also marks what this instance (`instance_id`, [`crate::instance::identity`]) left
-    /// running before as `interrupted` (A7). Queued follow-ups start on `background`
-    /// until it is cancelled.
+    /// running before as `interrupted` (A7).
     pub async fn start(
         pool: PgPool,
         home: Home,
         settings: RunnerSettings,
         instance_id: String,
-        background: &Background,
     ) -> Result<Self, sqlx::Error> {
         let groups = sessions::interrupt_orphans(&pool, &instance_id).await?;
         for group in groups {
@@ -152,7 +146,6 @@ impl Runner {
                 warn!("stopped {killed} process(es) an agent run left behind when viban last stopped");
             }
         }
-        let (follow_ups, mut requests) = mpsc::unbounded_channel();
         let runner = Self(Arc::new(Inner {
             pool,
             home,
@@ -162,21 +155,7 @@ impl Runner {
             instance_id,
             active: Mutex::default(),
             columns: Arc::default(),
-            follow_ups,
         }));
-        let weak = Arc::downgrade(&runner.0);
-        let cancelled = background.clone();
-        background.spawn(async move {
-            while let Some((task_id, request)) = tokio::select! {
-                () = cancelled.cancelled() => None,
-                request = requests.recv() => request,
-            } {
-                let Some(inner) = weak.upgrade() else { return };
-                if let Err(error) = Runner(inner).run(task_id, request).await {
-                    warn!("task {task_id}: could not start the queued message: {error}");
-                }
-            }
-        });
         Ok(runner)
     }
 
@@ -269,31 +248,6 @@ impl Runner {
         Ok(session)
     }
 
-    /// A chat message (HOOKS.md 9, 10): queued while a run is underway, else it starts
-    /// one that continues the agent's session. `None` means it was queued.
-    pub async fn message(&self, task_id: Uuid, text: &str) -> Result<Option<AgentSession>, RunError> {
-        if self.is_running(task_id) {
-            let mut tx = self.0.pool.begin().await?;
-            sqlx::query("INSERT INTO queued_messages (task_id, body) VALUES ($1, $2)")
-                .bind(task_id)
-                .bind(text)
-                .execute(&mut *tx)
-                .await?;
-            sessions::append(
-                &mut tx,
-                task_id,
-                None,
-                &[json!({ "kind": "user_message", "text": text, "queued": true })],
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(None);
-        }
-        let request =
-            StartRequest { prompt: Some(text.to_string()), resume: true, ..StartRequest::default() };
-        self.run(task_id, request).await.map(Some)
-    }
-
     /// Stops the task's run: TERM to its group, KILL after the grace period.
     pub fn stop(&self, task_id: Uuid) -> Result<Uuid, RunError> {
         let active = self.active();
@@ -335,23 +289,41 @@ impl Runner {
             Ok::<_, RunError>((task, board, repository))
         };
         let (task, board, repository) = found.await.map_err(|error| error.to_string())?;
-        let path = match &task.worktree_path {
-            Some(path) => PathBuf::from(path),
-            None => inner.home.worktrees_dir().join(task.board_id.to_string()).join(task.id.to_string()),
-        };
-        let branch = task.branch.clone().unwrap_or_else(|| worktree::branch_name(task.id, &task.title));
         let base = task_base(&task, &repository.default_branch);
+        let copy = copy_patterns(&board.settings);
+        let (path, branch) = self.ensure_worktree(&task, Path::new(&repository.path), &base, &copy).await?;
+        Ok(Prepared { path, branch, base, task })
+    }
+
+    /// The task's worktree and branch, created from `base` (with the `copy` files) if
+    /// they do not exist yet, and recorded on the task the first time.
+    pub(super) async fn ensure_worktree(
+        &self,
+        task: &Task,
+        repository: &Path,
+        base: &str,
+        copy: &[String],
+    ) -> Result<(PathBuf, String), String> {
+        let inner = &self.0;
+        let (path, branch) = match (&task.worktree_path, &task.branch) {
+            (Some(path), Some(branch)) => (PathBuf::from(path), branch.clone()),
+            _ => (
+                inner.home.worktrees_dir().join(task.board_id.to_string()).join(task.id.to_string()),
+                worktree::branch_name(task.id, &task.title),
+            ),
+        };
         inner
             .worktrees
-            .ensure(Path::new(&repository.path), &path, &branch, &base, &copy_patterns(&board.settings))
+            .ensure(repository, &path, &branch, base, copy)
             .await
             .map_err(|error| error.to_string())?;
-        if task.worktree_path.is_none() {
-            sessions::set_worktree(&inner.pool, task.id, &path.to_string_lossy(), &branch)
-                .await
-                .map_err(|error| error.to_string())?;
+        if task.worktree_path.is_none()
+            && let Err(error) =
+                sessions::set_worktree(&inner.pool, task.id, &path.to_string_lossy(), &branch).await
+        {
+            warn!("task {}: recording its worktree failed: {error}", task.id);
         }
-        Ok(Prepared { path, branch, base, task })
+        Ok((path, branch))
     }
 
     /// Removes a deleted task's worktree and branch, unless that would lose work: a
@@ -407,24 +379,6 @@ impl Runner {
         if active.get(&task_id).is_some_and(|run| run.session_id == session_id) {
             active.remove(&task_id);
         }
-    }
-
-    /// Hands a run to start to the runner's own task (see [`Inner::follow_ups`]).
-    pub(super) fn follow_up(&self, task_id: Uuid, request: StartRequest) {
-        if self.0.follow_ups.send((task_id, request)).is_err() {
-            warn!("task {task_id}: the queued message could not be handed on");
-        }
-    }
-
-    /// The next queued chat message of a task, if any, removed from the queue.
-    pub(super) async fn next_message(&self, task_id: Uuid) -> Result<Option<String>, sqlx::Error> {
-        sqlx::query_scalar(
-            "DELETE FROM queued_messages WHERE id = (SELECT id FROM queued_messages WHERE task_id = $1 ORDER BY id LIMIT 1)
-             RETURNING body",
-        )
-        .bind(task_id)
-        .fetch_optional(&self.0.pool)
-        .await
     }
 }
 

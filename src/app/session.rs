@@ -60,7 +60,7 @@ impl Launcher {
         instance.keep_alive(database.pool().clone(), &background);
         let settings = self.runner_settings.clone();
         let (pool, home, id) = (database.pool().clone(), self.home.clone(), instance.id().to_string());
-        let runner = match Runner::start(pool, home, settings, id, &background).await {
+        let runner = match Runner::start(pool, home, settings, id).await {
             Ok(runner) => runner,
             Err(error) => {
                 background.cancel();
@@ -146,13 +146,25 @@ impl Launcher {
             }
         }
         let security = Arc::new(Security::new(token.clone(), self.password.clone(), extra_hosts, port));
+        let hub = crate::realtime::Hub::start(database.pool().clone(), background);
+        // The hook engine: recovers what this instance left running (docs/hooks.md, rule
+        // 8), then claims on the background, which the stop sequence cancels at step 2.
+        crate::hooks::engine::Engine::start(
+            database.pool().clone(),
+            runner.clone(),
+            &hub,
+            instance.id().to_string(),
+            background,
+        )
+        .await
+        .context("could not recover the hooks of the last session")?;
         let state = AppState {
             pool: database.pool().clone(),
             instance: instance.clone(),
             shutdown: shutdown.clone(),
             postgres_version: db::server_version(database.pool()).await.unwrap_or_default().into(),
             postgres_liveness: database.liveness(),
-            hub: crate::realtime::Hub::start(database.pool().clone(), background),
+            hub,
             home: home.clone(),
             board_views: Arc::default(),
             runner: runner.clone(),

@@ -88,6 +88,10 @@ pub(crate) async fn queue_on_entry(connection: &mut PgConnection, task: &Task) -
             None => None,
         };
         let step = Step::of(attachment.builtin.as_deref(), &attachment.settings, hook.as_ref());
+        // Auto-start has nothing to do for a task that does not start by itself.
+        if step == Step::AutoStart && !task.auto_start {
+            continue;
+        }
         let name = match (&hook, attachment.builtin.as_deref()) {
             (Some(hook), _) => hook.name.clone(),
             (None, Some(builtin)) => crate::hooks::builtin(builtin)
@@ -108,18 +112,19 @@ pub(crate) async fn queue_on_entry(connection: &mut PgConnection, task: &Task) -
             skipped,
         };
         let execution = executions::insert(connection, &new).await?;
-        executions::publish(connection, task.board_id, &execution).await?;
+        executions::publish(connection, &execution).await?;
     }
     Ok(())
 }
 
-/// Rule 3: a non-transparent hook that starts says so on the task's card.
-pub async fn started(pool: &PgPool, claimed: &Claimed) -> Result<()> {
+/// Rule 3: a non-transparent hook that starts — one that takes a while — says so on
+/// the task's card.
+pub async fn started(pool: &PgPool, claimed: &Claimed, step: &Step) -> Result<()> {
     let mut tx = pool.begin().await?;
-    if let Some((board_id, execution)) = executions::get(&mut tx, claimed.id).await? {
-        executions::publish(&mut tx, board_id, &execution).await?;
+    if let Some(execution) = executions::get(&mut tx, claimed.id).await? {
+        executions::publish(&mut tx, &execution).await?;
     }
-    if !claimed.transparent {
+    if !claimed.transparent && step.takes_time() {
         let message = format!("Running {}", claimed.hook_name);
         if let Some(task) = task_rows::lock(&mut tx, claimed.task_id).await?
             && task.agent_status != AgentStatus::Error
@@ -171,7 +176,7 @@ pub async fn finished(pool: &PgPool, claimed: &Claimed, outcome: Outcome) -> Res
     else {
         return Ok(false);
     };
-    executions::publish(&mut tx, claimed.board_id, &execution).await?;
+    executions::publish(&mut tx, &execution).await?;
     if let Outcome::Sound { sound } = &outcome {
         let payload = json!({ "task_id": task.id, "sound": sound, "hook_execution_id": claimed.id });
         crate::db::boards::publish(&mut tx, claimed.board_id, EventKind::SoundPlayed, &payload).await?;
@@ -195,7 +200,7 @@ pub async fn finished(pool: &PgPool, claimed: &Claimed, outcome: Outcome) -> Res
             task_rows::publish(&mut tx, &task, EventKind::TaskUpdated).await?;
         }
         for skipped in executions::skip_after_error(&mut tx, claimed.task_id, claimed.column_stay).await? {
-            executions::publish(&mut tx, claimed.board_id, &skipped).await?;
+            executions::publish(&mut tx, &skipped).await?;
         }
     }
     if let Some(target) = target {
@@ -364,7 +369,7 @@ pub async fn executions(pool: &PgPool, task_id: Uuid) -> Result<Vec<HookExecutio
 /// in that stay; the task's error is cleared.
 pub async fn retry(pool: &PgPool, execution_id: Uuid) -> Result<Vec<HookExecution>> {
     let mut tx = pool.begin().await?;
-    let (board_id, execution) = executions::get(&mut tx, execution_id)
+    let execution = executions::get(&mut tx, execution_id)
         .await?
         .ok_or_else(|| Error::not_found("hook execution", execution_id))?;
     let task = task_rows::lock(&mut tx, execution.task_id)
@@ -376,6 +381,9 @@ pub async fn retry(pool: &PgPool, execution_id: Uuid) -> Result<Vec<HookExecutio
             execution.status
         )));
     }
+    if executions::retried(&mut tx, execution_id).await? {
+        return Err(Error::conflict("this hook was already run again; retry its latest execution"));
+    }
     if execution.column_id != Some(task.column_id) || task_rows::hooks_active(&mut tx, task.id).await? {
         return Err(Error::conflict(
             "the task has left that column or is running other hooks; move it back into the column to run them again",
@@ -383,7 +391,7 @@ pub async fn retry(pool: &PgPool, execution_id: Uuid) -> Result<Vec<HookExecutio
     }
     let queued = executions::requeue_failed(&mut tx, execution_id).await?;
     for execution in &queued {
-        executions::publish(&mut tx, board_id, execution).await?;
+        executions::publish(&mut tx, execution).await?;
     }
     if task.agent_status == AgentStatus::Error
         && let Some(task) = task_rows::set_status(&mut tx, task.id, AgentStatus::Idle, None, None).await?
@@ -397,7 +405,7 @@ pub async fn retry(pool: &PgPool, execution_id: Uuid) -> Result<Vec<HookExecutio
 /// Cancels a pending execution.
 pub async fn cancel(pool: &PgPool, execution_id: Uuid) -> Result<HookExecution> {
     let mut tx = pool.begin().await?;
-    let (board_id, found) = executions::get(&mut tx, execution_id)
+    let found = executions::get(&mut tx, execution_id)
         .await?
         .ok_or_else(|| Error::not_found("hook execution", execution_id))?;
     let cancelled = executions::cancel_pending(&mut tx, execution_id).await?.ok_or_else(|| {
@@ -406,7 +414,7 @@ pub async fn cancel(pool: &PgPool, execution_id: Uuid) -> Result<HookExecution> 
             found.status
         ))
     })?;
-    executions::publish(&mut tx, board_id, &cancelled).await?;
+    executions::publish(&mut tx, &cancelled).await?;
     let task = task_rows::lock(&mut tx, cancelled.task_id).await?;
     if let Some(task) = task {
         settle(&mut tx, &task).await?;

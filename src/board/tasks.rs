@@ -171,7 +171,7 @@ pub(crate) async fn enter_column(
     column_id: Uuid,
     position: &str,
 ) -> Result<Task> {
-    executions::cancel_stay(connection, task.board_id, task.id).await?;
+    executions::cancel_stay(connection, task.id).await?;
     let moved = rows::place(connection, task.id, column_id, position).await?;
     super::pipeline::queue_on_entry(connection, &moved).await?;
     let payload = json!({ "task": moved, "from_column_id": task.column_id, "column_changed": true });

@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::events::{self, EventKind, board_stream, task_stream};
+use super::events::{self, EventKind, task_stream};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct HookExecution {
@@ -48,13 +48,9 @@ macro_rules! execution_fields {
 
 /// The task leaves its column: its running execution becomes `cancelled/user_cancelled`
 /// and its pending ones `cancelled/column_change` (the rows stay, as the record of what
-/// happened). Each change is published on the task's and the board's streams. Returns
+/// happened). Each change is published on the task's stream. Returns
 /// the executions that were running, whose processes the engine must stop.
-pub async fn cancel_stay(
-    connection: &mut PgConnection,
-    board_id: Uuid,
-    task_id: Uuid,
-) -> Result<Vec<Uuid>, sqlx::Error> {
+pub async fn cancel_stay(connection: &mut PgConnection, task_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
     let cancelled: Vec<ExecutionRow> = sqlx::query_as(concat!(
         "WITH active AS (
              SELECT id, status = 'running' AS was_running FROM hook_executions
@@ -77,8 +73,7 @@ pub async fn cancel_stay(
         if was_running {
             running.push(execution.id);
         }
-        let streams = [task_stream(task_id), board_stream(board_id)];
-        events::publish(connection, &streams, EventKind::HookExecutionUpdated, &json!(execution)).await?;
+        publish(connection, &execution).await?;
     }
     Ok(running)
 }
@@ -98,7 +93,7 @@ pub async fn for_task(
     sqlx::query_as(concat!(
         "SELECT ",
         execution_fields!(),
-        " FROM hook_executions WHERE task_id = $1 ORDER BY queued_at, id"
+        " FROM hook_executions WHERE task_id = $1 ORDER BY queued_at, position, id"
     ))
     .bind(task_id)
     .fetch_all(connection)
@@ -196,13 +191,10 @@ pub async fn stay_of(connection: &mut PgConnection, task_id: Uuid) -> Result<Opt
         .await
 }
 
-/// Publishes an execution's new state on its task's and board's streams.
-pub async fn publish(
-    connection: &mut PgConnection,
-    board_id: Uuid,
-    execution: &HookExecution,
-) -> Result<(), sqlx::Error> {
-    let streams = [task_stream(execution.task_id), board_stream(board_id)];
+/// Publishes an execution's new state on its task's stream. (The board's stream has
+/// what the cards show, the task's status, through `task.updated`.)
+pub async fn publish(connection: &mut PgConnection, execution: &HookExecution) -> Result<(), sqlx::Error> {
+    let streams = [task_stream(execution.task_id)];
     events::publish(connection, &streams, EventKind::HookExecutionUpdated, &json!(execution)).await
 }
 
@@ -387,50 +379,29 @@ pub async fn stay_busy(
 
 /// Restart recovery and retakes: executions left `running` by `instance` — or, with
 /// `expired`, by anyone whose lease ran out — become `cancelled/server_restart`.
-/// Returns them with their board, to publish.
 pub async fn abandon(
     connection: &mut PgConnection,
     instance: &str,
     expired: bool,
-) -> Result<Vec<(Uuid, HookExecution)>, sqlx::Error> {
-    let rows: Vec<AbandonedRow> = sqlx::query_as(concat!(
-        "WITH gone AS (
-             UPDATE hook_executions SET status = 'cancelled', reason = 'server_restart', finished_at = now(),
-                    lease_until = NULL
-             WHERE status = 'running' AND (claimed_by = $1 OR ($2 AND lease_until < now()))
-             RETURNING *
-         )
-         SELECT board_id AS owner, ",
-        execution_fields!(),
-        " FROM gone"
+) -> Result<Vec<HookExecution>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE hook_executions SET status = 'cancelled', reason = 'server_restart', finished_at = now(),
+                lease_until = NULL
+         WHERE status = 'running' AND (claimed_by = $1 OR ($2 AND lease_until < now()))
+         RETURNING ",
+        execution_fields!()
     ))
     .bind(instance)
     .bind(expired)
     .fetch_all(connection)
-    .await?;
-    Ok(rows.into_iter().map(|row| (row.owner, row.execution)).collect())
+    .await
 }
 
-#[derive(sqlx::FromRow)]
-struct AbandonedRow {
-    owner: Uuid,
-    #[sqlx(flatten)]
-    execution: HookExecution,
-}
-
-pub async fn get(
-    connection: &mut PgConnection,
-    id: Uuid,
-) -> Result<Option<(Uuid, HookExecution)>, sqlx::Error> {
-    let row: Option<AbandonedRow> = sqlx::query_as(concat!(
-        "SELECT board_id AS owner, ",
-        execution_fields!(),
-        " FROM hook_executions WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(connection)
-    .await?;
-    Ok(row.map(|row| (row.owner, row.execution)))
+pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<HookExecution>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", execution_fields!(), " FROM hook_executions WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(connection)
+        .await
 }
 
 /// Cancels one pending execution (the user's choice).
@@ -445,6 +416,19 @@ pub async fn cancel_pending(
     ))
     .bind(id)
     .fetch_optional(connection)
+    .await
+}
+
+/// Whether the execution's hook was queued again in its stay after it (a retry).
+pub async fn retried(connection: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM hook_executions e JOIN hook_executions n
+                          ON n.column_stay = e.column_stay AND n.column_hook_id = e.column_hook_id
+                         AND n.queued_at > e.queued_at
+                        WHERE e.id = $1)",
+    )
+    .bind(id)
+    .fetch_one(connection)
     .await
 }
 

@@ -15,7 +15,6 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, info_span, warn};
 use uuid::Uuid;
 
@@ -26,6 +25,7 @@ use crate::board::pipeline;
 use crate::db::events::EventKind;
 use crate::db::executions::{self, Claimed};
 use crate::realtime::{Hub, HubMessage};
+use crate::shutdown::Background;
 
 /// Executions one process runs at once.
 pub const CAPACITY: usize = 64;
@@ -48,9 +48,12 @@ struct Inner {
     slots: Arc<Semaphore>,
     /// Executions running here, with what cancels each.
     running: Mutex<HashMap<Uuid, (i64, CancellationToken)>>,
-    /// Ends claiming; running steps are cancelled by [`Engine::stop`].
+    /// The session's background work: its cancellation ends claiming and cancels every
+    /// running step (their executions stay `running`, for the next start's recovery),
+    /// and the session waits for the steps on its tracker.
+    background: Background,
+    /// Cancelled with `background`.
     stop: CancellationToken,
-    tracker: TaskTracker,
 }
 
 impl Engine {
@@ -61,6 +64,7 @@ impl Engine {
         runner: Runner,
         hub: &Hub,
         instance: String,
+        background: &Background,
     ) -> Result<Self, sqlx::Error> {
         recover(&pool, &instance, false).await?;
         let engine = Self(Arc::new(Inner {
@@ -70,33 +74,18 @@ impl Engine {
             wake: Notify::new(),
             slots: Arc::new(Semaphore::new(CAPACITY)),
             running: Mutex::default(),
-            stop: CancellationToken::new(),
-            tracker: TaskTracker::new(),
+            stop: background.child_token(),
+            background: background.clone(),
         }));
-        let tracker = &engine.0.tracker;
-        tracker.spawn(engine.clone().dispatch());
-        tracker.spawn(engine.clone().keep_leases());
-        tracker.spawn(engine.clone().follow(hub.subscribe()));
+        background.spawn(engine.clone().dispatch());
+        background.spawn(engine.clone().keep_leases());
+        background.spawn(engine.clone().follow(hub.subscribe()));
         Ok(engine)
     }
 
     /// Claims again now: something may have become runnable.
     pub fn wake(&self) {
         self.0.wake.notify_one();
-    }
-
-    /// Shutdown: no new claims; running steps are cancelled (an agent run is stopped and
-    /// recorded as interrupted by the runner) and left `running` for the next start's
-    /// recovery; waits for them to end.
-    pub async fn stop(&self) {
-        self.0.stop.cancel();
-        for (_, token) in self.running().values() {
-            token.cancel();
-        }
-        self.0.tracker.close();
-        if tokio::time::timeout(Duration::from_secs(15), self.0.tracker.wait()).await.is_err() {
-            warn!("hooks: steps still running after 15 s; the next start recovers them");
-        }
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (i64, CancellationToken)>> {
@@ -114,7 +103,7 @@ impl Engine {
             match claimed {
                 Some(claimed) => {
                     let engine = self.clone();
-                    inner.tracker.spawn(async move {
+                    inner.background.spawn(async move {
                         engine.execute(claimed).await;
                         drop(permit);
                     });
@@ -159,11 +148,11 @@ impl Engine {
         async {
             let token = self.0.stop.child_token();
             self.running().insert(claimed.id, (claimed.fence, token.clone()));
-            if let Err(error) = pipeline::started(&self.0.pool, &claimed).await {
-                warn!("recording the start failed: {error}");
-            }
             let step = serde_json::from_value::<Step>(claimed.step.clone())
                 .unwrap_or_else(|error| Step::Invalid { message: format!("unreadable step: {error}") });
+            if let Err(error) = pipeline::started(&self.0.pool, &claimed, &step).await {
+                warn!("recording the start failed: {error}");
+            }
             let context = Context {
                 pool: &self.0.pool,
                 runner: &self.0.runner,
@@ -263,8 +252,8 @@ impl Engine {
 async fn recover(pool: &PgPool, instance: &str, expired: bool) -> Result<usize, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let abandoned = executions::abandon(&mut tx, instance, expired).await?;
-    for (board_id, execution) in &abandoned {
-        executions::publish(&mut tx, *board_id, execution).await?;
+    for execution in &abandoned {
+        executions::publish(&mut tx, execution).await?;
     }
     tx.commit().await?;
     if !abandoned.is_empty() {

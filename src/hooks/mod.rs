@@ -164,6 +164,12 @@ impl Step {
         }
     }
 
+    /// Whether it takes a while (a process, an agent): while such a non-transparent step
+    /// runs, the task's card says so. The others finish in one transaction.
+    pub fn takes_time(&self) -> bool {
+        matches!(self, Self::RunAgent | Self::Refine | Self::Script { .. } | Self::Agent { .. })
+    }
+
     /// Whether running it starts an agent, now or by the move it makes: such steps wait
     /// while one of the task's blockers is not done.
     pub fn starts_agent(&self) -> bool {
