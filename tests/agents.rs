@@ -267,15 +267,26 @@ fn a_columns_limit_queues_its_runs_in_order_while_other_columns_run() {
     let setup = Setup::new("[agents]\nmax_concurrent = 4\n", &[]);
     let board = setup.viban.get(&format!("/api/boards/{}", setup.board_id)).json();
     let columns = board["columns"].as_array().unwrap();
-    let (limited, free) = (columns[0]["id"].as_str().unwrap(), columns[1]["id"].as_str().unwrap());
+    let limited = columns[0]["id"].as_str().unwrap();
+    // A column without hooks: moving a card into In Progress would run its agent itself.
+    let added = setup.viban.send_json(
+        "POST",
+        &format!("/api/boards/{}/columns", setup.board_id),
+        &json!({ "name": "Elsewhere" }),
+    );
+    assert_eq!(added.status, 201, "{}", added.text());
+    let free = added.json()["id"].as_str().unwrap().to_string();
     let patched =
         setup.viban.send_json("PATCH", &format!("/api/columns/{limited}"), &json!({ "max_concurrent": 1 }));
     assert_eq!(patched.status, 200, "{}", patched.text());
     // New tasks land in the first column.
     let (first, second, third) = (setup.task("first"), setup.task("second"), setup.task("third"));
     let elsewhere = setup.task("elsewhere");
-    let moved =
-        setup.viban.send_json("POST", &format!("/api/tasks/{elsewhere}/move"), &json!({ "column_id": free }));
+    let moved = setup.viban.send_json(
+        "POST",
+        &format!("/api/tasks/{elsewhere}/move"),
+        &json!({ "column_id": &free }),
+    );
     assert_eq!(moved.status, 200, "{}", moved.text());
 
     setup.run(&first, json!({ "prompt": "MODE:hang" }));

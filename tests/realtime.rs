@@ -160,12 +160,15 @@ fn deleting_a_column_moves_each_task_with_an_event_and_keeps_its_hook_executions
         assert_eq!(moved.status, 200, "{}", moved.text());
         tasks.push(id);
     }
-    // What the hook engine leaves while it works: one hook running, one waiting.
+    // What the hook engine leaves while it works: one hook running, one waiting (of an
+    // earlier stay, so that this instance's engine does not claim it meanwhile).
     let database = viban.sql();
-    for (task, status) in tasks.iter().zip(["running", "pending"]) {
+    for (task, (status, stay)) in
+        tasks.iter().zip([("running", "column_stay"), ("pending", "gen_random_uuid()")])
+    {
         database.execute(&format!(
             "INSERT INTO hook_executions (task_id, column_id, column_stay, hook_name, position, transparent, status)
-             SELECT id, column_id, column_stay, 'Play sound', 'V', true, '{status}' FROM tasks WHERE id = '{task}'"
+             SELECT id, column_id, {stay}, 'Test hook', 'V', true, '{status}' FROM tasks WHERE id = '{task}'"
         ));
     }
     let mut socket = viban.socket();
@@ -191,7 +194,7 @@ fn deleting_a_column_moves_each_task_with_an_event_and_keeps_its_hook_executions
     for (task, reason) in tasks.iter().zip(["user_cancelled", "column_change"]) {
         let recorded = database.text(&format!(
             "SELECT status::text || '/' || reason || '/' || (column_id IS NULL)::text
-             FROM hook_executions WHERE task_id = '{task}'"
+             FROM hook_executions WHERE task_id = '{task}' AND hook_name = 'Test hook'"
         ));
         assert_eq!(recorded, format!("cancelled/{reason}/true"), "the execution's record stays");
     }

@@ -47,6 +47,7 @@ pub(super) async fn run(step: &Step, context: &Context<'_>) -> Option<Outcome> {
             };
             match start(context, request).await {
                 Ok(session) => wait_for_run(context, session).await.map(|(outcome, _)| outcome),
+                Err(_) if context.cancel.is_cancelled() => None,
                 Err(error) => Some(failed(error.to_string())),
             }
         }
@@ -98,6 +99,7 @@ async fn run_agent(context: &Context<'_>) -> Option<Outcome> {
         };
         let session = match session {
             Ok(session) => session,
+            Err(_) if context.cancel.is_cancelled() => return None,
             Err(error) => return Some(failed(error.to_string())),
         };
         match wait_for_run(context, session).await? {
@@ -107,8 +109,20 @@ async fn run_agent(context: &Context<'_>) -> Option<Outcome> {
     }
 }
 
+/// Starts a run of the task's agent; while another run of the task is still ending (a
+/// run started by hand, say), waits for it rather than failing.
 async fn start(context: &Context<'_>, request: StartRequest) -> Result<sessions::AgentSession, RunError> {
-    context.runner.run(context.claimed.task_id, request).await
+    loop {
+        match context.runner.run(context.claimed.task_id, request.clone()).await {
+            Err(RunError::Busy) => {
+                tokio::select! {
+                    () = context.cancel.cancelled() => return Err(RunError::Busy),
+                    () = tokio::time::sleep(RUN_CHECK) => {}
+                }
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Waits for an agent run to end; its outcome as the step's. `None` when the step was
