@@ -1,30 +1,30 @@
 //! Script hooks: a command run with bash — or by its own `#!` line — in the task's
-//! worktree, in its own process group, with the task's `VIBAN_*` variables and a
-//! deadline. What it prints (standard output and error, interleaved) is kept, up to
-//! [`OUTPUT_KEEP`] bytes from its end.
+//! worktree, as a supervised child ([`process::Supervised`]: its own process group,
+//! killed whole when it ends), with the task's `VIBAN_*` variables and a deadline. What
+//! it prints is kept, up to [`OUTPUT_KEEP`] bytes from its end: standard output and
+//! error interleaved for a bash command, one after the other for a `#!` script.
 
-use std::process::Stdio;
+use std::collections::VecDeque;
 use std::time::Duration;
-
-use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::steps::Context;
 use crate::board::pipeline::Outcome;
-use crate::process;
+use crate::process::{self, Stop, Supervised, Supervision};
 
 /// The end of a script's output kept with its execution.
 pub const OUTPUT_KEEP: usize = 64 * 1024;
-/// How long a cancelled script gets after TERM before its group is killed.
-const GRACE: Duration = Duration::from_secs(3);
+
+/// Why a script was stopped: the task left the column, or viban is stopping.
+#[derive(Debug, Clone, Copy)]
+struct Cancelled;
 
 pub(super) async fn run(context: &Context<'_>, command: &str, timeout: Duration) -> Option<Outcome> {
     let prepared = match context.runner.prepare_worktree(context.claimed.task_id).await {
         Ok(prepared) => prepared,
-        Err(error) => {
-            return Some(failed(format!("the task's worktree is not ready: {error}"), String::new()));
-        }
+        Err(error) => return Some(failed(format!("the task's worktree is not ready: {error}"), String::new())),
     };
-    // A `#!` script runs as its own program; anything else is bash's.
+    // A `#!` script runs as its own program; anything else is bash's, with its
+    // standard error joined to its output so that the two read in order.
     let script_file;
     let mut child = if command.starts_with("#!") {
         script_file = tempfile_for(command);
@@ -34,7 +34,7 @@ pub(super) async fn run(context: &Context<'_>, command: &str, timeout: Duration)
         process::command(path, process::Privilege::Inherit)
     } else {
         let mut bash = process::command("bash", process::Privilege::Inherit);
-        bash.arg("-c").arg(command);
+        bash.arg("-c").arg(format!("exec 2>&1\n{command}"));
         bash
     };
     child
@@ -44,89 +44,83 @@ pub(super) async fn run(context: &Context<'_>, command: &str, timeout: Duration)
         .env("VIBAN_BOARD_ID", prepared.task.board_id.to_string())
         .env("VIBAN_BRANCH", &prepared.branch)
         .env("VIBAN_WORKTREE", &prepared.path)
-        .env("VIBAN_BASE_BRANCH", &prepared.base)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    process::die_with_parent(&mut child, libc::SIGTERM);
-    let mut child = match tokio::process::Command::from(child).spawn() {
-        Ok(child) => child,
+        .env("VIBAN_BASE_BRANCH", &prepared.base);
+    let stop = Stop::new();
+    let supervision = Supervision {
+        stderr_tail: OUTPUT_KEEP,
+        deadline: Some(timeout),
+        stop_grace: Duration::from_secs(3),
+        ..Supervision::default()
+    };
+    let mut script = match Supervised::spawn(child, |line: &str| line.to_owned(), stop.clone(), supervision) {
+        Ok(script) => script,
         Err(error) => return Some(failed(format!("the script could not start: {error}"), String::new())),
     };
-    let group = child.id();
-    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        return Some(failed("the script's output could not be read".into(), String::new()));
-    };
-    let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let readers =
-        [tokio::spawn(collect(stdout, output.clone())), tokio::spawn(collect(stderr, output.clone()))];
-    let ending = tokio::select! {
-        status = child.wait() => Ok(status),
-        () = tokio::time::sleep(timeout) => Err(true),
-        () = context.cancel.cancelled() => Err(false),
-    };
-    if ending.is_err()
-        && let Some(group) = group
-    {
-        process::signal_group(group, process::SIGTERM);
-        if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
-            let _ = child.start_kill();
+    let mut kept = Tail::default();
+    loop {
+        tokio::select! {
+            lines = script.next() => match lines {
+                Some(lines) => kept.extend(lines),
+                None => break,
+            },
+            () = context.cancel.cancelled() => stop.request(Cancelled),
         }
     }
-    // Nothing the script started outlives it.
-    if let Some(group) = group {
-        process::signal_group(group, process::SIGKILL);
+    let finished = script.wait().await;
+    let mut output = kept.text();
+    if !finished.stderr_tail.trim().is_empty() {
+        output.push_str(&finished.stderr_tail);
     }
-    let _ = child.wait().await;
-    for reader in readers {
-        let _ = tokio::time::timeout(Duration::from_secs(2), reader).await;
-    }
-    let output = {
-        let kept = output.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        String::from_utf8_lossy(&kept).into_owned()
-    };
-    match ending {
-        Ok(Ok(status)) if status.success() => Some(Outcome::Completed { output }),
-        Ok(Ok(status)) => {
-            let why = match status.code() {
+    match finished.outcome {
+        process::Outcome::Exited(Some(status)) if status.success() => Some(Outcome::Completed { output }),
+        process::Outcome::Exited(status) => {
+            let why = match status.and_then(|status| status.code()) {
                 Some(code) => format!("exited with status {code}"),
                 None => "was killed by a signal".to_string(),
             };
-            let error =
-                if output.trim().is_empty() { why } else { format!("{why}\n{}", last_lines(&output, 10)) };
+            let error = if output.trim().is_empty() { why } else { format!("{why}\n{}", last_lines(&output, 10)) };
             Some(failed(error, output))
         }
-        Ok(Err(error)) => Some(failed(format!("waiting for the script failed: {error}"), output)),
-        Err(true) => Some(failed(
+        process::Outcome::TimedOut => Some(failed(
             format!("the script did not finish within {} s and was stopped", timeout.as_secs()),
             output,
         )),
-        Err(false) => None,
+        process::Outcome::Stopped(Cancelled) => None,
+    }
+}
+
+/// The last [`OUTPUT_KEEP`] bytes of the lines seen, whole lines only.
+#[derive(Default)]
+struct Tail {
+    lines: VecDeque<String>,
+    bytes: usize,
+}
+
+impl Tail {
+    fn extend(&mut self, lines: Vec<String>) {
+        for line in lines {
+            self.bytes += line.len() + 1;
+            self.lines.push_back(line);
+            while self.bytes > OUTPUT_KEEP
+                && let Some(dropped) = self.lines.pop_front()
+            {
+                self.bytes -= dropped.len() + 1;
+            }
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut text = String::with_capacity(self.bytes);
+        for line in &self.lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
     }
 }
 
 fn failed(error: String, output: String) -> Outcome {
     Outcome::Failed { error, output }
-}
-
-/// Reads a stream to its end into the shared buffer, keeping its last bytes.
-async fn collect(mut stream: impl AsyncRead + Unpin, into: std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
-    let mut chunk = vec![0; 8192];
-    while let Ok(read) = stream.read(&mut chunk).await {
-        if read == 0 {
-            break;
-        }
-        let mut kept = into.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        kept.extend_from_slice(&chunk[..read]);
-        if kept.len() > 2 * OUTPUT_KEEP {
-            let excess = kept.len() - OUTPUT_KEEP;
-            kept.drain(..excess);
-        }
-    }
-    let mut kept = into.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if kept.len() > OUTPUT_KEEP {
-        let excess = kept.len() - OUTPUT_KEEP;
-        kept.drain(..excess);
-    }
 }
 
 /// A `#!` script as an executable file, removed when dropped.
