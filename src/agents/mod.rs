@@ -1,7 +1,7 @@
-//! The coding agents viban runs (A1, A2, AGENTS.md). Each is data — binary, install
-//! hint, argv templates, output format — plus a parser ([`parse`]); the runner
-//! ([`run`]) starts them. No other module knows an agent's flags, so a CLI that
-//! changes a flag is a one-line change here.
+//! The coding agents viban runs (A1, A2; the README's "Agents"). Each is data — binary,
+//! install hint, argv templates, output format — plus a parser ([`parse`]); the runner
+//! ([`run`]) starts them. No other module knows an agent's flags, so a CLI that changes a
+//! flag is a one-line change here.
 //!
 //! A run's parts, one job each: [`run`] (the `Runner`: slots, runs underway, start,
 //! stop, follow-up messages), `job` (one run from its slot to its record), `resolve`

@@ -1,5 +1,5 @@
-//! Agent output, one line at a time, into normalized entries (A4, AGENTS.md): what the
-//! task's activity stores and the UI renders, whatever the agent.
+//! Agent output, one line at a time, into normalized entries (A4; the README's "Agents"):
+//! what the task's activity stores and the UI renders, whatever the agent.
 //!
 //! A parser sees complete lines only (the runner does the line buffering) and never
 //! drops anything: an event it does not know becomes a `raw` entry, a line that is

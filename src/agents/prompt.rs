@@ -1,4 +1,4 @@
-//! What an agent is told: the first prompt of a task (HOOKS.md: `# Task: <title>`,
+//! What an agent is told: the first prompt of a task (`docs/hooks.md`: `# Task: <title>`,
 //! `## Description`, `## Instructions`), the message of a later run, or
 //! [`CONTINUE_PROMPT`] when a later run brings none.
 

@@ -21,7 +21,9 @@ struct Cancelled;
 pub(super) async fn run(context: &Context<'_>, command: &str, timeout: Duration) -> Option<Outcome> {
     let prepared = match context.runner.prepare_worktree(context.claimed.task_id).await {
         Ok(prepared) => prepared,
-        Err(error) => return Some(failed(format!("the task's worktree is not ready: {error}"), String::new())),
+        Err(error) => {
+            return Some(failed(format!("the task's worktree is not ready: {error}"), String::new()));
+        }
     };
     // A `#!` script runs as its own program; anything else is bash's, with its
     // standard error joined to its output so that the two read in order.
@@ -78,7 +80,8 @@ pub(super) async fn run(context: &Context<'_>, command: &str, timeout: Duration)
                 Some(code) => format!("exited with status {code}"),
                 None => "was killed by a signal".to_string(),
             };
-            let error = if output.trim().is_empty() { why } else { format!("{why}\n{}", last_lines(&output, 10)) };
+            let error =
+                if output.trim().is_empty() { why } else { format!("{why}\n{}", last_lines(&output, 10)) };
             Some(failed(error, output))
         }
         process::Outcome::TimedOut => Some(failed(
