@@ -176,15 +176,7 @@ impl Runner {
     pub async fn run(&self, task_id: Uuid, request: StartRequest) -> Result<AgentSession, RunError> {
         let inner = &self.0;
         let mut connection = inner.pool.acquire().await?;
-        let task =
-            crate::db::tasks::get(&mut connection, task_id).await?.ok_or(RunError::TaskNotFound(task_id))?;
-        let board = crate::db::boards::get(&mut connection, task.board_id)
-            .await?
-            .ok_or(RunError::TaskNotFound(task_id))?;
-        let repository_id = board.repository_id.ok_or(RunError::NoRepository)?;
-        let repository = crate::db::repositories::get(&mut connection, repository_id)
-            .await?
-            .ok_or(RunError::NoRepository)?;
+        let (task, board, repository) = where_it_runs(&mut connection, task_id).await?;
         let agent_id = resolve::agent_id(request.agent.as_deref(), &task, &board.settings);
         let agent = resolve::agent(&agent_id, &board.settings)?;
 
@@ -273,20 +265,9 @@ impl Runner {
     /// The task's worktree, created from its base branch if it does not exist yet, and
     /// recorded on the task: where script hooks run.
     pub async fn prepare_worktree(&self, task_id: Uuid) -> Result<Prepared, String> {
-        let inner = &self.0;
         let found = async {
-            let mut connection = inner.pool.acquire().await?;
-            let task = crate::db::tasks::get(&mut connection, task_id)
-                .await?
-                .ok_or(RunError::TaskNotFound(task_id))?;
-            let board = crate::db::boards::get(&mut connection, task.board_id)
-                .await?
-                .ok_or(RunError::TaskNotFound(task_id))?;
-            let repository_id = board.repository_id.ok_or(RunError::NoRepository)?;
-            let repository = crate::db::repositories::get(&mut connection, repository_id)
-                .await?
-                .ok_or(RunError::NoRepository)?;
-            Ok::<_, RunError>((task, board, repository))
+            let mut connection = self.0.pool.acquire().await?;
+            where_it_runs(&mut connection, task_id).await
         };
         let (task, board, repository) = found.await.map_err(|error| error.to_string())?;
         let base = task_base(&task, &repository.default_branch);
@@ -380,6 +361,20 @@ impl Runner {
             active.remove(&task_id);
         }
     }
+}
+
+/// A task with its board and the board's repository: where its agent or hook runs.
+async fn where_it_runs(
+    connection: &mut sqlx::PgConnection,
+    task_id: Uuid,
+) -> Result<(Task, crate::db::boards::Board, crate::db::repositories::Repository), RunError> {
+    let task = crate::db::tasks::get(connection, task_id).await?.ok_or(RunError::TaskNotFound(task_id))?;
+    let board =
+        crate::db::boards::get(connection, task.board_id).await?.ok_or(RunError::TaskNotFound(task_id))?;
+    let repository_id = board.repository_id.ok_or(RunError::NoRepository)?;
+    let repository =
+        crate::db::repositories::get(connection, repository_id).await?.ok_or(RunError::NoRepository)?;
+    Ok((task, board, repository))
 }
 
 /// The branch a task's worktree starts from: its own choice, else the repository's default.

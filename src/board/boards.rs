@@ -106,7 +106,7 @@ pub async fn create(pool: &PgPool, name: &str, description: &str) -> Result<Boar
         };
         crate::db::templates::insert(&mut tx, board.id, fields, &key).await?;
     }
-    rows::publish(&mut tx, board.id, EventKind::BoardCreated, &json!(board)).await?;
+    events::publish_on_board(&mut tx, board.id, EventKind::BoardCreated, &json!(board)).await?;
     tx.commit().await?;
     Ok(snapshot(pool, board.id).await?.1)
 }
@@ -170,7 +170,7 @@ pub async fn update(pool: &PgPool, id: Uuid, edit: BoardEdit) -> Result<Board> {
         return Err(Error::invalid("repository_id", format!("no repository {repository_id}")));
     }
     let board = rows::update(&mut tx, id, changes).await?.ok_or_else(|| Error::not_found("board", id))?;
-    rows::publish(&mut tx, id, EventKind::BoardUpdated, &json!(board)).await?;
+    events::publish_on_board(&mut tx, id, EventKind::BoardUpdated, &json!(board)).await?;
     tx.commit().await?;
     Ok(board)
 }
@@ -190,7 +190,7 @@ pub async fn delete(pool: &PgPool, runner: &Runner, id: Uuid) -> Result<()> {
     if !rows::delete(&mut tx, id).await? {
         return Err(Error::not_found("board", id));
     }
-    rows::publish(&mut tx, id, EventKind::BoardDeleted, &json!({ "id": id })).await?;
+    events::publish_on_board(&mut tx, id, EventKind::BoardDeleted, &json!({ "id": id })).await?;
     tx.commit().await?;
     for task in &doomed {
         runner.remove_worktree(task).await;

@@ -11,7 +11,7 @@ use super::limits::COLUMN_NAME_MAX;
 use super::{Error, Result, optional_text, required_text};
 use crate::db::boards::{Column, ColumnRole};
 use crate::db::columns::{self as rows, ColumnChanges, NewColumn};
-use crate::db::events::EventKind;
+use crate::db::events::{self, EventKind};
 use crate::db::tasks::{self as task_rows, Place};
 use crate::position;
 
@@ -59,7 +59,7 @@ pub async fn create(pool: &PgPool, board_id: Uuid, request: ColumnRequest) -> Re
     lock_board(&mut tx, board_id).await?;
     let position = slot(&mut tx, board_id, None, request.placement).await?;
     let column = rows::insert(&mut tx, board_id, &new, &position).await?;
-    rows::publish_column(&mut tx, &column, EventKind::ColumnCreated).await?;
+    events::publish_on_board(&mut tx, column.board_id, EventKind::ColumnCreated, &column).await?;
     tx.commit().await?;
     Ok(column)
 }
@@ -88,7 +88,7 @@ pub async fn update(pool: &PgPool, id: Uuid, edit: ColumnEdit) -> Result<Column>
         changes.position = Some(slot(&mut tx, board_id, Some(id), placement).await?);
     }
     let column = rows::update(&mut tx, id, changes).await?;
-    rows::publish_column(&mut tx, &column, EventKind::ColumnUpdated).await?;
+    events::publish_on_board(&mut tx, column.board_id, EventKind::ColumnUpdated, &column).await?;
     tx.commit().await?;
     Ok(column)
 }
@@ -111,7 +111,7 @@ pub async fn delete(pool: &PgPool, id: Uuid) -> Result<Uuid> {
     }
     rows::delete(&mut tx, id).await?;
     let payload = json!({ "id": id, "tasks_moved_to": target, "task_ids": moving });
-    rows::publish(&mut tx, board_id, EventKind::ColumnDeleted, &payload).await?;
+    events::publish_on_board(&mut tx, board_id, EventKind::ColumnDeleted, &payload).await?;
     tx.commit().await?;
     Ok(target)
 }

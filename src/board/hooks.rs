@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::limits::{HOOK_NAME_MAX, HOOK_TIMEOUT_DEFAULT, HOOK_TIMEOUT_MAX, NAME_MAX, TEXT_MAX};
 use super::{Error, Result, bounded_text, optional_text, required_text, settings_object};
 use crate::db::boards::ColumnHook;
-use crate::db::events::EventKind;
+use crate::db::events::{self, EventKind};
 use crate::db::hooks::{self as rows, AttachmentChanges, Hook, HookDefinition, HookKind, NewAttachment};
 use crate::hooks::BUILTINS;
 use crate::position;
@@ -54,7 +54,7 @@ pub async fn create(pool: &PgPool, board_id: Uuid, request: HookRequest) -> Resu
     let mut tx = pool.begin().await?;
     super::boards::existing(&mut tx, board_id).await?;
     let hook = rows::insert(&mut tx, board_id, &definition).await?;
-    rows::publish_value(&mut tx, board_id, EventKind::HookCreated, &hook).await?;
+    events::publish_on_board(&mut tx, board_id, EventKind::HookCreated, &hook).await?;
     tx.commit().await?;
     Ok(hook)
 }
@@ -64,7 +64,7 @@ pub async fn replace(pool: &PgPool, id: Uuid, request: HookRequest) -> Result<Ho
     let definition = definition(request)?;
     let mut tx = pool.begin().await?;
     let hook = rows::replace(&mut tx, id, &definition).await?.ok_or_else(|| Error::not_found("hook", id))?;
-    rows::publish_value(&mut tx, hook.board_id, EventKind::HookUpdated, &hook).await?;
+    events::publish_on_board(&mut tx, hook.board_id, EventKind::HookUpdated, &hook).await?;
     tx.commit().await?;
     Ok(hook)
 }
@@ -73,7 +73,7 @@ pub async fn replace(pool: &PgPool, id: Uuid, request: HookRequest) -> Result<Ho
 pub async fn delete(pool: &PgPool, id: Uuid) -> Result<()> {
     let mut tx = pool.begin().await?;
     let board_id = rows::delete(&mut tx, id).await?.ok_or_else(|| Error::not_found("hook", id))?;
-    rows::publish(&mut tx, board_id, EventKind::HookDeleted, &json!({ "id": id })).await?;
+    events::publish_on_board(&mut tx, board_id, EventKind::HookDeleted, &json!({ "id": id })).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -117,7 +117,7 @@ pub async fn attach(pool: &PgPool, column_id: Uuid, request: AttachRequest) -> R
         settings: options.settings.unwrap_or_else(|| json!({})),
     };
     let attached = rows::insert_attachment(&mut tx, column_id, &attachment, &key).await?;
-    rows::publish_value(&mut tx, board_id, EventKind::ColumnHookCreated, &attached).await?;
+    events::publish_on_board(&mut tx, board_id, EventKind::ColumnHookCreated, &attached).await?;
     tx.commit().await?;
     Ok(attached)
 }
@@ -140,7 +140,7 @@ pub async fn update_attachment(pool: &PgPool, id: Uuid, options: AttachmentOptio
         position,
     };
     let attached = rows::update_attachment(&mut tx, id, changes).await?;
-    rows::publish_value(&mut tx, board_id, EventKind::ColumnHookUpdated, &attached).await?;
+    events::publish_on_board(&mut tx, board_id, EventKind::ColumnHookUpdated, &attached).await?;
     tx.commit().await?;
     Ok(attached)
 }
@@ -154,7 +154,7 @@ pub async fn detach(pool: &PgPool, id: Uuid) -> Result<()> {
     }
     let board_id = lock_column(&mut tx, column_id).await?;
     rows::delete_attachment(&mut tx, id).await?;
-    rows::publish(&mut tx, board_id, EventKind::ColumnHookDeleted, &json!({ "id": id })).await?;
+    events::publish_on_board(&mut tx, board_id, EventKind::ColumnHookDeleted, &json!({ "id": id })).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -179,7 +179,8 @@ pub async fn finished(pool: &PgPool, claimed: &Claimed, outcome: Outcome) -> Res
     executions::publish(&mut tx, &execution).await?;
     if let Outcome::Sound { sound } = &outcome {
         let payload = json!({ "task_id": task.id, "sound": sound, "hook_execution_id": claimed.id });
-        crate::db::boards::publish(&mut tx, claimed.board_id, EventKind::SoundPlayed, &payload).await?;
+        crate::db::events::publish_on_board(&mut tx, claimed.board_id, EventKind::SoundPlayed, &payload)
+            .await?;
     }
     if failed.is_none()
         && let Some(attachment) = claimed.column_hook_id

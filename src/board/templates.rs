@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::limits::{TEMPLATE_NAME_MAX, TEXT_MAX, TITLE_MAX};
 use super::{Error, Result, bounded_text, optional_text};
 use crate::db::boards::Template;
-use crate::db::events::EventKind;
+use crate::db::events::{self, EventKind};
 use crate::db::templates::{self as rows, TemplateFields};
 use crate::position;
 
@@ -67,7 +67,7 @@ pub(crate) async fn append(
     let last = rows::last_position(connection, board_id).await?;
     let key = position::between(last.as_deref(), None).unwrap_or_else(|_| "V".into());
     let template = rows::insert(connection, board_id, fields, &key).await?;
-    rows::publish_template(connection, &template, EventKind::TemplateCreated).await?;
+    events::publish_on_board(connection, template.board_id, EventKind::TemplateCreated, &template).await?;
     Ok(template)
 }
 
@@ -76,7 +76,7 @@ pub async fn update(pool: &PgPool, id: Uuid, request: TemplateRequest) -> Result
     let mut tx = pool.begin().await?;
     let template =
         rows::update(&mut tx, id, fields).await?.ok_or_else(|| Error::not_found("template", id))?;
-    rows::publish_template(&mut tx, &template, EventKind::TemplateUpdated).await?;
+    events::publish_on_board(&mut tx, template.board_id, EventKind::TemplateUpdated, &template).await?;
     tx.commit().await?;
     Ok(template)
 }
@@ -84,7 +84,7 @@ pub async fn update(pool: &PgPool, id: Uuid, request: TemplateRequest) -> Result
 pub async fn delete(pool: &PgPool, id: Uuid) -> Result<()> {
     let mut tx = pool.begin().await?;
     let board_id = rows::delete(&mut tx, id).await?.ok_or_else(|| Error::not_found("template", id))?;
-    rows::publish(&mut tx, board_id, EventKind::TemplateDeleted, &json!({ "id": id })).await?;
+    events::publish_on_board(&mut tx, board_id, EventKind::TemplateDeleted, &json!({ "id": id })).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -7,8 +7,6 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::events::{self, EventKind, board_stream};
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, schemars::JsonSchema)]
 #[sqlx(type_name = "column_role", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -201,15 +199,6 @@ pub async fn delete(connection: &mut PgConnection, id: Uuid) -> Result<bool, sql
     sqlx::query("DELETE FROM tasks WHERE board_id = $1").bind(id).execute(&mut *connection).await?;
     let deleted = sqlx::query("DELETE FROM boards WHERE id = $1").bind(id).execute(connection).await?;
     Ok(deleted.rows_affected() > 0)
-}
-
-pub async fn publish(
-    connection: &mut PgConnection,
-    board_id: Uuid,
-    kind: EventKind,
-    payload: &Value,
-) -> Result<(), sqlx::Error> {
-    events::publish(connection, &[board_stream(board_id)], kind, payload).await
 }
 
 /// Makes the transaction a read-only, repeatable-read snapshot (its first statement).

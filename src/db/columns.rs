@@ -2,12 +2,10 @@
 //! happens to a deleted column's tasks — are `board::columns`'s. Column positions on a
 //! board are serialized by locking the board's row ([`lock_board`]).
 
-use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::boards::{Column, ColumnRole, column_fields};
-use super::events::{self, EventKind, board_stream};
 
 pub struct NewColumn {
     pub name: String,
@@ -113,21 +111,4 @@ pub async fn siblings(
         .bind(moving.unwrap_or(Uuid::nil()))
         .fetch_all(connection)
         .await
-}
-
-pub async fn publish(
-    connection: &mut PgConnection,
-    board_id: Uuid,
-    kind: EventKind,
-    payload: &Value,
-) -> Result<(), sqlx::Error> {
-    events::publish(connection, &[board_stream(board_id)], kind, payload).await
-}
-
-pub async fn publish_column(
-    connection: &mut PgConnection,
-    column: &Column,
-    kind: EventKind,
-) -> Result<(), sqlx::Error> {
-    publish(connection, column.board_id, kind, &json!(column)).await
 }

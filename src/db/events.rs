@@ -123,6 +123,17 @@ pub async fn publish(
     Ok(())
 }
 
+/// Publishes `kind` with `value` (serialized) on board `board_id`'s stream: what every
+/// change to a board's columns, hooks, templates or the board itself does.
+pub async fn publish_on_board(
+    connection: &mut PgConnection,
+    board_id: uuid::Uuid,
+    kind: EventKind,
+    value: &impl Serialize,
+) -> Result<(), sqlx::Error> {
+    publish(connection, &[board_stream(board_id)], kind, &json!(value)).await
+}
+
 pub async fn by_id(connection: &mut PgConnection, id: i64) -> Result<Option<Event>, sqlx::Error> {
     sqlx::query_as("SELECT id, stream, seq, kind, payload FROM events WHERE id = $1")
         .bind(id)

@@ -2,13 +2,12 @@
 //! The rules are `board::hooks`'s.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::boards::{ColumnHook, column_hook_fields};
-use super::events::{self, EventKind, board_stream};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, schemars::JsonSchema)]
 #[sqlx(type_name = "hook_kind", rename_all = "snake_case")]
@@ -220,22 +219,4 @@ pub async fn siblings(
     .bind(moving.unwrap_or(Uuid::nil()))
     .fetch_all(connection)
     .await
-}
-
-pub async fn publish(
-    connection: &mut PgConnection,
-    board_id: Uuid,
-    kind: EventKind,
-    payload: &Value,
-) -> Result<(), sqlx::Error> {
-    events::publish(connection, &[board_stream(board_id)], kind, payload).await
-}
-
-pub async fn publish_value<T: Serialize>(
-    connection: &mut PgConnection,
-    board_id: Uuid,
-    kind: EventKind,
-    value: &T,
-) -> Result<(), sqlx::Error> {
-    publish(connection, board_id, kind, &json!(value)).await
 }

@@ -1,11 +1,9 @@
 //! Task templates' SQL (D5). The defaults and the rules are `board::templates`'s.
 
-use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::boards::{Template, template_fields};
-use super::events::{self, EventKind, board_stream};
 
 #[derive(Debug, Default)]
 pub struct TemplateFields {
@@ -69,21 +67,4 @@ pub async fn delete(connection: &mut PgConnection, id: Uuid) -> Result<Option<Uu
         .bind(id)
         .fetch_optional(connection)
         .await
-}
-
-pub async fn publish(
-    connection: &mut PgConnection,
-    board_id: Uuid,
-    kind: EventKind,
-    payload: &Value,
-) -> Result<(), sqlx::Error> {
-    events::publish(connection, &[board_stream(board_id)], kind, payload).await
-}
-
-pub async fn publish_template(
-    connection: &mut PgConnection,
-    template: &Template,
-    kind: EventKind,
-) -> Result<(), sqlx::Error> {
-    publish(connection, template.board_id, kind, &json!(template)).await
 }
