@@ -9,28 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{Id, Json};
 use crate::agents::detect::{self, Availability};
-use crate::board::limits::{NAME_MAX, TEXT_MAX};
+use crate::board::limits::TEXT_MAX;
 use crate::board::pipeline::Chat;
-use crate::board::runs;
+use crate::board::runs::{self, RunRequest};
 use crate::db::sessions::AgentSession;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RunBody {
-    /// What to do. On a task's first run it becomes the `## Instructions` of a prompt
-    /// built from the title and description; omitted, the title and description alone.
-    #[schemars(length(max = TEXT_MAX))]
-    pub prompt: Option<String>,
-    /// An agent id from `GET /api/agents`, or `custom:<name>` from the board's
-    /// `custom_agents` setting. Default: the task's agent, the board's
-    /// `default_agent`, then `claude-code`.
-    #[schemars(length(min = 1, max = NAME_MAX))]
-    pub agent: Option<String>,
-    #[schemars(length(min = 1, max = NAME_MAX))]
-    pub model: Option<String>,
-}
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -59,9 +43,9 @@ pub async fn list() -> axum::Json<Vec<Availability>> {
 pub async fn start(
     State(state): State<AppState>,
     Id(task_id): Id,
-    Json(body): Json<RunBody>,
+    Json(body): Json<RunRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let session = runs::start(&state.runner, task_id, body.prompt, body.agent, body.model).await?;
+    let session = runs::start(&state.runner, task_id, body).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(session)))
 }
 

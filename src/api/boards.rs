@@ -4,12 +4,9 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::Value;
 
 use super::extract::{Id, Json};
-use crate::board::boards::{self, BoardEdit};
-use crate::board::limits::{BOARD_DESCRIPTION_MAX, BOARD_NAME_MAX};
+use crate::board::boards::{self, BoardEdit, BoardRequest};
 use crate::board::views::CachedView;
 use crate::db::boards::Board;
 use crate::error::ApiError;
@@ -17,39 +14,15 @@ use crate::state::AppState;
 
 pub use crate::board::boards::BoardView;
 
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateBoard {
-    #[schemars(length(min = 1, max = BOARD_NAME_MAX), regex(pattern = r"\S"))]
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-}
-
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateBoard {
-    #[schemars(length(min = 1, max = BOARD_NAME_MAX), regex(pattern = r"\S"))]
-    pub name: Option<String>,
-    #[schemars(length(max = BOARD_DESCRIPTION_MAX))]
-    pub description: Option<String>,
-    /// A JSON object, replacing the current settings.
-    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
-    pub settings: Option<Value>,
-    /// A repository from `/api/repositories`, or null to unlink.
-    #[serde(default, deserialize_with = "super::extract::present")]
-    pub repository_id: Option<Option<uuid::Uuid>>,
-}
-
 pub async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<Board>>, ApiError> {
     Ok(axum::Json(boards::list(&state.pool).await?))
 }
 
 pub async fn create(
     State(state): State<AppState>,
-    Json(body): Json<CreateBoard>,
+    Json(body): Json<BoardRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let view = boards::create(&state.pool, &body.name, &body.description).await?;
+    let view = boards::create(&state.pool, body).await?;
     Ok((StatusCode::CREATED, axum::Json(view)))
 }
 
@@ -92,15 +65,9 @@ fn respond(cached: CachedView, id: uuid::Uuid, headers: &HeaderMap) -> Response 
 pub async fn update(
     State(state): State<AppState>,
     Id(id): Id,
-    Json(body): Json<UpdateBoard>,
+    Json(body): Json<BoardEdit>,
 ) -> Result<axum::Json<Board>, ApiError> {
-    let edit = BoardEdit {
-        name: body.name,
-        description: body.description,
-        settings: body.settings,
-        repository_id: body.repository_id,
-    };
-    Ok(axum::Json(boards::update(&state.pool, id, edit).await?))
+    Ok(axum::Json(boards::update(&state.pool, id, body).await?))
 }
 
 /// Stops the board's agents, deletes it, then removes its tasks' clean worktrees (D1).

@@ -6,7 +6,6 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -148,14 +147,4 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
             .map(Id)
             .map_err(|_| ApiError::not_found(format!("'{value}' is not an id")).with_field("id"))
     }
-}
-
-/// For `#[serde(default, deserialize_with = "present")]` on an `Option<Option<T>>`
-/// patch field: absent → `None` (leave it), `null` → `Some(None)` (clear it).
-pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }

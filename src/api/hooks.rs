@@ -7,68 +7,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::Value;
-use uuid::Uuid;
 
 use super::extract::{Id, Json};
 use crate::board::hooks::{self, AttachRequest, AttachmentOptions, HookRequest};
-use crate::board::limits::{HOOK_NAME_MAX, HOOK_TIMEOUT_MAX, TEXT_MAX};
 use crate::db::boards::ColumnHook;
-use crate::db::hooks::{Hook, HookKind};
+use crate::db::hooks::Hook;
 use crate::error::ApiError;
 use crate::hooks::{BUILTINS, Builtin};
 use crate::state::AppState;
-
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HookBody {
-    #[schemars(length(min = 1, max = HOOK_NAME_MAX), regex(pattern = r"\S"))]
-    pub name: String,
-    pub kind: HookKind,
-    /// For `script` (and only for it): run with bash in the task's worktree (or by its `#!` line).
-    #[schemars(length(min = 1, max = TEXT_MAX), regex(pattern = r"\S"))]
-    pub command: Option<String>,
-    /// For `agent` (and only for it): the prompt.
-    #[schemars(length(min = 1, max = TEXT_MAX), regex(pattern = r"\S"))]
-    pub prompt: Option<String>,
-    /// For `agent`: which agent runs it (default: the task's).
-    pub agent: Option<String>,
-    /// Default 600.
-    #[schemars(range(min = 1, max = HOOK_TIMEOUT_MAX))]
-    pub timeout_seconds: Option<i32>,
-}
-
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AttachBody {
-    /// A board hook, or…
-    pub hook_id: Option<Uuid>,
-    /// …a built-in, e.g. `builtin:play-sound` (one of `GET /api/hooks/builtin`).
-    #[schemars(regex(pattern = "^builtin:"))]
-    pub builtin: Option<String>,
-    pub execute_once: Option<bool>,
-    pub transparent: Option<bool>,
-    /// A JSON object of the built-in's settings.
-    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
-    pub settings: Option<Value>,
-    pub after: Option<Uuid>,
-    pub before: Option<Uuid>,
-}
-
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateAttachmentBody {
-    pub execute_once: Option<bool>,
-    pub transparent: Option<bool>,
-    /// A JSON object of the built-in's settings.
-    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
-    pub settings: Option<Value>,
-    pub after: Option<Uuid>,
-    pub before: Option<Uuid>,
-    #[serde(default)]
-    pub move_to_end: bool,
-}
 
 pub async fn builtins() -> axum::Json<&'static [Builtin]> {
     axum::Json(BUILTINS)
@@ -84,17 +30,17 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     Id(board_id): Id,
-    Json(body): Json<HookBody>,
+    Json(body): Json<HookRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok((StatusCode::CREATED, axum::Json(hooks::create(&state.pool, board_id, body.into()).await?)))
+    Ok((StatusCode::CREATED, axum::Json(hooks::create(&state.pool, board_id, body).await?)))
 }
 
 pub async fn replace(
     State(state): State<AppState>,
     Id(id): Id,
-    Json(body): Json<HookBody>,
+    Json(body): Json<HookRequest>,
 ) -> Result<axum::Json<Hook>, ApiError> {
-    Ok(axum::Json(hooks::replace(&state.pool, id, body.into()).await?))
+    Ok(axum::Json(hooks::replace(&state.pool, id, body).await?))
 }
 
 pub async fn delete(State(state): State<AppState>, Id(id): Id) -> Result<StatusCode, ApiError> {
@@ -105,53 +51,20 @@ pub async fn delete(State(state): State<AppState>, Id(id): Id) -> Result<StatusC
 pub async fn attach(
     State(state): State<AppState>,
     Id(column_id): Id,
-    Json(body): Json<AttachBody>,
+    Json(body): Json<AttachRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let request = AttachRequest {
-        hook_id: body.hook_id,
-        builtin: body.builtin,
-        options: AttachmentOptions {
-            execute_once: body.execute_once,
-            transparent: body.transparent,
-            settings: body.settings,
-            after: body.after,
-            before: body.before,
-            move_to_end: false,
-        },
-    };
-    Ok((StatusCode::CREATED, axum::Json(hooks::attach(&state.pool, column_id, request).await?)))
+    Ok((StatusCode::CREATED, axum::Json(hooks::attach(&state.pool, column_id, body).await?)))
 }
 
 pub async fn update_attachment(
     State(state): State<AppState>,
     Id(id): Id,
-    Json(body): Json<UpdateAttachmentBody>,
+    Json(body): Json<AttachmentOptions>,
 ) -> Result<axum::Json<ColumnHook>, ApiError> {
-    let options = AttachmentOptions {
-        execute_once: body.execute_once,
-        transparent: body.transparent,
-        settings: body.settings,
-        after: body.after,
-        before: body.before,
-        move_to_end: body.move_to_end,
-    };
-    Ok(axum::Json(hooks::update_attachment(&state.pool, id, options).await?))
+    Ok(axum::Json(hooks::update_attachment(&state.pool, id, body).await?))
 }
 
 pub async fn detach(State(state): State<AppState>, Id(id): Id) -> Result<StatusCode, ApiError> {
     hooks::detach(&state.pool, id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-impl From<HookBody> for HookRequest {
-    fn from(body: HookBody) -> Self {
-        Self {
-            name: body.name,
-            kind: body.kind,
-            command: body.command,
-            prompt: body.prompt,
-            agent: body.agent,
-            timeout_seconds: body.timeout_seconds,
-        }
-    }
 }

@@ -170,20 +170,20 @@ pub fn table() -> Vec<Route> {
         // Boards
         get("/boards", "List boards", boards::list).returns::<Vec<Board>>(),
         post("/boards", "Create a board with the default columns, hooks and templates", boards::create)
-            .body::<boards::CreateBoard>()
+            .body::<crate::board::boards::BoardRequest>()
             .creates::<boards::BoardView>(),
         get("/boards/{id}", "A board with its columns, hooks, templates and tasks", boards::get)
             .returns::<boards::BoardView>(),
         patch("/boards/{id}", "Rename, describe, configure or (un)link a repository", boards::update)
-            .body::<boards::UpdateBoard>()
+            .body::<crate::board::boards::BoardEdit>()
             .returns::<Board>(),
         delete("/boards/{id}", "Delete a board and everything on it", boards::delete),
         // Columns
         post("/boards/{id}/columns", "Add a column", columns::create)
-            .body::<columns::CreateColumn>()
+            .body::<crate::board::columns::ColumnRequest>()
             .creates::<Column>(),
         patch("/columns/{id}", "Rename, recolour, reconfigure or reorder a column", columns::update)
-            .body::<columns::UpdateColumn>()
+            .body::<crate::board::columns::ColumnEdit>()
             .returns::<Column>(),
         delete("/columns/{id}", "Delete a column; its tasks move to the first column", columns::delete),
         // Tasks
@@ -191,13 +191,15 @@ pub fn table() -> Vec<Route> {
             .query::<tasks::ListTasks>()
             .returns::<Vec<Task>>(),
         post("/boards/{id}/tasks", "Create a task", tasks::create)
-            .body::<tasks::CreateTask>()
+            .body::<crate::board::tasks::TaskRequest>()
             .creates::<Task>(),
         get("/tasks/{id}", "A task", tasks::get).returns::<Task>(),
-        patch("/tasks/{id}", "Edit a task", tasks::update).body::<tasks::UpdateTask>().returns::<Task>(),
+        patch("/tasks/{id}", "Edit a task", tasks::update)
+            .body::<crate::board::tasks::TaskEdit>()
+            .returns::<Task>(),
         delete("/tasks/{id}", "Delete a task", tasks::delete),
         post("/tasks/{id}/move", "Move a task between neighbours, in its column or another", tasks::move_to)
-            .body::<tasks::MoveTask>()
+            .body::<crate::board::tasks::Destination>()
             .returns::<Task>(),
         post("/tasks/{id}/duplicate", "Copy a task into the same column", tasks::duplicate).creates::<Task>(),
         get("/tasks/{id}/activity", "The task's activity, oldest first, in pages", tasks::activity)
@@ -211,7 +213,7 @@ pub fn table() -> Vec<Route> {
             "Run an agent on the task in its worktree (queued while slots are full)",
             agents::start,
         )
-        .body::<agents::RunBody>()
+        .body::<crate::board::runs::RunRequest>()
         .accepts::<db::sessions::AgentSession>(),
         post(
             "/tasks/{id}/messages",
@@ -228,25 +230,27 @@ pub fn table() -> Vec<Route> {
             .returns::<Vec<db::sessions::AgentSession>>(),
         // Templates
         post("/boards/{id}/templates", "Add a task template", templates::create)
-            .body::<templates::TemplateBody>()
+            .body::<crate::board::templates::TemplateRequest>()
             .creates::<Template>(),
         patch("/templates/{id}", "Edit a task template", templates::update)
-            .body::<templates::TemplateBody>()
+            .body::<crate::board::templates::TemplateRequest>()
             .returns::<Template>(),
         delete("/templates/{id}", "Delete a task template", templates::delete),
         // Hooks
         get("/hooks/builtin", "The built-in hooks", hooks::builtins).returns::<Vec<crate::hooks::Builtin>>(),
         get("/boards/{id}/hooks", "A board's script and agent hooks", hooks::list).returns::<Vec<Hook>>(),
         post("/boards/{id}/hooks", "Define a script or agent hook", hooks::create)
-            .body::<hooks::HookBody>()
+            .body::<crate::board::hooks::HookRequest>()
             .creates::<Hook>(),
-        put("/hooks/{id}", "Redefine a hook", hooks::replace).body::<hooks::HookBody>().returns::<Hook>(),
+        put("/hooks/{id}", "Redefine a hook", hooks::replace)
+            .body::<crate::board::hooks::HookRequest>()
+            .returns::<Hook>(),
         delete("/hooks/{id}", "Delete a hook and its attachments", hooks::delete),
         post("/columns/{id}/hooks", "Attach a hook to a column", hooks::attach)
-            .body::<hooks::AttachBody>()
+            .body::<crate::board::hooks::AttachRequest>()
             .creates::<ColumnHook>(),
         patch("/column-hooks/{id}", "Change or reorder a column's hook", hooks::update_attachment)
-            .body::<hooks::UpdateAttachmentBody>()
+            .body::<crate::board::hooks::AttachmentOptions>()
             .returns::<ColumnHook>(),
         delete("/column-hooks/{id}", "Detach a hook from its column", hooks::detach),
         get(

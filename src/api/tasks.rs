@@ -15,51 +15,6 @@ use crate::state::AppState;
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateTask {
-    #[schemars(length(min = 1, max = crate::board::limits::TITLE_MAX), regex(pattern = r"\S"))]
-    pub title: String,
-    #[serde(default)]
-    #[schemars(length(max = crate::board::limits::TEXT_MAX))]
-    pub description: String,
-    /// Default: the board's first column.
-    pub column_id: Option<Uuid>,
-    #[serde(default)]
-    pub auto_start: bool,
-    pub agent: Option<String>,
-    pub base_branch: Option<String>,
-    pub parent_task_id: Option<Uuid>,
-    /// Tasks of the board that must be done before this one's agent starts.
-    #[serde(default)]
-    pub blocked_by: Vec<Uuid>,
-}
-
-/// A patch: absent fields stay; `agent` and `base_branch` may be set to null.
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateTask {
-    #[schemars(length(min = 1, max = crate::board::limits::TITLE_MAX), regex(pattern = r"\S"))]
-    pub title: Option<String>,
-    #[schemars(length(max = crate::board::limits::TEXT_MAX))]
-    pub description: Option<String>,
-    pub auto_start: Option<bool>,
-    #[serde(default, deserialize_with = "super::extract::present")]
-    pub agent: Option<Option<String>>,
-    #[serde(default, deserialize_with = "super::extract::present")]
-    pub base_branch: Option<Option<String>>,
-    /// Replaces the tasks that must be done before this one's agent starts.
-    pub blocked_by: Option<Vec<Uuid>>,
-}
-
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MoveTask {
-    pub column_id: Option<Uuid>,
-    pub after: Option<Uuid>,
-    pub before: Option<Uuid>,
-}
-
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ListTasks {
     /// Text the title or description must contain.
     pub q: Option<String>,
@@ -77,20 +32,9 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     Id(board_id): Id,
-    Json(body): Json<CreateTask>,
+    Json(body): Json<TaskRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let request = TaskRequest {
-        title: body.title,
-        description: body.description,
-        column_id: body.column_id,
-        auto_start: body.auto_start,
-        agent: body.agent,
-        base_branch: body.base_branch,
-        parent_task_id: body.parent_task_id,
-        blocked_by: body.blocked_by,
-    };
-    let task = tasks::create(&state.pool, board_id, request).await?;
-    Ok((StatusCode::CREATED, axum::Json(task)))
+    Ok((StatusCode::CREATED, axum::Json(tasks::create(&state.pool, board_id, body).await?)))
 }
 
 pub async fn get(State(state): State<AppState>, Id(id): Id) -> Result<axum::Json<Task>, ApiError> {
@@ -100,26 +44,17 @@ pub async fn get(State(state): State<AppState>, Id(id): Id) -> Result<axum::Json
 pub async fn update(
     State(state): State<AppState>,
     Id(id): Id,
-    Json(body): Json<UpdateTask>,
+    Json(body): Json<TaskEdit>,
 ) -> Result<axum::Json<Task>, ApiError> {
-    let edit = TaskEdit {
-        title: body.title,
-        description: body.description,
-        auto_start: body.auto_start,
-        agent: body.agent,
-        base_branch: body.base_branch,
-        blocked_by: body.blocked_by,
-    };
-    Ok(axum::Json(tasks::update(&state.pool, id, edit).await?))
+    Ok(axum::Json(tasks::update(&state.pool, id, body).await?))
 }
 
 pub async fn move_to(
     State(state): State<AppState>,
     Id(id): Id,
-    Json(body): Json<MoveTask>,
+    Json(body): Json<Destination>,
 ) -> Result<axum::Json<Task>, ApiError> {
-    let destination = Destination { column_id: body.column_id, after: body.after, before: body.before };
-    Ok(axum::Json(tasks::move_task(&state.pool, id, destination).await?))
+    Ok(axum::Json(tasks::move_task(&state.pool, id, body).await?))
 }
 
 pub async fn duplicate(State(state): State<AppState>, Id(id): Id) -> Result<impl IntoResponse, ApiError> {

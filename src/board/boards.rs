@@ -2,7 +2,7 @@
 //! with everything its view shows (cached by version), rename, configure, link a
 //! repository, delete.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -55,14 +55,31 @@ pub struct BoardView {
     pub tasks: Vec<Task>,
 }
 
+/// A new board as asked for (the body of `POST /api/boards`).
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "CreateBoard")]
+pub struct BoardRequest {
+    #[schemars(length(min = 1, max = BOARD_NAME_MAX), regex(pattern = r"\S"))]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
 /// Changes to a board as asked for; absent fields stay.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "UpdateBoard")]
 pub struct BoardEdit {
+    #[schemars(length(min = 1, max = BOARD_NAME_MAX), regex(pattern = r"\S"))]
     pub name: Option<String>,
+    #[schemars(length(max = BOARD_DESCRIPTION_MAX))]
     pub description: Option<String>,
-    /// Replaces the settings: a JSON object (see [`super::settings::BoardSettings`]).
+    /// A JSON object, replacing the current settings.
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub settings: Option<Value>,
-    /// `Some(None)` unlinks the repository.
+    /// A repository from `/api/repositories`, or null to unlink.
+    #[serde(default, deserialize_with = "super::present")]
     pub repository_id: Option<Option<Uuid>>,
 }
 
@@ -73,9 +90,9 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Board>> {
 
 /// Creates a board with the default columns, column hooks and templates; returns its
 /// view.
-pub async fn create(pool: &PgPool, name: &str, description: &str) -> Result<BoardView> {
-    let name = required_text("name", name, BOARD_NAME_MAX)?;
-    let description = bounded_text("description", description, BOARD_DESCRIPTION_MAX)?;
+pub async fn create(pool: &PgPool, request: BoardRequest) -> Result<BoardView> {
+    let name = required_text("name", &request.name, BOARD_NAME_MAX)?;
+    let description = bounded_text("description", &request.description, BOARD_DESCRIPTION_MAX)?;
     let mut tx = pool.begin().await?;
     let board = rows::insert(&mut tx, &name, &description, None).await?;
     for ((name, color, role, hooks), key) in

@@ -3,6 +3,7 @@
 //! order, to the end of the board's first remaining column, each through
 //! [`super::tasks::enter_column`] like any other column change.
 
+use serde::Deserialize;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -18,31 +19,42 @@ use crate::position;
 /// A new column's colour when none is given.
 pub const DEFAULT_COLOR: &str = "#6b7280";
 
-/// Where a column goes among its board's columns; neither: the end.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Placement {
+/// A new column as asked for (the body of `POST /api/boards/{id}/columns`).
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "CreateColumn")]
+pub struct ColumnRequest {
+    #[schemars(length(min = 1, max = COLUMN_NAME_MAX), regex(pattern = r"\S"))]
+    pub name: String,
+    /// `#rgb` or `#rrggbb`.
+    #[schemars(regex(pattern = r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"))]
+    pub color: Option<String>,
+    pub role: Option<ColumnRole>,
     pub after: Option<Uuid>,
     pub before: Option<Uuid>,
 }
 
-#[derive(Debug, Default)]
-pub struct ColumnRequest {
-    pub name: String,
-    pub color: Option<String>,
-    pub role: Option<ColumnRole>,
-    pub placement: Placement,
-}
-
-#[derive(Debug, Default)]
+/// Changes to a column as asked for: absent fields stay.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "UpdateColumn")]
 pub struct ColumnEdit {
+    #[schemars(length(min = 1, max = COLUMN_NAME_MAX), regex(pattern = r"\S"))]
     pub name: Option<String>,
+    /// `#rgb` or `#rrggbb`.
+    #[schemars(regex(pattern = r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"))]
     pub color: Option<String>,
     pub role: Option<ColumnRole>,
     pub hooks_enabled: Option<bool>,
-    /// `Some(None)`: no limit.
+    /// At least 1, or null for no limit.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schemars(range(min = 1))]
     pub max_concurrent: Option<Option<i32>>,
-    /// Set to move the column (both neighbours `None`: to the end).
-    pub placement: Option<Placement>,
+    pub after: Option<Uuid>,
+    pub before: Option<Uuid>,
+    /// Move the column to the end.
+    #[serde(default)]
+    pub move_to_end: bool,
 }
 
 pub async fn create(pool: &PgPool, board_id: Uuid, request: ColumnRequest) -> Result<Column> {
@@ -57,7 +69,7 @@ pub async fn create(pool: &PgPool, board_id: Uuid, request: ColumnRequest) -> Re
     };
     let mut tx = pool.begin().await?;
     lock_board(&mut tx, board_id).await?;
-    let position = slot(&mut tx, board_id, None, request.placement).await?;
+    let position = slot(&mut tx, board_id, None, request.after, request.before).await?;
     let column = rows::insert(&mut tx, board_id, &new, &position).await?;
     events::publish_on_board(&mut tx, column.board_id, EventKind::ColumnCreated, &column).await?;
     tx.commit().await?;
@@ -84,8 +96,8 @@ pub async fn update(pool: &PgPool, id: Uuid, edit: ColumnEdit) -> Result<Column>
     let mut tx = pool.begin().await?;
     let board_id = board_of(&mut tx, id).await?;
     lock_board(&mut tx, board_id).await?;
-    if let Some(placement) = edit.placement {
-        changes.position = Some(slot(&mut tx, board_id, Some(id), placement).await?);
+    if edit.after.is_some() || edit.before.is_some() || edit.move_to_end {
+        changes.position = Some(slot(&mut tx, board_id, Some(id), edit.after, edit.before).await?);
     }
     let column = rows::update(&mut tx, id, changes).await?;
     events::publish_on_board(&mut tx, column.board_id, EventKind::ColumnUpdated, &column).await?;
@@ -96,6 +108,10 @@ pub async fn update(pool: &PgPool, id: Uuid, edit: ColumnEdit) -> Result<Column>
 /// Deletes a column; its tasks move, in order, to the end of the board's first
 /// remaining column, each recorded as a move. Returns that column's id.
 pub async fn delete(pool: &PgPool, id: Uuid) -> Result<Uuid> {
+    crate::db::retrying(|| delete_once(pool, id)).await
+}
+
+async fn delete_once(pool: &PgPool, id: Uuid) -> Result<Uuid> {
     let mut tx = pool.begin().await?;
     let board_id = board_of(&mut tx, id).await?;
     lock_board(&mut tx, board_id).await?;
@@ -143,9 +159,10 @@ async fn slot(
     connection: &mut PgConnection,
     board_id: Uuid,
     moving: Option<Uuid>,
-    placement: Placement,
+    after: Option<Uuid>,
+    before: Option<Uuid>,
 ) -> Result<String> {
     let siblings = rows::siblings(connection, board_id, moving).await?;
-    position::place(&siblings, placement.after, placement.before)
+    position::place(&siblings, after, before)
         .map_err(|error| Error::placement(error, "column", "on this board"))
 }

@@ -1,6 +1,7 @@
 //! Hooks (H1–H3): a board's script and agent hooks, the built-ins, and their
 //! attachments to columns — what runs when a task enters a column, in order.
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -13,33 +14,61 @@ use crate::db::hooks::{self as rows, AttachmentChanges, Hook, HookDefinition, Ho
 use crate::hooks::BUILTINS;
 use crate::position;
 
-/// A script or agent hook as asked for.
-#[derive(Debug)]
+/// A script or agent hook as asked for (`POST /api/boards/{id}/hooks`, `PUT
+/// /api/hooks/{id}`).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "HookBody")]
 pub struct HookRequest {
+    #[schemars(length(min = 1, max = HOOK_NAME_MAX), regex(pattern = r"\S"))]
     pub name: String,
     pub kind: HookKind,
+    /// For `script` (and only for it): run with bash in the task's worktree (or by its `#!` line).
+    #[schemars(length(min = 1, max = TEXT_MAX), regex(pattern = r"\S"))]
     pub command: Option<String>,
+    /// For `agent` (and only for it): the prompt.
+    #[schemars(length(min = 1, max = TEXT_MAX), regex(pattern = r"\S"))]
     pub prompt: Option<String>,
+    /// For `agent`: which agent runs it (default: the task's).
     pub agent: Option<String>,
+    /// Default 600.
+    #[schemars(range(min = 1, max = HOOK_TIMEOUT_MAX))]
     pub timeout_seconds: Option<i32>,
 }
 
-/// What to attach: exactly one of a board hook or a built-in (`builtin:<name>`).
-#[derive(Debug, Default)]
+/// What to attach to a column: exactly one of a board hook or a built-in.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "AttachBody")]
 pub struct AttachRequest {
+    /// A board hook, or…
     pub hook_id: Option<Uuid>,
+    /// …a built-in, e.g. `builtin:play-sound` (one of `GET /api/hooks/builtin`).
+    #[schemars(regex(pattern = "^builtin:"))]
     pub builtin: Option<String>,
-    pub options: AttachmentOptions,
+    pub execute_once: Option<bool>,
+    pub transparent: Option<bool>,
+    /// A JSON object of the built-in's settings.
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
+    pub settings: Option<Value>,
+    pub after: Option<Uuid>,
+    pub before: Option<Uuid>,
 }
 
-#[derive(Debug, Clone, Default)]
+/// Changes to a column's hook: absent fields stay.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "UpdateAttachmentBody")]
 pub struct AttachmentOptions {
     pub execute_once: Option<bool>,
     pub transparent: Option<bool>,
+    /// A JSON object of the built-in's settings.
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub settings: Option<Value>,
     pub after: Option<Uuid>,
     pub before: Option<Uuid>,
     /// Move to the end of the column's hooks.
+    #[serde(default)]
     pub move_to_end: bool,
 }
 
@@ -94,8 +123,7 @@ pub async fn attach(pool: &PgPool, column_id: Uuid, request: AttachRequest) -> R
         ),
         _ => return Err(Error::invalid_request("give exactly one of `hook_id` or `builtin`")),
     };
-    let options = request.options;
-    check_settings(options.settings.as_ref())?;
+    check_settings(request.settings.as_ref())?;
     let mut tx = pool.begin().await?;
     let board_id = lock_column(&mut tx, column_id).await?;
     if let Some(hook_id) = request.hook_id {
@@ -107,14 +135,14 @@ pub async fn attach(pool: &PgPool, column_id: Uuid, request: AttachRequest) -> R
             ));
         }
     }
-    let key = slot(&mut tx, column_id, None, options.after, options.before).await?;
+    let key = slot(&mut tx, column_id, None, request.after, request.before).await?;
     let attachment = NewAttachment {
         hook_id: request.hook_id,
         builtin,
-        execute_once: options.execute_once.unwrap_or(false),
-        transparent: options.transparent.unwrap_or(false),
+        execute_once: request.execute_once.unwrap_or(false),
+        transparent: request.transparent.unwrap_or(false),
         removable: true,
-        settings: options.settings.unwrap_or_else(|| json!({})),
+        settings: request.settings.unwrap_or_else(|| json!({})),
     };
     let attached = rows::insert_attachment(&mut tx, column_id, &attachment, &key).await?;
     events::publish_on_board(&mut tx, board_id, EventKind::ColumnHookCreated, &attached).await?;

@@ -45,6 +45,12 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl crate::db::Transient for Error {
+    fn is_transient(&self) -> bool {
+        matches!(self, Self::Database(error) if error.is_transient())
+    }
+}
+
 impl Error {
     /// `no <what> <id>`, about the resource the request names.
     pub(crate) fn not_found(what: &str, id: impl std::fmt::Display) -> Self {
@@ -147,6 +153,16 @@ fn out_of_range(value: &serde_json::Value, path: &str) -> Option<String> {
             .find_map(|(index, value)| out_of_range(value, &format!("{path}[{index}]"))),
         _ => None,
     }
+}
+
+/// For `#[serde(default, deserialize_with = "present")]` on an `Option<Option<T>>`
+/// patch field: absent → `None` (leave it), `null` → `Some(None)` (clear it).
+pub(crate) fn present<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
 }
 
 /// Neighbours given for a move must not be the item itself.

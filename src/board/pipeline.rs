@@ -120,6 +120,10 @@ pub(crate) async fn queue_on_entry(connection: &mut PgConnection, task: &Task) -
 /// Rule 3: a non-transparent hook that starts — one that takes a while — says so on
 /// the task's card.
 pub async fn started(pool: &PgPool, claimed: &Claimed, step: &Step) -> Result<()> {
+    crate::db::retrying(|| started_once(pool, claimed, step)).await
+}
+
+async fn started_once(pool: &PgPool, claimed: &Claimed, step: &Step) -> Result<()> {
     let mut tx = pool.begin().await?;
     if let Some(execution) = executions::get(&mut tx, claimed.id).await? {
         executions::publish(&mut tx, &execution).await?;
@@ -164,9 +168,13 @@ pub enum Outcome {
 /// returns the task to idle when its stay has nothing left to run. False when the claim
 /// was lost (the task left the column, or the lease ran out): nothing was written.
 pub async fn finished(pool: &PgPool, claimed: &Claimed, outcome: Outcome) -> Result<bool> {
+    crate::db::retrying(|| finished_once(pool, claimed, &outcome)).await
+}
+
+async fn finished_once(pool: &PgPool, claimed: &Claimed, outcome: &Outcome) -> Result<bool> {
     let mut tx = pool.begin().await?;
     let Some(task) = task_rows::lock(&mut tx, claimed.task_id).await? else { return Ok(false) };
-    let (failed, output, target) = match &outcome {
+    let (failed, output, target) = match outcome {
         Outcome::Completed { output } => (None, output.as_str(), None),
         Outcome::Failed { error, output } => (Some(error.as_str()), output.as_str(), None),
         Outcome::Move { target } => (None, "", Some(target)),
@@ -177,7 +185,7 @@ pub async fn finished(pool: &PgPool, claimed: &Claimed, outcome: Outcome) -> Res
         return Ok(false);
     };
     executions::publish(&mut tx, &execution).await?;
-    if let Outcome::Sound { sound } = &outcome {
+    if let Outcome::Sound { sound } = outcome {
         let payload = json!({ "task_id": task.id, "sound": sound, "hook_execution_id": claimed.id });
         crate::db::events::publish_on_board(&mut tx, claimed.board_id, EventKind::SoundPlayed, &payload)
             .await?;
@@ -295,6 +303,10 @@ pub enum Chat {
 /// leaves any error behind and enters the `in_progress` column, so that its hooks run
 /// the agent on it.
 pub async fn message(pool: &PgPool, agent_busy: bool, task_id: Uuid, text: &str) -> Result<Chat> {
+    crate::db::retrying(|| message_once(pool, agent_busy, task_id, text)).await
+}
+
+async fn message_once(pool: &PgPool, agent_busy: bool, task_id: Uuid, text: &str) -> Result<Chat> {
     let text = required_text("text", text, TEXT_MAX)?;
     let mut tx = pool.begin().await?;
     let task = task_rows::lock(&mut tx, task_id).await?.ok_or_else(|| Error::not_found("task", task_id))?;
@@ -334,6 +346,10 @@ pub async fn message(pool: &PgPool, agent_busy: bool, task_id: Uuid, text: &str)
 /// underway: once it has ended (`agent_busy` false), the task settles — entering the
 /// `in_progress` column again so that its run-agent hook takes them (rule 9).
 pub async fn pick_up_messages(pool: &PgPool, task_id: Uuid) -> Result<()> {
+    crate::db::retrying(|| pick_up_messages_once(pool, task_id)).await
+}
+
+async fn pick_up_messages_once(pool: &PgPool, task_id: Uuid) -> Result<()> {
     let mut tx = pool.begin().await?;
     let Some(task) = task_rows::lock(&mut tx, task_id).await? else { return Ok(()) };
     if task.agent_status == AgentStatus::Running || !task_rows::has_messages(&mut tx, task_id).await? {

@@ -2,6 +2,7 @@
 //! and the task's runs. The work itself is the runner's (`agents::run`); this maps its
 //! refusals to the domain's [`Error`] and checks what the runner does not.
 
+use serde::Deserialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -11,19 +12,31 @@ use super::{Error, Result, bounded_text, optional_text};
 use crate::agents::run::{RunError, Runner, StartRequest};
 use crate::db::sessions::{self, AgentSession};
 
+/// A run asked for by hand (`POST /api/tasks/{id}/runs`).
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RunBody")]
+pub struct RunRequest {
+    /// What to do. On a task's first run it becomes the `## Instructions` of a prompt
+    /// built from the title and description; omitted, the title and description alone.
+    #[schemars(length(max = TEXT_MAX))]
+    pub prompt: Option<String>,
+    /// An agent id from `GET /api/agents`, or `custom:<name>` from the board's
+    /// `custom_agents` setting. Default: the task's agent, the board's
+    /// `default_agent`, then `claude-code`.
+    #[schemars(length(min = 1, max = NAME_MAX))]
+    pub agent: Option<String>,
+    #[schemars(length(min = 1, max = NAME_MAX))]
+    pub model: Option<String>,
+}
+
 /// Starts the task's agent; on its first run `prompt` becomes the instructions of a
 /// prompt built from the task.
-pub async fn start(
-    runner: &Runner,
-    task_id: Uuid,
-    prompt: Option<String>,
-    agent: Option<String>,
-    model: Option<String>,
-) -> Result<AgentSession> {
+pub async fn start(runner: &Runner, task_id: Uuid, request: RunRequest) -> Result<AgentSession> {
     let request = StartRequest {
-        prompt: prompt.map(|prompt| bounded_text("prompt", &prompt, TEXT_MAX)).transpose()?,
-        agent: optional_text("agent", agent, NAME_MAX)?,
-        model: optional_text("model", model, NAME_MAX)?,
+        prompt: request.prompt.map(|prompt| bounded_text("prompt", &prompt, TEXT_MAX)).transpose()?,
+        agent: optional_text("agent", request.agent, NAME_MAX)?,
+        model: optional_text("model", request.model, NAME_MAX)?,
         resume: false,
     };
     Ok(runner.run(task_id, request).await?)

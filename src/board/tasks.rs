@@ -7,6 +7,7 @@
 //! queues its hooks (`board::pipeline`), and `task.moved` is always published. A new
 //! task enters its first column the same way.
 
+use serde::Deserialize;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -19,36 +20,51 @@ use crate::db::events::EventKind;
 use crate::db::executions;
 use crate::db::tasks::{self as rows, NewTask, Place, Task, TaskChanges, TaskFilter};
 
-/// A task as asked for, before it is checked.
-#[derive(Debug, Default)]
+/// A new task as asked for (the body of `POST /api/boards/{id}/tasks`), checked here.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "CreateTask")]
 pub struct TaskRequest {
+    #[schemars(length(min = 1, max = TITLE_MAX), regex(pattern = r"\S"))]
     pub title: String,
+    #[serde(default)]
+    #[schemars(length(max = TEXT_MAX))]
     pub description: String,
     /// Default: the board's `todo` column, else its first.
     pub column_id: Option<Uuid>,
+    #[serde(default)]
     pub auto_start: bool,
     pub agent: Option<String>,
     pub base_branch: Option<String>,
     pub parent_task_id: Option<Uuid>,
-    /// Tasks that must be done before this one's agent starts.
+    /// Tasks of the board that must be done before this one's agent starts.
+    #[serde(default)]
     pub blocked_by: Vec<Uuid>,
 }
 
-/// Changes to a task as asked for: absent fields stay; `Some(None)` clears.
-#[derive(Debug, Default)]
+/// A patch of a task: absent fields stay; `agent` and `base_branch` may be set to null.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "UpdateTask")]
 pub struct TaskEdit {
+    #[schemars(length(min = 1, max = TITLE_MAX), regex(pattern = r"\S"))]
     pub title: Option<String>,
+    #[schemars(length(max = TEXT_MAX))]
     pub description: Option<String>,
     pub auto_start: Option<bool>,
+    #[serde(default, deserialize_with = "super::present")]
     pub agent: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::present")]
     pub base_branch: Option<Option<String>>,
-    /// Replaces the task's blockers.
+    /// Replaces the tasks that must be done before this one's agent starts.
     pub blocked_by: Option<Vec<Uuid>>,
 }
 
 /// Where a moved task goes: a column (default: its own) and, optionally, the
 /// neighbours it lands between. No neighbours: the end of the column.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "MoveTask")]
 pub struct Destination {
     pub column_id: Option<Uuid>,
     /// The task it lands right after.
@@ -137,6 +153,10 @@ pub async fn update(pool: &PgPool, id: Uuid, edit: TaskEdit) -> Result<Task> {
 /// Moves a task: within its column (a reorder, which changes nothing else) or into
 /// another column of its board, through [`enter_column`].
 pub async fn move_task(pool: &PgPool, id: Uuid, destination: Destination) -> Result<Task> {
+    crate::db::retrying(|| move_task_once(pool, id, destination)).await
+}
+
+async fn move_task_once(pool: &PgPool, id: Uuid, destination: Destination) -> Result<Task> {
     super::not_next_to_itself(id, destination.after, destination.before, "task")?;
     let mut tx = pool.begin().await?;
     let current = rows::lock(&mut tx, id).await?.ok_or_else(|| Error::not_found("task", id))?;

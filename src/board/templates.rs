@@ -1,6 +1,7 @@
 //! Task templates (D5): Feature, Bugfix, Refactor and Research on a new board
 //! ([`DEFAULTS`]); added, edited and deleted by the user.
 
+use serde::Deserialize;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -25,10 +26,16 @@ pub const DEFAULTS: &[(&str, &str, &str)] = &[
 ];
 
 /// A template as asked for; absent fields stay when editing.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "TemplateBody")]
 pub struct TemplateRequest {
+    /// Required when creating.
+    #[schemars(length(min = 1, max = TEMPLATE_NAME_MAX), regex(pattern = r"\S"))]
     pub name: Option<String>,
+    #[schemars(length(max = TITLE_MAX))]
     pub title: Option<String>,
+    #[schemars(length(max = TEXT_MAX))]
     pub description: Option<String>,
 }
 

@@ -141,3 +141,39 @@ pub async fn ping(pool: &PgPool) -> bool {
 pub async fn server_version(pool: &PgPool) -> Result<String, DbError> {
     Ok(sqlx::query_scalar("SHOW server_version").fetch_one(pool).await?)
 }
+
+/// An error that may go away if the transaction is simply run again.
+pub trait Transient {
+    fn is_transient(&self) -> bool;
+}
+
+impl Transient for sqlx::Error {
+    /// PostgreSQL aborted the transaction to break a deadlock (40P01) or for a
+    /// serialization failure (40001): nothing was written, and a retry usually passes.
+    fn is_transient(&self) -> bool {
+        matches!(self, sqlx::Error::Database(error) if matches!(error.code().as_deref(), Some("40P01" | "40001")))
+    }
+}
+
+/// Runs a whole transaction again, up to three times, when PostgreSQL aborted it for a
+/// deadlock or a serialization failure. Transactions that lock several tasks' rows and
+/// event streams (a column deleted while hooks finish on its tasks) can deadlock with
+/// one another; PostgreSQL rolls one back, and it is this one's turn again.
+pub async fn retrying<T, E, F, Fut>(mut attempt: F) -> Result<T, E>
+where
+    E: Transient,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Err(error) if tries < 3 && error.is_transient() => {
+                tracing::debug!("a transaction was rolled back to break a deadlock; running it again");
+                tokio::time::sleep(Duration::from_millis(20 * tries)).await;
+            }
+            other => return other,
+        }
+    }
+}

@@ -170,6 +170,18 @@ pub async fn finish(
     message: Option<&str>,
     error: Option<&str>,
 ) -> Result<AgentSession, sqlx::Error> {
+    super::retrying(|| finish_once(pool, session_id, status, outcome, task_status, message, error)).await
+}
+
+async fn finish_once(
+    pool: &PgPool,
+    session_id: Uuid,
+    status: SessionStatus,
+    outcome: &Outcome,
+    task_status: AgentStatus,
+    message: Option<&str>,
+    error: Option<&str>,
+) -> Result<AgentSession, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let session: AgentSession = sqlx::query_as(concat!(
         "UPDATE agent_sessions SET status = $2, exit_code = $3, stderr_tail = $4, cost_usd = $5::float8::numeric,
