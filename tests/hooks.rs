@@ -193,7 +193,7 @@ fn the_default_board_runs_a_new_auto_start_task_through_its_agent_into_review_wi
 }
 
 #[test]
-fn rule_1_a_tasks_hooks_run_one_at_a_time_in_column_order() {
+fn rules_1_and_4_a_tasks_hooks_run_one_at_a_time_in_order_then_it_is_idle() {
     let setup = Setup::new();
     let done = setup.column("done");
     let log = setup.scratch.path().join("order.log");
@@ -210,6 +210,8 @@ fn rule_1_a_tasks_hooks_run_one_at_a_time_in_column_order() {
         order.lines().collect::<Vec<_>>(),
         ["start-first", "end-first", "start-second", "end-second", "start-third", "end-third"]
     );
+    let state = setup.state(&task);
+    assert_eq!((state["agent_status"].as_str(), state["status_message"].as_str()), (Some("idle"), None));
 }
 
 #[test]

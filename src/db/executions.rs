@@ -217,13 +217,13 @@ pub struct Claimed {
 /// current stay, for a task running no other hook, not waiting for a blocker when it
 /// would start an agent, in a column under its `max_concurrent` (counted across every
 /// instance: claims into a limited column are serialized by an advisory lock), and
-/// for a board whose repository this instance can reach (`reachable`; `None`: any).
-/// `None` when there is nothing to claim.
+/// not for a board whose repository this instance cannot reach (`unreachable`). `None`
+/// when there is nothing to claim.
 pub async fn claim(
     connection: &mut PgConnection,
     instance: &str,
     lease: std::time::Duration,
-    reachable: Option<&[Uuid]>,
+    unreachable: &[Uuid],
 ) -> Result<Option<Claimed>, sqlx::Error> {
     let candidate: Option<(Uuid, Option<Uuid>, Option<i32>)> = sqlx::query_as(
         "SELECT p.id, p.column_id, c.max_concurrent FROM hook_executions p
@@ -231,7 +231,7 @@ pub async fn claim(
          LEFT JOIN columns c ON c.id = p.column_id
          JOIN boards b ON b.id = t.board_id
          WHERE p.status = 'pending'
-           AND ($2::uuid[] IS NULL OR b.repository_id IS NULL OR b.repository_id = ANY($2))
+           AND (b.repository_id IS NULL OR NOT b.repository_id = ANY($1))
            AND NOT EXISTS (SELECT 1 FROM hook_executions r WHERE r.task_id = p.task_id AND r.status = 'running')
            AND NOT EXISTS (SELECT 1 FROM hook_executions q
                            WHERE q.task_id = p.task_id AND q.column_stay = p.column_stay AND q.status = 'pending'
@@ -246,8 +246,7 @@ pub async fn claim(
          LIMIT 1
          FOR UPDATE OF p SKIP LOCKED",
     )
-    .bind(instance)
-    .bind(reachable)
+    .bind(unreachable)
     .fetch_optional(&mut *connection)
     .await?;
     let Some((id, column_id, limit)) = candidate else { return Ok(None) };

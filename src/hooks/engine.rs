@@ -36,6 +36,8 @@ const LEASE: Duration = Duration::from_secs(30);
 const KEEP: Duration = Duration::from_secs(5);
 /// The fallback when no event wakes the dispatcher.
 const POLL: Duration = Duration::from_secs(2);
+/// How long the list of repositories this instance cannot reach is trusted.
+const REACHABLE_FOR: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct Engine(Arc<Inner>);
@@ -54,6 +56,8 @@ struct Inner {
     background: Background,
     /// Cancelled with `background`.
     stop: CancellationToken,
+    /// The repositories whose folder is not here, and when that was looked at.
+    reachable: tokio::sync::Mutex<Option<(std::time::Instant, Vec<Uuid>)>>,
 }
 
 impl Engine {
@@ -76,6 +80,7 @@ impl Engine {
             running: Mutex::default(),
             stop: background.child_token(),
             background: background.clone(),
+            reachable: tokio::sync::Mutex::default(),
         }));
         background.spawn(engine.clone().dispatch());
         background.spawn(engine.clone().keep_leases());
@@ -120,11 +125,37 @@ impl Engine {
         }
     }
 
+    /// The repositories whose folder this instance does not see: another instance on
+    /// the same database (a container with other mounts) may, and their hooks are left
+    /// to it. Looked at again every [`REACHABLE_FOR`]; a repository linked since counts
+    /// as reachable.
+    async fn unreachable(&self) -> Result<Vec<Uuid>, sqlx::Error> {
+        let inner = &self.0;
+        if let Some((at, known)) = &*inner.reachable.lock().await
+            && at.elapsed() < REACHABLE_FOR
+        {
+            return Ok(known.clone());
+        }
+        let repositories = {
+            let mut connection = inner.pool.acquire().await?;
+            crate::db::repositories::list(&mut connection).await?
+        };
+        let mut known = Vec::new();
+        for repository in repositories {
+            if !tokio::fs::metadata(&repository.path).await.is_ok_and(|found| found.is_dir()) {
+                known.push(repository.id);
+            }
+        }
+        *inner.reachable.lock().await = Some((std::time::Instant::now(), known.clone()));
+        Ok(known)
+    }
+
     async fn claim(&self) -> Option<Claimed> {
         let inner = &self.0;
         let attempt = async {
+            let unreachable = self.unreachable().await?;
             let mut tx = inner.pool.begin().await?;
-            let claimed = executions::claim(&mut tx, &inner.instance, LEASE, None).await?;
+            let claimed = executions::claim(&mut tx, &inner.instance, LEASE, &unreachable).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(claimed)
         };
