@@ -527,3 +527,19 @@ fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
 }
+
+#[test]
+fn deleting_a_task_stops_its_running_hook_at_once() {
+    let setup = Setup::new();
+    let done = setup.column("done");
+    let pid_file = setup.scratch.path().join("pid");
+    setup.hook(&done, "long", &format!("echo $$ > {}; sleep 1000", pid_file.display()), false);
+    let task = setup.task(json!({ "title": "Doomed" }));
+    setup.move_to(&task, &done);
+    assert!(eventually(Duration::from_secs(30), || std::fs::read_to_string(&pid_file)
+        .is_ok_and(|pid| pid.trim().parse::<i32>().is_ok())));
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    assert_eq!(setup.viban.delete(&format!("/api/tasks/{task}")).status, 204);
+    // Sooner than the lease keeper would notice (every 5 s): the cancellation is followed.
+    assert!(eventually(Duration::from_millis(1500), || !alive(pid)), "the script outlived its task");
+}

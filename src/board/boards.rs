@@ -204,6 +204,9 @@ pub async fn delete(pool: &PgPool, runner: &Runner, id: Uuid) -> Result<()> {
         runner.stop_and_wait(task.id).await;
     }
     let mut tx = pool.begin().await?;
+    for task in &doomed {
+        crate::db::executions::cancel_stay(&mut tx, task.id).await?;
+    }
     if !rows::delete(&mut tx, id).await? {
         return Err(Error::not_found("board", id));
     }

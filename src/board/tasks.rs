@@ -223,6 +223,9 @@ pub async fn delete(pool: &PgPool, runner: &Runner, id: Uuid) -> Result<()> {
     runner.stop_and_wait(id).await;
     let mut tx = pool.begin().await?;
     let task = rows::lock(&mut tx, id).await?.ok_or_else(|| Error::not_found("task", id))?;
+    // Its running hook is stopped at once (the engine follows the cancellation), not
+    // when the lease it can no longer renew runs out.
+    executions::cancel_stay(&mut tx, id).await?;
     rows::delete(&mut tx, id).await?;
     let payload = json!({ "id": id, "column_id": task.column_id });
     rows::publish_payload(&mut tx, &task, EventKind::TaskDeleted, &payload).await?;
