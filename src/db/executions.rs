@@ -376,8 +376,9 @@ pub async fn stay_busy(
     .await
 }
 
-/// Restart recovery and retakes: executions left `running` by `instance` — or, with
-/// `expired`, by anyone whose lease ran out — become `cancelled/server_restart`.
+/// Restart recovery (`expired` false): the executions `instance` left `running`; or
+/// retakes (`expired` true): the running executions whose lease ran out, whoever held
+/// them. Either way they become `cancelled/server_restart`.
 pub async fn abandon(
     connection: &mut PgConnection,
     instance: &str,
@@ -386,7 +387,7 @@ pub async fn abandon(
     sqlx::query_as(concat!(
         "UPDATE hook_executions SET status = 'cancelled', reason = 'server_restart', finished_at = now(),
                 lease_until = NULL
-         WHERE status = 'running' AND (claimed_by = $1 OR ($2 AND lease_until < now()))
+         WHERE status = 'running' AND CASE WHEN $2 THEN lease_until < now() ELSE claimed_by = $1 END
          RETURNING ",
         execution_fields!()
     ))
