@@ -543,3 +543,17 @@ fn deleting_a_task_stops_its_running_hook_at_once() {
     // Sooner than the lease keeper would notice (every 5 s): the cancellation is followed.
     assert!(eventually(Duration::from_millis(1500), || !alive(pid)), "the script outlived its task");
 }
+
+#[test]
+fn a_hook_that_outlasts_several_lease_renewals_keeps_its_claim_and_completes() {
+    let setup = Setup::new();
+    let done = setup.column("done");
+    // The keeper renews claims and retakes expired ones every 5 s.
+    setup.hook(&done, "patient", "sleep 12; echo finished", false);
+    let task = setup.task(json!({ "title": "Slow but fine" }));
+    setup.move_to(&task, &done);
+    setup.settles_in(&task, "done");
+    let patient = setup.executions(&task).into_iter().find(|e| e["hook_name"] == "patient").unwrap();
+    assert_eq!(patient["status"], "completed", "{patient}");
+    assert_eq!(patient["output"], "finished\n");
+}
