@@ -433,3 +433,122 @@ pub fn http_server(answer: impl Fn(&str) -> Option<Vec<u8>> + Send + 'static) ->
     });
     url
 }
+
+/// The fake agent (`tests/fixtures/bin/claude`) first on PATH, replaying
+/// `transcripts/claude-tools.jsonl` and logging one line per call to `log`: the
+/// environment to start viban with, plus `extra`.
+pub fn fake_agent_env(log: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let path = format!("{}:{}", fixtures().join("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let transcript = fixtures().join("transcripts/claude-tools.jsonl");
+    let mut env = vec![
+        ("PATH".to_string(), path),
+        ("FAKE_TRANSCRIPT".to_string(), transcript.display().to_string()),
+        ("FAKE_AGENT_LOG".to_string(), log.display().to_string()),
+    ];
+    env.extend(extra.iter().map(|(name, value)| (name.to_string(), value.to_string())));
+    env
+}
+
+/// Several viban processes on one fresh database of the external PostgreSQL
+/// ([`scratch_database`]), each with its own home whose `config.toml` allows
+/// `agent_slots` agent runs at once, the fake agent ([`fake_agent_env`]) first on
+/// PATH, and one board on one repository that every instance reaches.
+pub struct Cluster {
+    pub vibans: Vec<Viban>,
+    pub database_url: String,
+    pub board_id: String,
+    /// The board as `GET /api/boards/{id}` gave it after its creation.
+    pub board: serde_json::Value,
+    /// Where the fake agent logs its calls (one line each: working directory, arguments).
+    pub agent_log: PathBuf,
+    _homes: Vec<tempfile::TempDir>,
+    _repository: tempfile::TempDir,
+    _scratch: tempfile::TempDir,
+}
+
+impl Cluster {
+    pub fn start(instances: usize, agent_slots: usize, extra_env: &[(&str, &str)]) -> Self {
+        let database_url = scratch_database();
+        let scratch = tempfile::tempdir().expect("a scratch directory");
+        let agent_log = scratch.path().join("agent-calls.log");
+        let repo = tempfile::tempdir().expect("a repository directory");
+        repository(repo.path());
+        let mut env = fake_agent_env(&agent_log, extra_env);
+        env.push(("DATABASE_URL".to_string(), database_url.clone()));
+        let env: Vec<(&str, &str)> =
+            env.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        let homes: Vec<tempfile::TempDir> = (0..instances).map(|_| temp_home()).collect();
+        // One after another: the first start migrates the fresh database.
+        let vibans: Vec<Viban> = homes
+            .iter()
+            .map(|home| {
+                let config = format!("[agents]\nmax_concurrent = {agent_slots}\n");
+                std::fs::write(home.path().join("config.toml"), config).expect("write config.toml");
+                let viban = Viban::spawn(home.path(), &[], &env);
+                viban.wait_healthy(START_TIMEOUT);
+                viban
+            })
+            .collect();
+        let board_id = board_on(&vibans[0], repo.path(), serde_json::json!({}));
+        let board = vibans[0].get(&format!("/api/boards/{board_id}")).json();
+        Self {
+            vibans,
+            database_url,
+            board_id,
+            board,
+            agent_log,
+            _homes: homes,
+            _repository: repo,
+            _scratch: scratch,
+        }
+    }
+
+    /// The id of the board's column with `role`.
+    pub fn column(&self, role: &str) -> String {
+        let columns = self.board["columns"].as_array().expect("the board has columns");
+        let column = columns.iter().find(|column| column["role"] == role).expect("a column with that role");
+        column["id"].as_str().expect("a column id").to_string()
+    }
+
+    /// A direct connection to the shared database.
+    pub fn database(&self) -> Database {
+        Database::connect(self.database_url.parse().expect("a PostgreSQL URL"))
+    }
+
+    /// Creates a task on the board through `viban`; returns its id.
+    pub fn task(&self, viban: &Viban, body: &serde_json::Value) -> String {
+        let created = viban.send_json("POST", &format!("/api/boards/{}/tasks", self.board_id), body);
+        assert_eq!(created.status, 201, "{}", created.text());
+        created.json()["id"].as_str().expect("a task id").to_string()
+    }
+
+    /// The fake agent's calls so far, one line each.
+    pub fn agent_calls(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.agent_log).unwrap_or_default().lines().map(String::from).collect()
+    }
+
+    /// Every instance's output, for a failure's message.
+    pub fn output(&self) -> String {
+        self.vibans.iter().map(Viban::output).collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// An RFC 3339 timestamp of the API (`started_at`, `finished_at`).
+pub fn timestamp(value: &serde_json::Value) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(value.as_str()?, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// The most intervals open at once, sweeping their starts and ends in time order; an
+/// interval that ends when another starts is not open with it.
+pub fn most_at_once<T: Ord + Copy>(intervals: &[(T, T)]) -> usize {
+    let mut edges: Vec<(T, i32)> =
+        intervals.iter().flat_map(|&(start, end)| [(start, 1), (end, -1)]).collect();
+    // At one instant, ends (-1) come before starts (+1).
+    edges.sort();
+    let (mut open, mut most) = (0i32, 0i32);
+    for (_, change) in edges {
+        open += change;
+        most = most.max(open);
+    }
+    usize::try_from(most).unwrap_or(0)
+}
