@@ -114,6 +114,21 @@ fn move_to_first_step(cluster: &Cluster) {
         from_response.push(at.saturating_duration_since(responded));
     }
     reader.join().unwrap();
+    // The scripts themselves finish (in their worktrees, of this repository) before (b).
+    let database = cluster.database();
+    let settled = eventually(Duration::from_secs(120), || {
+        database.text(&format!(
+            "SELECT count(*) FROM hook_executions WHERE board_id = '{board_id}' AND status IN ('pending', 'running')"
+        )) == "0"
+    });
+    assert!(settled, "the quick hooks did not finish\n{}", cluster.output());
+    let failed = database.text(&format!(
+        "SELECT count(*) || coalesce(', the first: ' || min(error), '') FROM hook_executions
+         WHERE board_id = '{board_id}' AND status <> 'completed'"
+    ));
+    if failed != "0" {
+        println!("quick hooks that did not complete: {failed}");
+    }
     report(
         &format!("card move → first hook step running, seen on the task's WebSocket stream ({MOVES} moves)"),
         from_request,
@@ -190,12 +205,13 @@ fn default_pipeline(cluster: &Cluster) {
         calls as i64 - TASKS as i64,
         TASKS - in_review,
     );
-    let unfinished = database.text(
+    let unfinished = database.text(&format!(
         "SELECT coalesce(string_agg(hook_name || ' ' || status::text || coalesce('/' || reason, '') || ': ' || n, ', '), \
                 'none')
          FROM (SELECT hook_name, status, reason, count(*) AS n FROM hook_executions
-               WHERE status <> 'completed' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3) s",
-    );
+               WHERE board_id = '{board_id}' AND status <> 'completed' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3) s",
+        board_id = cluster.board_id,
+    ));
     println!("hook executions that did not complete: {unfinished}");
     let claims = database.text(&format!(
         "SELECT string_agg(n::text, ' / ' ORDER BY n) FROM
