@@ -85,6 +85,19 @@ impl Worktrees {
     ) -> Result<Worktree, WorktreeError> {
         let lock = self.lock_for(repository);
         let _serialized = lock.lock().await;
+        // Other viban instances on this repository (a team server) add worktrees too;
+        // git's own bookkeeping under .git/worktrees is not safe against two `worktree
+        // add` at once, so the processes take turns on a lock file beside it.
+        let lock_path = repository.join(".git").join("viban-worktrees.lock");
+        let _across_processes = tokio::task::spawn_blocking(move || {
+            let file =
+                std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).ok()?;
+            file.lock().ok()?;
+            Some(file)
+        })
+        .await
+        .ok()
+        .flatten();
         let worktree = Worktree { path: path.to_path_buf(), branch: branch.to_string() };
         if path.join(".git").exists() {
             return Ok(worktree);

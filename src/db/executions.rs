@@ -267,9 +267,11 @@ pub async fn claim(
             return Ok(None);
         }
     }
+    // The moments recorded are the statements' (clock_timestamp), not their transactions'
+    // starts (now()): one task's hooks and a column's limit read true from them.
     sqlx::query_as(
         "UPDATE hook_executions SET status = 'running', claimed_by = $2, lease_until = now() + $3,
-                fence = fence + 1, started_at = now()
+                fence = fence + 1, started_at = clock_timestamp()
          WHERE id = $1
          RETURNING id, board_id, task_id, column_id, column_stay, column_hook_id, hook_name, transparent, step, fence",
     )
@@ -310,7 +312,7 @@ pub async fn finish(
 ) -> Result<Option<HookExecution>, sqlx::Error> {
     sqlx::query_as(concat!(
         "UPDATE hook_executions SET status = CASE WHEN $3::text IS NULL THEN 'completed' ELSE 'failed' END::hook_execution_status,
-                error = $3, output = $4, finished_at = now(), lease_until = NULL
+                error = $3, output = $4, finished_at = clock_timestamp(), lease_until = NULL
          WHERE id = $1 AND fence = $2 AND status = 'running'
          RETURNING ",
         execution_fields!()

@@ -16,7 +16,7 @@ use crate::db::executions::Claimed;
 use crate::db::sessions::{self, SessionStatus};
 
 /// How often a step waiting for an agent run looks at the run's record.
-const RUN_CHECK: Duration = Duration::from_millis(200);
+const RUN_CHECK: Duration = Duration::from_millis(50);
 
 pub(super) struct Context<'a> {
     pub pool: &'a PgPool,
