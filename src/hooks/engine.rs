@@ -264,7 +264,9 @@ impl Engine {
                     {
                         warn!(%task_id, "hooks: queued messages could not be handed on: {error}");
                     }
-                    if event.stream.starts_with("board:") {
+                    // A task's status changing (`task.updated`, the most frequent board
+                    // event) makes no hook runnable; moves, new tasks and column changes can.
+                    if event.stream.starts_with("board:") && event.kind != EventKind::TaskUpdated.as_str() {
                         self.wake();
                     }
                 }
