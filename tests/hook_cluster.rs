@@ -83,7 +83,9 @@ fn two_instances_run_every_hook_of_200_tasks_exactly_once_within_the_column_limi
                 continue;
             };
             runs.entry(task.clone()).or_default().push((start, end));
-            if execution["column_id"] == in_progress.as_str() {
+            // The column's limit is on the hooks that take a while (the agent runs);
+            // instant built-ins such as move-task neither count nor wait.
+            if execution["column_id"] == in_progress.as_str() && execution["hook_name"] == "Run agent" {
                 in_column.push((start, end));
             }
         }

@@ -213,9 +213,15 @@ pub struct Claimed {
     pub fence: i64,
 }
 
+/// The kinds of step (`hooks::Step`) that finish in one transaction: a column's limit
+/// does not count them.
+const INSTANT: &[&str] = &["auto-start", "move-task", "play-sound"];
+
 /// Claims the oldest runnable pending execution: the first in order of its task's
 /// current stay, for a task running no other hook, not waiting for a blocker when it
-/// would start an agent, in a column under its `max_concurrent` (counted across every
+/// would start an agent, in a column under its `max_concurrent` (of the hooks that
+/// take a while: the instant built-ins — move-task, play-sound, auto-start — finish in
+/// one transaction and neither count nor wait; counted across every
 /// instance: claims into a limited column are serialized by an advisory lock), and
 /// not for a board whose repository this instance cannot reach (`unreachable`). `None`
 /// when there is nothing to claim.
@@ -226,7 +232,8 @@ pub async fn claim(
     unreachable: &[Uuid],
 ) -> Result<Option<Claimed>, sqlx::Error> {
     let candidate: Option<(Uuid, Option<Uuid>, Option<i32>)> = sqlx::query_as(
-        "SELECT p.id, p.column_id, c.max_concurrent FROM hook_executions p
+        "SELECT p.id, p.column_id, CASE WHEN p.step->>'kind' = ANY($2) THEN NULL ELSE c.max_concurrent END
+         FROM hook_executions p
          JOIN tasks t ON t.id = p.task_id AND t.column_stay = p.column_stay
          LEFT JOIN columns c ON c.id = p.column_id
          JOIN boards b ON b.id = t.board_id
@@ -240,13 +247,15 @@ pub async fn claim(
                    SELECT 1 FROM task_blockers k JOIN tasks bt ON bt.id = k.blocker_id
                    JOIN columns bc ON bc.id = bt.column_id
                    WHERE k.task_id = p.task_id AND bc.role <> 'done'))
-           AND (c.max_concurrent IS NULL OR c.max_concurrent >
-                (SELECT count(*) FROM hook_executions x WHERE x.column_id = p.column_id AND x.status = 'running'))
+           AND (c.max_concurrent IS NULL OR p.step->>'kind' = ANY($2) OR c.max_concurrent >
+                (SELECT count(*) FROM hook_executions x
+                 WHERE x.column_id = p.column_id AND x.status = 'running' AND NOT x.step->>'kind' = ANY($2)))
          ORDER BY p.queued_at, p.id
          LIMIT 1
          FOR UPDATE OF p SKIP LOCKED",
     )
     .bind(unreachable)
+    .bind(INSTANT)
     .fetch_optional(&mut *connection)
     .await?;
     let Some((id, column_id, limit)) = candidate else { return Ok(None) };
@@ -258,9 +267,11 @@ pub async fn claim(
             .execute(&mut *connection)
             .await?;
         let running: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM hook_executions WHERE column_id = $1 AND status = 'running'",
+            "SELECT count(*) FROM hook_executions
+             WHERE column_id = $1 AND status = 'running' AND NOT step->>'kind' = ANY($2)",
         )
         .bind(column_id)
+        .bind(INSTANT)
         .fetch_one(&mut *connection)
         .await?;
         if running >= i64::from(limit) {
