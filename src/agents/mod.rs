@@ -21,6 +21,7 @@ pub mod parse;
 mod prompt;
 mod resolve;
 pub mod run;
+pub mod settings;
 mod transcript;
 
 use std::path::Path;

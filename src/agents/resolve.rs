@@ -2,7 +2,7 @@
 //! `default_agent`, then Claude Code; and that id resolved to a built-in adapter or to
 //! a custom agent of the board's settings (A1).
 
-use serde_json::Value;
+use super::settings::BoardSettings;
 
 use super::parse::Format;
 use super::run::RunError;
@@ -41,28 +41,23 @@ impl Agent {
 }
 
 /// The id of the agent a run uses, `requested` first.
-pub(super) fn agent_id(requested: Option<&str>, task: &Task, board_settings: &Value) -> String {
+pub(super) fn agent_id(requested: Option<&str>, task: &Task, settings: &BoardSettings) -> String {
     requested
         .map(String::from)
         .or_else(|| task.agent.clone())
-        .or_else(|| board_settings.get("default_agent").and_then(Value::as_str).map(String::from))
+        .or_else(|| settings.default_agent.clone())
         .unwrap_or_else(|| DEFAULT_AGENT.to_string())
 }
 
 /// A built-in adapter by its id, or `custom:<name>` from the board's `custom_agents`.
-pub(super) fn agent(id: &str, board_settings: &Value) -> Result<Agent, RunError> {
+pub(super) fn agent(id: &str, settings: &BoardSettings) -> Result<Agent, RunError> {
     if let Some(adapter) = super::adapter(id) {
         return Ok(Agent::Builtin(adapter));
     }
-    let custom = board_settings.get("custom_agents").and_then(Value::as_object);
-    if let Some(name) = id.strip_prefix("custom:")
-        && let Some(definition) = custom.and_then(|agents| agents.get(name))
-        && let Ok(agent) = serde_json::from_value::<CustomAgent>(definition.clone())
-        && !agent.command.is_empty()
-    {
-        return Ok(Agent::Custom(agent));
+    if let Some(agent) = id.strip_prefix("custom:").and_then(|name| settings.custom_agents.get(name)) {
+        return Ok(Agent::Custom(agent.clone()));
     }
     let mut known: Vec<String> = super::ADAPTERS.iter().map(|adapter| adapter.id.to_string()).collect();
-    known.extend(custom.into_iter().flat_map(|agents| agents.keys().map(|name| format!("custom:{name}"))));
+    known.extend(settings.custom_agents.keys().map(|name| format!("custom:{name}")));
     Err(RunError::UnknownAgent(id.to_string(), known.join(", ")))
 }

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -23,6 +22,7 @@ use uuid::Uuid;
 
 use super::columns::Columns;
 use super::job::Job;
+use super::settings::BoardSettings;
 use super::{prompt, resolve};
 use crate::db::sessions::{self, AgentSession};
 use crate::db::tasks::Task;
@@ -177,8 +177,9 @@ impl Runner {
         let inner = &self.0;
         let mut connection = inner.pool.acquire().await?;
         let (task, board, repository) = where_it_runs(&mut connection, task_id).await?;
-        let agent_id = resolve::agent_id(request.agent.as_deref(), &task, &board.settings);
-        let agent = resolve::agent(&agent_id, &board.settings)?;
+        let settings = BoardSettings::read(&board.settings);
+        let agent_id = resolve::agent_id(request.agent.as_deref(), &task, &settings);
+        let agent = resolve::agent(&agent_id, &settings)?;
 
         let previous = sessions::for_task(&mut connection, task_id).await?;
         let resumes = if request.resume {
@@ -230,7 +231,7 @@ impl Runner {
             model: request.model,
             repository: PathBuf::from(&repository.path),
             base,
-            copy: copy_patterns(&board.settings),
+            copy: settings.copy_files,
         };
         let handle = tokio::spawn(job.drive(stop));
         if let Some(active) = self.active().get_mut(&task_id) {
@@ -271,7 +272,7 @@ impl Runner {
         };
         let (task, board, repository) = found.await.map_err(|error| error.to_string())?;
         let base = task_base(&task, &repository.default_branch);
-        let copy = copy_patterns(&board.settings);
+        let copy = BoardSettings::read(&board.settings).copy_files;
         let (path, branch) = self.ensure_worktree(&task, Path::new(&repository.path), &base, &copy).await?;
         Ok(Prepared { path, branch, base, task })
     }
@@ -316,7 +317,7 @@ impl Runner {
             let board = crate::db::boards::get(&mut connection, task.board_id).await.ok().flatten()?;
             let repository =
                 crate::db::repositories::get(&mut connection, board.repository_id?).await.ok().flatten()?;
-            Some((repository, copy_patterns(&board.settings)))
+            Some((repository, BoardSettings::read(&board.settings).copy_files))
         };
         let Some((repository, copied)) = found.await else { return };
         let worktree = worktree::Worktree { path: PathBuf::from(path), branch: branch.clone() };
@@ -380,13 +381,4 @@ async fn where_it_runs(
 /// The branch a task's worktree starts from: its own choice, else the repository's default.
 fn task_base(task: &Task, default_branch: &str) -> String {
     task.base_branch.clone().unwrap_or_else(|| default_branch.to_string())
-}
-
-/// The board's "copy into worktrees" globs (setting `copy_files`).
-fn copy_patterns(settings: &Value) -> Vec<String> {
-    settings
-        .get("copy_files")
-        .and_then(Value::as_array)
-        .map(|patterns| patterns.iter().filter_map(Value::as_str).map(String::from).collect())
-        .unwrap_or_default()
 }

@@ -14,7 +14,6 @@ pub mod limits;
 pub mod pipeline;
 pub mod repositories;
 pub mod runs;
-pub mod settings;
 pub mod tasks;
 pub mod templates;
 pub mod views;

@@ -373,22 +373,6 @@ pub async fn skip_after_error(
     .await
 }
 
-/// Whether the stay still has executions pending or running.
-pub async fn stay_busy(
-    connection: &mut PgConnection,
-    task_id: Uuid,
-    stay: Uuid,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM hook_executions
-                        WHERE task_id = $1 AND column_stay = $2 AND status IN ('pending', 'running'))",
-    )
-    .bind(task_id)
-    .bind(stay)
-    .fetch_one(connection)
-    .await
-}
-
 /// Restart recovery (`expired` false): the executions `instance` left `running`; or
 /// retakes (`expired` true): the running executions whose lease ran out, whoever held
 /// them. Either way they become `cancelled/server_restart`.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::agents::CustomAgent;
+use super::CustomAgent;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BoardSettings {
