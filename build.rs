@@ -14,8 +14,17 @@ use std::process::Command;
 use std::{env, fs};
 
 /// What the web build reads; a change to any of these rebuilds it.
-const WEB_SOURCES: &[&str] =
-    &["index.html", "package.json", "package-lock.json", "tsconfig.json", "vite.config.ts", "src", "public"];
+const WEB_SOURCES: &[&str] = &[
+    "index.html",
+    "package.json",
+    "package-lock.json",
+    "tsconfig.json",
+    "vite.config.ts",
+    "svelte.config.js",
+    "openapi.json",
+    "src",
+    "public",
+];
 
 const STAMP: &str = ".source-hash";
 

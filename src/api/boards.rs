@@ -14,7 +14,9 @@ use crate::state::AppState;
 
 pub use crate::board::boards::BoardView;
 
-pub async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<Board>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+) -> Result<axum::Json<Vec<crate::db::boards::BoardSummary>>, ApiError> {
     Ok(axum::Json(boards::list(&state.pool).await?))
 }
 

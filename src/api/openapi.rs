@@ -279,6 +279,24 @@ mod tests {
         assert_eq!(create_task["required"], json!(["title"]));
     }
 
+    /// The web UI's API types are generated from `assets/web/openapi.json`
+    /// (openapi-typescript, in its build); this keeps that copy equal to the document.
+    #[test]
+    fn the_web_ui_types_come_from_the_current_document() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/web/openapi.json");
+        let current = document();
+        if std::env::var_os("VIBAN_UPDATE_OPENAPI").is_some() {
+            let text = serde_json::to_string_pretty(&current).unwrap() + "\n";
+            std::fs::write(&path, text).unwrap();
+        }
+        let committed: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert!(
+            committed == current,
+            "assets/web/openapi.json is stale: the API changed, so the web UI's types are out of date. \
+             Refresh it with `VIBAN_UPDATE_OPENAPI=1 cargo test --lib openapi`, then rebuild."
+        );
+    }
+
     fn collect_references<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
         match value {
             Value::Object(object) => {

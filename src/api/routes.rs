@@ -168,7 +168,8 @@ pub fn table() -> Vec<Route> {
         get("/ws", "The realtime WebSocket: subscribe to `board:<id>` and `task:<id>`", ws::upgrade)
             .upgrades(),
         // Boards
-        get("/boards", "List boards", boards::list).returns::<Vec<Board>>(),
+        get("/boards", "List boards, with their task counts and running agents", boards::list)
+            .returns::<Vec<db::boards::BoardSummary>>(),
         post("/boards", "Create a board with the default columns, hooks and templates", boards::create)
             .body::<crate::board::boards::BoardRequest>()
             .creates::<boards::BoardView>(),

@@ -83,7 +83,7 @@ pub struct BoardEdit {
     pub repository_id: Option<Option<Uuid>>,
 }
 
-pub async fn list(pool: &PgPool) -> Result<Vec<Board>> {
+pub async fn list(pool: &PgPool) -> Result<Vec<crate::db::boards::BoardSummary>> {
     let mut connection = pool.acquire().await?;
     Ok(rows::list(&mut connection).await?)
 }

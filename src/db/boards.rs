@@ -34,6 +34,21 @@ pub struct Board {
     pub updated_at: OffsetDateTime,
 }
 
+/// A board as the board list shows it: the board and, at a glance, what is on it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
+pub struct BoardSummary {
+    #[serde(flatten)]
+    #[sqlx(flatten)]
+    pub board: Board,
+    /// Where its repository is, if it has one.
+    pub repository_path: Option<String>,
+    pub task_count: i64,
+    /// Tasks whose agent is running now.
+    pub running_agents: i64,
+    /// Tasks that wait for the user: in error, or interrupted.
+    pub needs_attention: i64,
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Column {
     pub id: Uuid,
@@ -111,10 +126,21 @@ pub async fn insert(
     .await
 }
 
-pub async fn list(connection: &mut PgConnection) -> Result<Vec<Board>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", board_fields!(), " FROM boards ORDER BY created_at, id"))
-        .fetch_all(connection)
-        .await
+pub async fn list(connection: &mut PgConnection) -> Result<Vec<BoardSummary>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT b.id, b.name, b.description, b.repository_id, b.settings, b.created_at, b.updated_at,
+                r.path AS repository_path,
+                count(t.id) AS task_count,
+                count(t.id) FILTER (WHERE t.agent_status = 'running') AS running_agents,
+                count(t.id) FILTER (WHERE t.agent_status IN ('error', 'interrupted')) AS needs_attention
+         FROM boards b
+         LEFT JOIN repositories r ON r.id = b.repository_id
+         LEFT JOIN tasks t ON t.board_id = b.id
+         GROUP BY b.id, r.path
+         ORDER BY b.created_at, b.id",
+    )
+    .fetch_all(connection)
+    .await
 }
 
 pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<Board>, sqlx::Error> {

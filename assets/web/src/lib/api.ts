@@ -1,0 +1,148 @@
+// The typed client for viban's JSON API. Types come from the generated
+// `api-schema.d.ts` (openapi-typescript over `openapi.json`, which a test keeps equal
+// to the server's document); nothing here restates a server type by hand.
+// The session cookie set by the launcher's sign-in URL authenticates every request.
+import type { components } from "../../generated/api-schema";
+
+type Schemas = components["schemas"];
+export type Board = Schemas["Board"];
+export type BoardView = Schemas["BoardView"];
+export type Column = Schemas["Column"];
+export type ColumnRole = Schemas["ColumnRole"];
+export type ColumnHook = Schemas["ColumnHook"];
+export type Task = Schemas["Task"];
+export type Template = Schemas["Template"];
+export type Hook = Schemas["Hook"];
+export type Builtin = Schemas["Builtin"];
+export type Availability = Schemas["Availability"];
+export type Repository = Schemas["Repository"];
+export type RepositoryView = Schemas["RepositoryView"];
+export type Listing = Schemas["Listing"];
+export type HookExecution = Schemas["HookExecution"];
+export type AgentSession = Schemas["AgentSession"];
+export type Version = Schemas["Version"];
+export type UpdateStatus = Schemas["UpdateStatus"];
+export type Problem = Schemas["Problem"];
+export type CreateTask = Schemas["CreateTask"];
+export type UpdateTask = Schemas["UpdateTask"];
+export type CreateBoard = Schemas["CreateBoard"];
+export type UpdateBoard = Schemas["UpdateBoard"];
+export type CreateColumn = Schemas["CreateColumn"];
+export type UpdateColumn = Schemas["UpdateColumn"];
+export type MoveTask = Schemas["MoveTask"];
+export type TemplateBody = Schemas["TemplateBody"];
+export type HookBody = Schemas["HookBody"];
+export type AttachBody = Schemas["AttachBody"];
+export type UpdateAttachmentBody = Schemas["UpdateAttachmentBody"];
+export type LinkRepository = Schemas["LinkRepository"];
+export type BoardSummary = Schemas["BoardSummary"];
+
+/** A failed request: the server's problem+json, or what went wrong on the way. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail: string,
+    /** The request field the problem is about, when the server names one. */
+    readonly field: string | null = null,
+  ) {
+    super(detail || title);
+  }
+}
+
+/** The words to show for any error a request can throw. */
+export function messageOf(error: unknown): string {
+  if (error instanceof ApiError) return error.detail || error.title;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(`/api${path}`, {
+      method,
+      headers: body === undefined ? { Accept: "application/json" } : { Accept: "application/json", "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "viban is not reachable", "viban is not reachable: is it still running?");
+  }
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  let parsed: unknown = undefined;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!response.ok) {
+    const problem = (parsed ?? {}) as Partial<Problem>;
+    throw new ApiError(
+      response.status,
+      problem.title ?? response.statusText,
+      problem.detail ?? text.slice(0, 300),
+      problem.field ?? null,
+    );
+  }
+  return parsed as T;
+}
+
+const get = <T>(path: string) => request<T>("GET", path);
+const post = <T>(path: string, body: unknown = {}) => request<T>("POST", path, body);
+const patch = <T>(path: string, body: unknown) => request<T>("PATCH", path, body);
+const put = <T>(path: string, body: unknown) => request<T>("PUT", path, body);
+const del = (path: string) => request<void>("DELETE", path);
+const q = encodeURIComponent;
+
+export const api = {
+  version: () => get<Version>("/version"),
+  health: () => get<Schemas["Health"]>("/health"),
+  update: () => get<UpdateStatus>("/update"),
+  checkUpdate: () => post<UpdateStatus>("/update/check"),
+  applyUpdate: () => post<Schemas["Applied"]>("/update/apply"),
+
+  boards: () => get<BoardSummary[]>("/boards"),
+  board: (id: string) => get<BoardView>(`/boards/${id}`),
+  createBoard: (body: CreateBoard) => post<BoardView>("/boards", body),
+  updateBoard: (id: string, body: UpdateBoard) => patch<Board>(`/boards/${id}`, body),
+  deleteBoard: (id: string) => del(`/boards/${id}`),
+
+  createColumn: (boardId: string, body: CreateColumn) => post<Column>(`/boards/${boardId}/columns`, body),
+  updateColumn: (id: string, body: UpdateColumn) => patch<Column>(`/columns/${id}`, body),
+  deleteColumn: (id: string) => del(`/columns/${id}`),
+
+  task: (id: string) => get<Task>(`/tasks/${id}`),
+  createTask: (boardId: string, body: CreateTask) => post<Task>(`/boards/${boardId}/tasks`, body),
+  updateTask: (id: string, body: UpdateTask) => patch<Task>(`/tasks/${id}`, body),
+  deleteTask: (id: string) => del(`/tasks/${id}`),
+  moveTask: (id: string, body: MoveTask) => post<Task>(`/tasks/${id}/move`, body),
+  duplicateTask: (id: string) => post<Task>(`/tasks/${id}/duplicate`),
+  startRun: (id: string, body: Schemas["RunBody"] = {}) => post<AgentSession>(`/tasks/${id}/runs`, body),
+  stopRun: (id: string) => post<Schemas["Stopping2"]>(`/tasks/${id}/stop`),
+  resumeRun: (id: string) => post<AgentSession>(`/tasks/${id}/resume`),
+  sendMessage: (id: string, text: string) => post<Schemas["MessageOutcome"]>(`/tasks/${id}/messages`, { text }),
+  hookExecutions: (id: string) => get<HookExecution[]>(`/tasks/${id}/hook-executions`),
+  clearError: (id: string) => post<Task>(`/tasks/${id}/clear-error`),
+  retryExecution: (id: string) => post<HookExecution[]>(`/hook-executions/${id}/retry`),
+
+  agents: () => get<Availability[]>("/agents"),
+
+  createTemplate: (boardId: string, body: TemplateBody) => post<Template>(`/boards/${boardId}/templates`, body),
+  updateTemplate: (id: string, body: TemplateBody) => patch<Template>(`/templates/${id}`, body),
+  deleteTemplate: (id: string) => del(`/templates/${id}`),
+
+  builtins: () => get<Builtin[]>("/hooks/builtin"),
+  hooks: (boardId: string) => get<Hook[]>(`/boards/${boardId}/hooks`),
+  createHook: (boardId: string, body: HookBody) => post<Hook>(`/boards/${boardId}/hooks`, body),
+  replaceHook: (id: string, body: HookBody) => put<Hook>(`/hooks/${id}`, body),
+  deleteHook: (id: string) => del(`/hooks/${id}`),
+  attachHook: (columnId: string, body: AttachBody) => post<ColumnHook>(`/columns/${columnId}/hooks`, body),
+  updateAttachment: (id: string, body: UpdateAttachmentBody) => patch<ColumnHook>(`/column-hooks/${id}`, body),
+  detachHook: (id: string) => del(`/column-hooks/${id}`),
+
+  repositories: () => get<Repository[]>("/repositories"),
+  repository: (id: string) => get<RepositoryView>(`/repositories/${id}`),
+  linkRepository: (body: LinkRepository) => post<RepositoryView>("/repositories", body),
+  browse: (path?: string) => get<Listing>(path ? `/fs?path=${q(path)}` : "/fs"),
+};
