@@ -107,3 +107,11 @@ if [ -z "${VIBAN_TEST_DATABASE_URL:-}" ]; then
 fi
 # Plain `cargo test`: lib, binary and integration tests (clippy already builds the bench).
 cargo test "$@"
+
+# The web UI end to end: Playwright drives Debian's Chromium against the binary cargo
+# test just built (tests/e2e; screenshots land in target/artifacts/e2e).
+(
+  cd tests/e2e
+  [ -f node_modules/.package-lock.json ] || npm install --no-save --no-audit --no-fund --loglevel=error
+  VIBAN_BIN="$PWD/../../target/debug/viban" npx playwright test
+)
