@@ -181,3 +181,22 @@ test("the board in the dark theme", async ({ signedIn: page, viban }) => {
   await page.reload();
   await expect(page.locator("html")).toHaveAttribute("data-theme", "dark");
 });
+
+test("a task created with auto-start runs its agent and lands in Review by itself", async ({ signedIn: page, viban }) => {
+  await openBoard(page, viban, "Autopilot");
+  await page.getByRole("button", { name: "New task", exact: true }).click();
+  const dialog = page.getByRole("dialog", { name: "New task" });
+  await dialog.getByLabel("Title").fill("Add a health check");
+  await dialog.getByLabel("Start the agent now").check();
+  await dialog.getByRole("button", { name: "Create task" }).click();
+
+  // The hooks move it: Todo → In Progress (the fake agent runs) → Review, live.
+  const card = cards(page, "Review").filter({ hasText: "Add a health check" });
+  await expect(card).toBeVisible({ timeout: 30_000 });
+  await expect(card).toContainText("Needs you");
+  await card.click();
+  const panel = page.getByRole("complementary", { name: "Task" });
+  await expect(panel.getByRole("listitem").filter({ hasText: "Run agent" })).toContainText("completed");
+  await expect(panel.getByText(/^viban\/[0-9a-f]{8}-add-a-health-check$/)).toBeVisible();
+  await screenshot(page, "task-panel-after-run");
+});

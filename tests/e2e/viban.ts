@@ -65,6 +65,8 @@ export class Viban {
         HOME: this.userHome,
         VIBAN_NO_UPDATE: "1",
         PATH: `${join(ROOT, "tests/fixtures/bin")}:${process.env.PATH}`,
+        // The fake `claude` replays a real Claude Code transcript.
+        FAKE_TRANSCRIPT: join(ROOT, "tests/fixtures/transcripts/claude-tools.jsonl"),
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
