@@ -26,6 +26,7 @@ fn the_system_route_reports_the_home_the_tools_on_path_and_the_worktrees_disk() 
     std::fs::create_dir_all(&worktree).expect("create a worktree folder");
     std::fs::write(worktree.join("build.bin"), vec![7u8; 300 * 1024]).expect("write a file in it");
 
+    assert_eq!(viban.request("GET", "/api/system", &[], b"").status, 401, "it needs the token");
     let response = viban.get("/api/system");
     assert_eq!(response.status, 200, "{}", response.text());
     let system = response.json();
