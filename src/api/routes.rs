@@ -151,6 +151,8 @@ pub fn table() -> Vec<Route> {
             .public(),
         get("/version", "viban's, PostgreSQL's and the schema's versions", system::version)
             .returns::<system::Version>(),
+        get("/system", "This machine: data directory, git and gh, disk used by worktrees", system::system)
+            .returns::<system::SystemInfo>(),
         get("/openapi.json", "This document", openapi::serve).returns::<serde_json::Value>(),
         post("/shutdown", "Stop agents, the server and PostgreSQL", system::shutdown)
             .accepts::<system::Stopping>(),

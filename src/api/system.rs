@@ -1,4 +1,9 @@
-//! Health, version and shutdown: the routes the launcher and scripts rely on.
+//! Health, version and shutdown: the routes the launcher and scripts rely on; and what
+//! the system page shows of this machine (`GET /api/system`): viban's data directory,
+//! the `git` and `gh` it would run, and the disk its worktrees use.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::OriginalUri;
@@ -9,6 +14,7 @@ use serde::Serialize;
 
 use crate::db;
 use crate::error::ApiError;
+use crate::process;
 use crate::state::AppState;
 
 #[derive(Serialize, schemars::JsonSchema)]
@@ -66,7 +72,145 @@ pub async fn shutdown(State(state): State<AppState>) -> impl IntoResponse {
     (StatusCode::ACCEPTED, Json(Stopping { status: "stopping" }))
 }
 
+/// How long `git --version` or `gh --version` may take before it counts as not answering.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long counting the worktrees' disk usage may take; the figure is a lower bound then.
+const DISK_USAGE_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct SystemInfo {
+    /// viban's data directory: its database, worktrees, logs and settings.
+    pub home: PathBuf,
+    /// Where the tasks' worktrees are made (`<home>/worktrees/<board>/<task>`).
+    pub worktrees: PathBuf,
+    pub worktrees_disk: DiskUsage,
+    pub git: ExternalTool,
+    pub gh: ExternalTool,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct DiskUsage {
+    /// Bytes on disk under the folder (the files' allocated blocks where the system says).
+    pub bytes: u64,
+    /// The count ran out of time: the folder uses at least `bytes`.
+    pub partial: bool,
+}
+
+/// A program viban runs on the user's behalf, found or not.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ExternalTool {
+    pub found: bool,
+    pub path: Option<PathBuf>,
+    /// The first line of `<program> --version`; none when it did not answer in time.
+    pub version: Option<String>,
+    pub install_hint: &'static str,
+}
+
+const GIT_HINT: &str = "Install git from https://git-scm.com/downloads (apt install git, brew install git, \
+     winget install Git.Git): viban makes each task's worktree with it";
+const GH_HINT: &str = "Install the GitHub CLI from https://cli.github.com (apt install gh, brew install gh, \
+     winget install GitHub.cli), then run `gh auth login`: pull requests are opened with it";
+
+/// `GET /api/system`: the two programs are asked for their versions and the worktrees
+/// are measured at the same time, each within its time limit.
+pub async fn system(State(state): State<AppState>) -> Json<SystemInfo> {
+    let worktrees = state.home.worktrees_dir();
+    let (git, gh, worktrees_disk) = tokio::join!(
+        external_tool("git", GIT_HINT),
+        external_tool("gh", GH_HINT),
+        disk_usage(worktrees.clone(), DISK_USAGE_TIMEOUT),
+    );
+    Json(SystemInfo { home: state.home.root().to_path_buf(), worktrees, worktrees_disk, git, gh })
+}
+
+/// `name` as found on PATH (or in the usual install folders), with its version.
+async fn external_tool(name: &'static str, install_hint: &'static str) -> ExternalTool {
+    let lookup = tokio::task::spawn_blocking(move || process::find_program(name));
+    let Some(path) = lookup.await.ok().flatten() else {
+        return ExternalTool { found: false, path: None, version: None, install_hint };
+    };
+    let version = version_of(&path, VERSION_TIMEOUT).await;
+    ExternalTool { found: true, path: Some(path), version, install_hint }
+}
+
+/// The first non-empty line `<program> --version` prints, if it answers within `timeout`.
+async fn version_of(program: &Path, timeout: Duration) -> Option<String> {
+    let mut command = tokio::process::Command::from(process::command(program, process::Privilege::Inherit));
+    command.arg("--version").kill_on_drop(true);
+    let output = tokio::time::timeout(timeout, command.output()).await.ok()?.ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines().map(str::trim).find(|line| !line.is_empty()).map(String::from)
+}
+
+/// The disk used under `root`, counted off the async runtime and for at most `limit`.
+async fn disk_usage(root: PathBuf, limit: Duration) -> DiskUsage {
+    let deadline = Instant::now() + limit;
+    tokio::task::spawn_blocking(move || count_disk_usage(&root, deadline))
+        .await
+        .unwrap_or(DiskUsage { bytes: 0, partial: true })
+}
+
+/// Walks `root` without following symbolic links, until done or `deadline`.
+fn count_disk_usage(root: &Path, deadline: Instant) -> DiskUsage {
+    let mut usage = DiskUsage { bytes: 0, partial: false };
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        for entry in entries.flatten() {
+            if Instant::now() >= deadline {
+                usage.partial = true;
+                return usage;
+            }
+            let Ok(metadata) = entry.metadata() else { continue };
+            usage.bytes = usage.bytes.saturating_add(allocated(&metadata));
+            if metadata.is_dir() {
+                folders.push(entry.path());
+            }
+        }
+    }
+    usage
+}
+
+#[cfg(unix)]
+fn allocated(metadata: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    metadata.blocks().saturating_mul(512)
+}
+
+#[cfg(not(unix))]
+fn allocated(metadata: &std::fs::Metadata) -> u64 {
+    metadata.len()
+}
+
 /// Any `/api` path without a route.
 pub async fn unknown_route(OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::not_found(format!("no API route {}", uri.path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_usage_counts_nested_files_and_stops_at_its_deadline() {
+        let root = tempfile::tempdir().expect("a temp dir");
+        let nested = root.path().join("board").join("task");
+        std::fs::create_dir_all(&nested).expect("create folders");
+        std::fs::write(nested.join("big"), vec![1u8; 256 * 1024]).expect("write a file");
+        let counted = count_disk_usage(root.path(), Instant::now() + Duration::from_secs(10));
+        assert!(!counted.partial);
+        assert!(counted.bytes >= 256 * 1024, "{}", counted.bytes);
+        let late = count_disk_usage(root.path(), Instant::now());
+        assert!(late.partial);
+        let missing = count_disk_usage(&root.path().join("nothing"), Instant::now() + Duration::from_secs(1));
+        assert_eq!((missing.bytes, missing.partial), (0, false));
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_says_how_to_install_it() {
+        let tool = external_tool("viban-no-such-program", GH_HINT).await;
+        assert!(!tool.found);
+        assert_eq!(tool.version, None);
+        assert!(tool.install_hint.contains("cli.github.com"));
+    }
 }

@@ -3,7 +3,7 @@
 // the server's answer (or its event) decides the final order, so a conflicting move by
 // someone else wins over ours without a reload.
 import { SvelteMap } from "svelte/reactivity";
-import { api, messageOf, type Board, type Column, type ColumnHook, type Task, type Template } from "../lib/api";
+import { api, messageOf, type Board, type Column, type ColumnHook, type Hook, type Task, type Template } from "../lib/api";
 import { realtime, type StreamEvent } from "../lib/realtime.svelte";
 import { playSound } from "../lib/sound";
 
@@ -27,6 +27,9 @@ export class BoardStore {
   columns = $state.raw<Column[]>([]);
   columnHooks = $state.raw<ColumnHook[]>([]);
   templates = $state.raw<Template[]>([]);
+  /** The board's script and agent hooks, once `loadHooks` was called (the settings page). */
+  hooks = $state.raw<Hook[] | null>(null);
+  hooksError = $state<string | null>(null);
   tasks = new SvelteMap<string, Task>();
   pending = new SvelteMap<string, PendingMove>();
   loadError = $state<string | null>(null);
@@ -59,6 +62,7 @@ export class BoardStore {
   sortedColumns = $derived([...this.columns].sort(byPosition));
 
   private buffered: StreamEvent[] | null = null;
+  private hooksRequest = 0;
   private stop: (() => void) | null = null;
 
   constructor(readonly id: string) {}
@@ -93,9 +97,23 @@ export class BoardStore {
     } catch (error) {
       this.loadError = messageOf(error);
     }
+    if (this.hooks !== null) void this.loadHooks();
     const events = this.buffered ?? [];
     this.buffered = null;
     for (const event of events) this.apply(event);
+  }
+
+  /** Fetches the board's hooks; the latest request wins when several overlap. */
+  async loadHooks() {
+    const request = ++this.hooksRequest;
+    try {
+      const hooks = await api.hooks(this.id);
+      if (request !== this.hooksRequest) return;
+      this.hooks = hooks;
+      this.hooksError = null;
+    } catch (error) {
+      if (request === this.hooksRequest) this.hooksError = messageOf(error);
+    }
   }
 
   private apply({ kind, payload }: StreamEvent) {
@@ -150,6 +168,13 @@ export class BoardStore {
       }
       case "template.deleted":
         this.templates = this.templates.filter((template) => template.id !== data.id);
+        break;
+      case "hook.created":
+      case "hook.updated":
+      case "hook.deleted":
+        // A deleted hook's attachments went with it, without events of their own.
+        if (kind === "hook.deleted") this.columnHooks = this.columnHooks.filter((hook) => hook.hook_id !== data.id);
+        if (this.hooks !== null) void this.loadHooks();
         break;
       case "sound.played":
         playSound(typeof data.sound === "string" ? data.sound : "done");

@@ -36,6 +36,8 @@ export type AttachBody = Schemas["AttachBody"];
 export type UpdateAttachmentBody = Schemas["UpdateAttachmentBody"];
 export type LinkRepository = Schemas["LinkRepository"];
 export type BoardSummary = Schemas["BoardSummary"];
+export type SystemInfo = Schemas["SystemInfo"];
+export type ExternalTool = Schemas["ExternalTool"];
 
 /** A failed request: the server's problem+json, or what went wrong on the way. */
 export class ApiError extends Error {
@@ -97,6 +99,7 @@ const q = encodeURIComponent;
 
 export const api = {
   version: () => get<Version>("/version"),
+  system: () => get<SystemInfo>("/system"),
   health: () => get<Schemas["Health"]>("/health"),
   update: () => get<UpdateStatus>("/update"),
   checkUpdate: () => post<UpdateStatus>("/update/check"),
