@@ -557,3 +557,116 @@ fn a_hook_that_outlasts_several_lease_renewals_keeps_its_claim_and_completes() {
     assert_eq!(patient["status"], "completed", "{patient}");
     assert_eq!(patient["output"], "finished\n");
 }
+
+impl Setup {
+    /// Attaches `builtin` to the column with `role`, before its first hook if `first`.
+    fn attach_builtin(&self, role: &str, builtin: &str, first: bool) {
+        let column = self.column(role);
+        let mut body = json!({ "builtin": builtin });
+        if first {
+            let view = self.viban.get(&format!("/api/boards/{}", self.board_id)).json();
+            let hooks = view["column_hooks"].as_array().unwrap();
+            let mut here: Vec<&Value> =
+                hooks.iter().filter(|hook| hook["column_id"] == column.as_str()).collect();
+            here.sort_by_key(|hook| hook["position"].as_str().unwrap().to_string());
+            body["before"] = here[0]["id"].clone();
+        }
+        let attached = self.viban.send_json("POST", &format!("/api/columns/{column}/hooks"), &body);
+        assert_eq!(attached.status, 201, "{}", attached.text());
+    }
+}
+
+/// The working directory and the arguments of a logged call of the fake agent.
+fn call_parts(call: &str) -> (&str, &str) {
+    call.split_once('\t').unwrap()
+}
+
+#[test]
+fn refine_rewrites_the_description_keeping_the_original_and_the_agent_run_does_not_resume_it() {
+    let refine = fixtures().join("transcripts/claude-refine.jsonl");
+    let setup = Setup::with(&[("FAKE_TRANSCRIPT", refine.to_str().unwrap())], None);
+    setup.attach_builtin("todo", "builtin:refine", true);
+    let mut socket = setup.socket_on_board();
+    let task = setup.task(json!({ "title": "Greeting", "description": "say hi", "auto_start": true }));
+
+    setup.settles_in(&task, "review");
+    let record = setup.record(&task);
+    assert_eq!(record[0], ("Refine description".into(), "completed".into(), String::new()), "{record:?}");
+    let description = setup.state(&task)["description"].as_str().unwrap().to_string();
+    assert!(description.starts_with("## Objective\nGreet the user"), "{description}");
+    assert!(
+        description.contains("## Acceptance criteria\n- [ ] Running the program prints"),
+        "{description}"
+    );
+    assert!(description.ends_with("\n\n## Original request\n\nsay hi\n"), "{description}");
+    let updated = events_until(&mut socket, "sound.played")
+        .into_iter()
+        .filter(|e| e["kind"] == "task.updated")
+        .any(|e| e["payload"]["description"] == description.as_str());
+    assert!(updated, "the new description was published as task.updated");
+
+    let calls = setup.calls();
+    assert_eq!(calls.len(), 2, "one refine call, one agent run: {calls:?}");
+    let (refine_dir, refine_args) = call_parts(&calls[0]);
+    assert!(refine_args.contains("# Task: Greeting") && refine_args.contains("say hi"), "{refine_args}");
+    assert!(!refine_dir.contains("worktrees"), "no worktree yet: refine reads the repository, {refine_dir}");
+    assert!(
+        !refine_args.contains("--dangerously-skip-permissions") && !refine_args.contains("--permission-mode"),
+        "refine does not work unattended: {refine_args}"
+    );
+    let (run_dir, run_args) = call_parts(&calls[1]);
+    assert!(run_dir.contains("worktrees"), "{run_dir}");
+    assert!(!run_args.contains("--resume"), "the refine call is not the task's session: {run_args}");
+    assert!(run_args.contains("## Objective"), "the run works from the refined description: {run_args}");
+}
+
+#[test]
+fn refine_with_a_failing_agent_fails_the_hook_with_the_agents_words_and_keeps_the_description() {
+    let failing = fixtures().join("transcripts/claude-not-logged-in.jsonl");
+    let setup = Setup::with(&[("FAKE_TRANSCRIPT", failing.to_str().unwrap())], None);
+    setup.attach_builtin("done", "builtin:refine", false);
+    let task = setup.task(json!({ "title": "Vague", "description": "make it better" }));
+    setup.move_to(&task, &setup.column("done"));
+    setup.settles_in(&task, "done");
+
+    let refine =
+        setup.executions(&task).into_iter().find(|e| e["hook_name"] == "Refine description").unwrap();
+    assert_eq!(refine["status"], "failed", "{refine}");
+    let state = setup.state(&task);
+    assert_eq!(state["agent_status"], "error");
+    assert_eq!(
+        state["error"].as_str(),
+        Some("Refine description failed: Not logged in · Please run /login"),
+        "{state}"
+    );
+    assert_eq!(state["description"], "make it better");
+}
+
+#[test]
+fn moving_a_task_out_while_refine_runs_kills_the_agents_process_group() {
+    let setup = Setup::new();
+    setup.attach_builtin("done", "builtin:refine", false);
+    let task = setup.task(json!({ "title": "Hangs", "description": "MODE:hang" }));
+    setup.move_to(&task, &setup.column("done"));
+    let pid_file = setup.scratch.path().join("pids");
+    assert!(eventually(Duration::from_secs(30), || std::fs::read_to_string(&pid_file)
+        .is_ok_and(|pids| pids.lines().count() == 2)));
+    let pids: Vec<i32> = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .lines()
+        .map(|line| line.trim().parse().unwrap())
+        .collect();
+
+    setup.move_to(&task, &setup.column("review"));
+    assert!(
+        eventually(Duration::from_secs(15), || pids.iter().all(|pid| !alive(*pid))),
+        "the agent and what it started are gone"
+    );
+    let refine =
+        setup.executions(&task).into_iter().find(|e| e["hook_name"] == "Refine description").unwrap();
+    assert_eq!(
+        (refine["status"].as_str(), refine["reason"].as_str()),
+        (Some("cancelled"), Some("user_cancelled"))
+    );
+    assert_eq!(setup.state(&task)["description"], "MODE:hang");
+}

@@ -162,7 +162,20 @@ pub enum Outcome {
     Sound {
         sound: String,
     },
+    /// The task's description becomes `description` (`refine`), through the domain's
+    /// task edit in the transaction that records the step as completed — unless it is
+    /// no longer `was` (the user edited it meanwhile): then the step fails and the
+    /// description stays the user's. `output` is what the step printed.
+    Describe {
+        was: String,
+        description: String,
+        output: String,
+    },
 }
+
+/// Why a `refine` step's description was not applied.
+const EDITED_MEANWHILE: &str = "the description was edited while the agent refined it, so it was left as edited; the agent's text is \
+     this hook's output";
 
 /// Records the end of a claimed execution, if the claim still holds (rules 4–6), and
 /// returns the task to idle when its stay has nothing left to run. False when the claim
@@ -179,6 +192,10 @@ async fn finished_once(pool: &PgPool, claimed: &Claimed, outcome: &Outcome) -> R
         Outcome::Failed { error, output } => (Some(error.as_str()), output.as_str(), None),
         Outcome::Move { target } => (None, "", Some(target)),
         Outcome::Sound { .. } => (None, "", None),
+        Outcome::Describe { was, output, .. } if *was != task.description => {
+            (Some(EDITED_MEANWHILE), output.as_str(), None)
+        }
+        Outcome::Describe { output, .. } => (None, output.as_str(), None),
     };
     let Some(execution) = executions::finish(&mut tx, claimed.id, claimed.fence, failed, output).await?
     else {
@@ -196,6 +213,12 @@ async fn finished_once(pool: &PgPool, claimed: &Claimed, outcome: &Outcome) -> R
         executions::mark_executed_once(&mut tx, claimed.task_id, attachment).await?;
     }
     let mut task = task;
+    if failed.is_none()
+        && let Outcome::Describe { description, .. } = outcome
+    {
+        let edit = super::tasks::TaskEdit { description: Some(description.clone()), ..Default::default() };
+        task = super::tasks::edit(&mut tx, task.id, edit).await?;
+    }
     if let Some(error) = failed
         && !claimed.transparent
     {

@@ -132,6 +132,15 @@ pub async fn list(
 }
 
 pub async fn update(pool: &PgPool, id: Uuid, edit: TaskEdit) -> Result<Task> {
+    let mut tx = pool.begin().await?;
+    let task = self::edit(&mut tx, id, edit).await?;
+    tx.commit().await?;
+    Ok(task)
+}
+
+/// Edits a task in the caller's transaction (a user's patch, a `refine` hook's new
+/// description), publishing `task.updated`.
+pub(crate) async fn edit(connection: &mut PgConnection, id: Uuid, edit: TaskEdit) -> Result<Task> {
     let changes = TaskChanges {
         title: optional_text("title", edit.title, TITLE_MAX)?,
         description: edit.description.map(|text| bounded_text("description", &text, TEXT_MAX)).transpose()?,
@@ -139,14 +148,13 @@ pub async fn update(pool: &PgPool, id: Uuid, edit: TaskEdit) -> Result<Task> {
         agent: nullable_text("agent", edit.agent, NAME_MAX)?,
         base_branch: nullable_text("base_branch", edit.base_branch, NAME_MAX)?,
     };
-    let mut tx = pool.begin().await?;
-    let mut task = rows::update(&mut tx, id, changes).await?.ok_or_else(|| Error::not_found("task", id))?;
+    let mut task =
+        rows::update(connection, id, changes).await?.ok_or_else(|| Error::not_found("task", id))?;
     if let Some(blockers) = &edit.blocked_by {
-        super::pipeline::set_blockers(&mut tx, &task, blockers).await?;
-        task = existing(&mut tx, id).await?;
+        super::pipeline::set_blockers(connection, &task, blockers).await?;
+        task = existing(connection, id).await?;
     }
-    rows::publish(&mut tx, &task, EventKind::TaskUpdated).await?;
-    tx.commit().await?;
+    rows::publish(connection, &task, EventKind::TaskUpdated).await?;
     Ok(task)
 }
 
