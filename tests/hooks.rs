@@ -670,3 +670,39 @@ fn moving_a_task_out_while_refine_runs_kills_the_agents_process_group() {
     );
     assert_eq!(setup.state(&task)["description"], "MODE:hang");
 }
+
+#[test]
+fn rule_11_a_board_subscriber_sees_every_hook_transition_which_leaves_the_board_view_cached() {
+    let setup = Setup::new();
+    let done = setup.column("done");
+    // Transparent: the task's card shows nothing of it, so the board view does not change.
+    setup.hook(&done, "check", "sleep 0.5; echo checked", true);
+    let task = setup.task(json!({ "title": "Watched" }));
+    // The first run makes the task's worktree, which the card shows; the second does not.
+    setup.move_to(&task, &done);
+    setup.settles_in(&task, "done");
+    setup.move_to(&task, &setup.column("todo"));
+    let mut socket = setup.socket_on_board();
+    setup.move_to(&task, &done);
+    let path = format!("/api/boards/{}", setup.board_id);
+    let auth = format!("Bearer {}", setup.viban.token());
+    let etag = setup
+        .viban
+        .request("GET", &path, &[("Authorization", &auth)], b"")
+        .header("etag")
+        .unwrap()
+        .to_string();
+
+    let mut statuses = Vec::new();
+    while statuses.last().map(String::as_str) != Some("completed") {
+        let event = socket.next();
+        if event["kind"] == "hook_execution.updated" && event["payload"]["task_id"] == task.as_str() {
+            assert_eq!(event["stream"], format!("board:{}", setup.board_id));
+            statuses.push(event["payload"]["status"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(statuses, ["pending", "running", "completed"]);
+    setup.settles_in(&task, "done");
+    let again = setup.viban.request("GET", &path, &[("Authorization", &auth), ("If-None-Match", &etag)], b"");
+    assert_eq!(again.status, 304, "a hook's progress is not a change of the board view");
+}

@@ -129,12 +129,13 @@ pub async fn create(pool: &PgPool, request: BoardRequest) -> Result<BoardView> {
 }
 
 /// The board's view as JSON (and gzipped), from the cache while the board is unchanged:
-/// every change to what a view shows publishes on the board's stream, so its sequence
-/// is the view's version.
+/// every change to what a view shows publishes on the board's stream, so the sequence
+/// of the last such event ([`events::view_seq`]) is the view's version. Events that
+/// change nothing in it (a hook's progress, a sound) leave the cached view valid.
 pub async fn view(pool: &PgPool, cache: &ViewCache, id: Uuid) -> Result<CachedView> {
     let seq = {
         let mut connection = pool.acquire().await?;
-        events::last_seq(&mut connection, &board_stream(id)).await?
+        events::view_seq(&mut connection, &board_stream(id)).await?
     };
     if let Some(cached) = cache.get(id, seq) {
         return Ok(cached);
@@ -149,12 +150,12 @@ pub async fn view(pool: &PgPool, cache: &ViewCache, id: Uuid) -> Result<CachedVi
     Ok(cache.put(id, seq, json))
 }
 
-/// One consistent snapshot of a board and its version (the board stream's sequence),
+/// One consistent snapshot of a board and its version ([`events::view_seq`]),
 /// read in a single repeatable-read transaction.
 async fn snapshot(pool: &PgPool, id: Uuid) -> Result<(i64, BoardView)> {
     let mut tx = pool.begin().await?;
     rows::read_only_snapshot(&mut tx).await?;
-    let seq = events::last_seq(&mut tx, &board_stream(id)).await?;
+    let seq = events::view_seq(&mut tx, &board_stream(id)).await?;
     let board = existing(&mut tx, id).await?;
     let view = BoardView {
         columns: rows::columns(&mut tx, id).await?,

@@ -192,7 +192,8 @@ async fn move_task_once(pool: &PgPool, id: Uuid, destination: Destination) -> Re
 
 /// The one way a task changes column, inside the caller's transaction: the stay in the
 /// old column ends (its hook executions are recorded as cancelled), the task takes
-/// `position` in `column_id` with a new stay, and `task.moved` is published.
+/// `position` in `column_id` with a new stay, `task.moved` is published, and then the
+/// new column's hooks are queued (so a board's subscribers see the move first).
 pub(crate) async fn enter_column(
     connection: &mut PgConnection,
     task: &Task,
@@ -201,9 +202,9 @@ pub(crate) async fn enter_column(
 ) -> Result<Task> {
     executions::cancel_stay(connection, task.id).await?;
     let moved = rows::place(connection, task.id, column_id, position).await?;
-    super::pipeline::queue_on_entry(connection, &moved).await?;
     let payload = json!({ "task": moved, "from_column_id": task.column_id, "column_changed": true });
     rows::publish_payload(connection, &moved, EventKind::TaskMoved, &payload).await?;
+    super::pipeline::queue_on_entry(connection, &moved).await?;
     Ok(moved)
 }
 

@@ -265,8 +265,12 @@ impl Engine {
                         warn!(%task_id, "hooks: queued messages could not be handed on: {error}");
                     }
                     // A task's status changing (`task.updated`, the most frequent board
-                    // event) makes no hook runnable; moves, new tasks and column changes can.
-                    if event.stream.starts_with("board:") && event.kind != EventKind::TaskUpdated.as_str() {
+                    // event) and a hook starting make no hook runnable; moves, new tasks,
+                    // column changes, hooks queued again and hooks ending can.
+                    let makes_nothing_runnable = event.kind == EventKind::TaskUpdated.as_str()
+                        || (event.kind == EventKind::HookExecutionUpdated.as_str()
+                            && event.payload["status"] == "running");
+                    if event.stream.starts_with("board:") && !makes_nothing_runnable {
                         self.wake();
                     }
                 }
