@@ -706,3 +706,62 @@ fn rule_11_a_board_subscriber_sees_every_hook_transition_which_leaves_the_board_
     let again = setup.viban.request("GET", &path, &[("Authorization", &auth), ("If-None-Match", &etag)], b"");
     assert_eq!(again.status, 304, "a hook's progress is not a change of the board view");
 }
+
+#[test]
+fn worktrees_are_added_and_removed_in_turn_with_other_processes_even_in_a_linked_worktree() {
+    let home = temp_home();
+    let scratch = tempfile::tempdir().unwrap();
+    let main = tempfile::tempdir().unwrap();
+    repository(main.path());
+    // The board's repository is itself a linked worktree: its `.git` is a file.
+    let checkout = scratch.path().join("checkout");
+    common::git(main.path(), &["worktree", "add", "--quiet", "-b", "side", checkout.to_str().unwrap()]);
+    assert!(checkout.join(".git").is_file());
+    let viban = start_viban(home.path(), scratch.path(), &[], None);
+    let board_id = board_on(&viban, &checkout, json!({}));
+    let board = viban.get(&format!("/api/boards/{board_id}")).json();
+    let done = board["columns"].as_array().unwrap().iter().find(|c| c["role"] == "done").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hook = viban.send_json(
+        "POST",
+        &format!("/api/boards/{board_id}/hooks"),
+        &json!({ "name": "check", "kind": "script", "command": "true" }),
+    );
+    viban.send_json("POST", &format!("/api/columns/{done}/hooks"), &json!({ "hook_id": hook.json()["id"] }));
+    let task =
+        viban.send_json("POST", &format!("/api/boards/{board_id}/tasks"), &json!({ "title": "Turns" }));
+    let task = task.json()["id"].as_str().unwrap().to_string();
+
+    // Another process holds the lock in the common git directory.
+    let lock_path = main.path().join(".git/viban-worktrees.lock");
+    let other = std::fs::File::create(&lock_path).unwrap();
+    other.lock().unwrap();
+    viban.send_json("POST", &format!("/api/tasks/{task}/move"), &json!({ "column_id": done }));
+    std::thread::sleep(Duration::from_millis(1500));
+    let state = viban.get(&format!("/api/tasks/{task}")).json();
+    assert!(state["worktree_path"].is_null(), "no worktree is added while another process holds the lock");
+    drop(other);
+    let made = eventually(Duration::from_secs(30), || {
+        viban.get(&format!("/api/tasks/{task}")).json()["worktree_path"].as_str().is_some()
+    });
+    assert!(made, "{}", viban.output());
+    let worktree =
+        viban.get(&format!("/api/tasks/{task}")).json()["worktree_path"].as_str().unwrap().to_string();
+    assert!(eventually(Duration::from_secs(30), || {
+        viban.get(&format!("/api/tasks/{task}/hook-executions")).json()[0]["status"] == "completed"
+    }));
+
+    let other = std::fs::File::create(&lock_path).unwrap();
+    other.lock().unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        drop(other);
+    });
+    let asked = std::time::Instant::now();
+    assert_eq!(viban.delete(&format!("/api/tasks/{task}")).status, 204);
+    assert!(asked.elapsed() >= Duration::from_millis(1200), "the removal waited for the lock");
+    release.join().unwrap();
+    assert!(!Path::new(&worktree).exists(), "the clean worktree was removed");
+}
