@@ -765,3 +765,25 @@ fn worktrees_are_added_and_removed_in_turn_with_other_processes_even_in_a_linked
     release.join().unwrap();
     assert!(!Path::new(&worktree).exists(), "the clean worktree was removed");
 }
+
+#[test]
+fn a_hook_a_dead_viban_left_running_is_retaken_and_its_task_no_longer_says_it_runs() {
+    let setup = Setup::new();
+    let task = setup.task(json!({ "title": "Orphaned" }));
+    // What a viban that died mid-hook leaves: a claim whose lease ran out, and the card.
+    setup.viban.sql().execute(&format!(
+        "INSERT INTO hook_executions (board_id, task_id, column_id, column_stay, hook_name, position,
+                                      transparent, status, claimed_by, lease_until, started_at, step)
+         SELECT board_id, id, column_id, column_stay, 'slow', 'V', false, 'running', 'gone',
+                now() - interval '1 minute', now() - interval '2 minutes', '{{\"kind\": \"run-agent\"}}'
+         FROM tasks WHERE id = '{task}';
+         UPDATE tasks SET agent_status = 'running', status_message = 'Running slow' WHERE id = '{task}';"
+    ));
+    let retaken = eventually(Duration::from_secs(30), || {
+        let state = setup.state(&task);
+        setup.record(&task) == [("slow".to_string(), "cancelled".to_string(), "server_restart".to_string())]
+            && state["agent_status"] == "idle"
+            && state["status_message"].is_null()
+    });
+    assert!(retaken, "{:?} {}", setup.record(&task), setup.state(&task));
+}

@@ -248,6 +248,32 @@ async fn finished_once(pool: &PgPool, claimed: &Claimed, outcome: &Outcome) -> R
     Ok(true)
 }
 
+/// Rule 8: the executions `instance` left running — or, with `expired`, any whose lease
+/// ran out (an instance that died) — are recorded `cancelled/server_restart`, and their
+/// tasks settle (the next hook runs, or the card stops saying a hook runs). Returns how
+/// many there were.
+pub async fn abandoned(pool: &PgPool, instance: &str, expired: bool) -> Result<usize> {
+    crate::db::retrying(|| abandoned_once(pool, instance, expired)).await
+}
+
+async fn abandoned_once(pool: &PgPool, instance: &str, expired: bool) -> Result<usize> {
+    let mut tx = pool.begin().await?;
+    let abandoned = executions::abandon(&mut tx, instance, expired).await?;
+    for execution in &abandoned {
+        executions::publish(&mut tx, execution).await?;
+    }
+    let mut tasks: Vec<Uuid> = abandoned.iter().map(|execution| execution.task_id).collect();
+    tasks.sort_unstable();
+    tasks.dedup();
+    for task_id in tasks {
+        if let Some(task) = task_rows::lock(&mut tx, task_id).await? {
+            settle(&mut tx, &task).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(abandoned.len())
+}
+
 /// Rule 4's end: a task whose stay has nothing left pending or running is idle again,
 /// unless it is in error or its agent still works — or, if chat messages came in after
 /// its agent's last run, it enters the `in_progress` column again for them (rule 9).

@@ -69,7 +69,7 @@ impl Engine {
         hub: &Hub,
         instance: String,
         background: &Background,
-    ) -> Result<Self, sqlx::Error> {
+    ) -> Result<Self, crate::board::Error> {
         recover(&pool, &instance, false).await?;
         let engine = Self(Arc::new(Inner {
             pool,
@@ -283,18 +283,11 @@ impl Engine {
     }
 }
 
-/// Rule 8: executions `instance` left running — or, with `expired`, any whose lease
-/// ran out — are recorded `cancelled/server_restart` and published; the tasks' next
-/// hooks then run. Returns how many there were.
-async fn recover(pool: &PgPool, instance: &str, expired: bool) -> Result<usize, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let abandoned = executions::abandon(&mut tx, instance, expired).await?;
-    for execution in &abandoned {
-        executions::publish(&mut tx, execution).await?;
+/// Rule 8, through [`pipeline::abandoned`]: logs what was recovered.
+async fn recover(pool: &PgPool, instance: &str, expired: bool) -> crate::board::Result<usize> {
+    let abandoned = pipeline::abandoned(pool, instance, expired).await?;
+    if abandoned > 0 {
+        warn!("hooks: {abandoned} hook(s) were cut off by a stop of viban and recorded as such");
     }
-    tx.commit().await?;
-    if !abandoned.is_empty() {
-        warn!("hooks: {} hook(s) were cut off by a stop of viban and recorded as such", abandoned.len());
-    }
-    Ok(abandoned.len())
+    Ok(abandoned)
 }
