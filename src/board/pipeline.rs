@@ -11,13 +11,13 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::limits::TEXT_MAX;
 use super::{Error, Result, required_text};
 use crate::db::boards::ColumnRole;
 use crate::db::events::EventKind;
 use crate::db::executions::{self, Claimed, HookExecution, NewExecution};
 use crate::db::tasks::{self as task_rows, AgentStatus, Place, Task};
 use crate::hooks::{Step, Target};
+use crate::limits::TEXT_MAX;
 
 /// How an attachment is recorded when a task enters its column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

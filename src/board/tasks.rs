@@ -12,13 +12,14 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::limits::{ACTIVITY_PAGE_DEFAULT, ACTIVITY_PAGE_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX};
 use super::{Error, Result, bounded_text, nullable_text, optional_text, required_text};
 use crate::agents::run::Runner;
 use crate::db::activity::{self, ActivityEntry};
 use crate::db::events::EventKind;
 use crate::db::executions;
-use crate::db::tasks::{self as rows, NewTask, Place, Task, TaskChanges, TaskFilter};
+pub use crate::db::tasks::TaskEdit;
+use crate::db::tasks::{self as rows, NewTask, Place, Task, TaskFilter};
+use crate::limits::{ACTIVITY_PAGE_DEFAULT, ACTIVITY_PAGE_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX};
 
 /// A new task as asked for (the body of `POST /api/boards/{id}/tasks`), checked here.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -40,24 +41,6 @@ pub struct TaskRequest {
     /// Tasks of the board that must be done before this one's agent starts.
     #[serde(default)]
     pub blocked_by: Vec<Uuid>,
-}
-
-/// A patch of a task: absent fields stay; `agent` and `base_branch` may be set to null.
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "UpdateTask")]
-pub struct TaskEdit {
-    #[schemars(length(min = 1, max = TITLE_MAX), regex(pattern = r"\S"))]
-    pub title: Option<String>,
-    #[schemars(length(max = TEXT_MAX))]
-    pub description: Option<String>,
-    pub auto_start: Option<bool>,
-    #[serde(default, deserialize_with = "super::present")]
-    pub agent: Option<Option<String>>,
-    #[serde(default, deserialize_with = "super::present")]
-    pub base_branch: Option<Option<String>>,
-    /// Replaces the tasks that must be done before this one's agent starts.
-    pub blocked_by: Option<Vec<Uuid>>,
 }
 
 /// Where a moved task goes: a column (default: its own) and, optionally, the
@@ -141,12 +124,13 @@ pub async fn update(pool: &PgPool, id: Uuid, edit: TaskEdit) -> Result<Task> {
 /// Edits a task in the caller's transaction (a user's patch, a `refine` hook's new
 /// description), publishing `task.updated`.
 pub(crate) async fn edit(connection: &mut PgConnection, id: Uuid, edit: TaskEdit) -> Result<Task> {
-    let changes = TaskChanges {
+    let changes = TaskEdit {
         title: optional_text("title", edit.title, TITLE_MAX)?,
         description: edit.description.map(|text| bounded_text("description", &text, TEXT_MAX)).transpose()?,
         auto_start: edit.auto_start,
         agent: nullable_text("agent", edit.agent, NAME_MAX)?,
         base_branch: nullable_text("base_branch", edit.base_branch, NAME_MAX)?,
+        blocked_by: None,
     };
     let mut task =
         rows::update(connection, id, changes).await?.ok_or_else(|| Error::not_found("task", id))?;

@@ -158,22 +158,24 @@ pub async fn by_id(connection: &mut PgConnection, id: i64) -> Result<Option<Even
 
 /// The stream's latest sequence number (0 if nothing happened on it yet).
 pub async fn last_seq(connection: &mut PgConnection, stream: &str) -> Result<i64, sqlx::Error> {
-    let seq: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM event_streams WHERE stream = $1")
-        .bind(stream)
-        .fetch_optional(connection)
-        .await?;
-    Ok(seq.unwrap_or(0))
+    Ok(sequences(connection, stream).await?.0)
 }
 
 /// The sequence of the last event on `stream` that changed a board view
 /// ([`EventKind::changes_board_view`]): the version of board `stream`'s view (0 if
 /// nothing happened on it yet).
 pub async fn view_seq(connection: &mut PgConnection, stream: &str) -> Result<i64, sqlx::Error> {
-    let seq: Option<i64> = sqlx::query_scalar("SELECT view_seq FROM event_streams WHERE stream = $1")
-        .bind(stream)
-        .fetch_optional(connection)
-        .await?;
-    Ok(seq.unwrap_or(0))
+    Ok(sequences(connection, stream).await?.1)
+}
+
+/// The stream's `last_seq` and `view_seq` (0 and 0 if nothing happened on it yet).
+async fn sequences(connection: &mut PgConnection, stream: &str) -> Result<(i64, i64), sqlx::Error> {
+    let seqs: Option<(i64, i64)> =
+        sqlx::query_as("SELECT last_seq, view_seq FROM event_streams WHERE stream = $1")
+            .bind(stream)
+            .fetch_optional(connection)
+            .await?;
+    Ok(seqs.unwrap_or_default())
 }
 
 /// Events of `stream` after `after`, or `None` if some of them were already pruned

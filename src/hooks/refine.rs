@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use super::steps::Context;
 use crate::agents::ask::Answer;
-use crate::board::limits::TEXT_MAX;
 use crate::board::pipeline::Outcome;
 use crate::db::tasks::Task;
+use crate::limits::TEXT_MAX;
 
 /// The heading the original request is kept under, at the end of the new description.
 pub const ORIGINAL_HEADING: &str = "## Original request";
