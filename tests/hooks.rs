@@ -295,13 +295,7 @@ fn rule_7_moving_a_task_out_mid_script_kills_its_process_group_and_records_user_
     setup.hook(&done, "later", "true", false);
     let task = setup.task(json!({ "title": "Interrupted" }));
     setup.move_to(&task, &done);
-    assert!(eventually(Duration::from_secs(30), || std::fs::read_to_string(&pid_file)
-        .is_ok_and(|pids| pids.lines().count() == 2)));
-    let pids: Vec<i32> = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .lines()
-        .map(|line| line.trim().parse().unwrap())
-        .collect();
+    let pids = two_pids(&pid_file);
 
     setup.move_to(&task, &setup.column("review"));
     assert!(
@@ -523,6 +517,16 @@ fn a_failed_hook_is_retried_and_a_pending_one_cancelled_through_the_api() {
     assert_eq!(unknown.status, 404);
 }
 
+/// The two process ids a script or the fake agent writes to `file` (itself and the
+/// child that ignores TERM), once both are there.
+fn two_pids(file: &Path) -> Vec<i32> {
+    let written = eventually(Duration::from_secs(30), || {
+        std::fs::read_to_string(file).is_ok_and(|pids| pids.lines().count() == 2)
+    });
+    assert!(written, "{} never held two pids", file.display());
+    std::fs::read_to_string(file).unwrap().lines().map(|line| line.trim().parse().unwrap()).collect()
+}
+
 fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
@@ -649,13 +653,7 @@ fn moving_a_task_out_while_refine_runs_kills_the_agents_process_group() {
     let task = setup.task(json!({ "title": "Hangs", "description": "MODE:hang" }));
     setup.move_to(&task, &setup.column("done"));
     let pid_file = setup.scratch.path().join("pids");
-    assert!(eventually(Duration::from_secs(30), || std::fs::read_to_string(&pid_file)
-        .is_ok_and(|pids| pids.lines().count() == 2)));
-    let pids: Vec<i32> = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .lines()
-        .map(|line| line.trim().parse().unwrap())
-        .collect();
+    let pids = two_pids(&pid_file);
 
     setup.move_to(&task, &setup.column("review"));
     assert!(
