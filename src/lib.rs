@@ -24,6 +24,7 @@ pub mod git;
 pub mod home;
 pub mod hooks;
 pub mod instance;
+pub mod limits;
 pub mod logging;
 pub mod position;
 pub mod postgres;

@@ -17,15 +17,7 @@ const KEEP_FILES: usize = 14;
 
 /// Logs to stderr only: for commands other than the server.
 pub fn init_stderr() {
-    let _ = tracing_subscriber::registry()
-        .with(filter())
-        .with(
-            fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::stderr().is_terminal())
-                .with_target(false),
-        )
-        .try_init();
+    let _ = tracing_subscriber::registry().with(filter()).with(stderr_layer()).try_init();
 }
 
 /// Logs to stderr and to `logs_dir/viban.log.<date>`. Keep the guard alive: dropping
@@ -47,17 +39,16 @@ pub fn init_server(logs_dir: &Path) -> Option<WorkerGuard> {
             (None, None)
         }
     };
-    let _ = tracing_subscriber::registry()
-        .with(filter())
-        .with(
-            fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::stderr().is_terminal())
-                .with_target(false),
-        )
-        .with(file_layer)
-        .try_init();
+    let _ = tracing_subscriber::registry().with(filter()).with(stderr_layer()).with(file_layer).try_init();
     guard
+}
+
+/// Human-readable lines on stderr, coloured on a terminal.
+fn stderr_layer<S>() -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).with_target(false)
 }
 
 fn filter() -> EnvFilter {

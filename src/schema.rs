@@ -1,5 +1,5 @@
-//! JSON Schema helpers shared by every type the API shows, wherever it is defined
-//! (`db`, `board`, `agents`), so that none of those has to import `api`.
+//! JSON Schema and serde helpers shared by every type the API shows or reads, wherever
+//! it is defined (`db`, `board`, `agents`), so that none of those has to import `api`.
 
 use std::borrow::Cow;
 
@@ -22,4 +22,14 @@ impl JsonSchema for Timestamp {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({ "type": "string", "format": "date-time" })
     }
+}
+
+/// For `#[serde(default, deserialize_with = "present")]` on an `Option<Option<T>>`
+/// patch field: absent → `None` (leave it), `null` → `Some(None)` (clear it).
+pub(crate) fn present<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
 }

@@ -1,7 +1,8 @@
 //! Per-task git worktrees (A3): `<home>/worktrees/<board>/<task>` on the branch
 //! `viban/<short-id>-<slug>`, made from the task's base branch with the user's own
-//! `git`. Creations on one repository are serialized (concurrent `git worktree add`s
-//! race on the repository's lock files); different repositories proceed in parallel.
+//! `git`. Creations and removals on one repository are serialized, within this process
+//! and across the processes on it (concurrent `git worktree add`s race on the
+//! repository's lock files); different repositories proceed in parallel.
 //!
 //! viban only ever removes its own worktrees and `viban/` branches, and never loses
 //! work doing it: a dirty worktree or an unmerged branch is kept and said so.
@@ -85,19 +86,7 @@ impl Worktrees {
     ) -> Result<Worktree, WorktreeError> {
         let lock = self.lock_for(repository);
         let _serialized = lock.lock().await;
-        // Other viban instances on this repository (a team server) add worktrees too;
-        // git's own bookkeeping under .git/worktrees is not safe against two `worktree
-        // add` at once, so the processes take turns on a lock file beside it.
-        let lock_path = repository.join(".git").join("viban-worktrees.lock");
-        let _across_processes = tokio::task::spawn_blocking(move || {
-            let file =
-                std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).ok()?;
-            file.lock().ok()?;
-            Some(file)
-        })
-        .await
-        .ok()
-        .flatten();
+        let _across_processes = lock_across_processes(repository).await;
         let worktree = Worktree { path: path.to_path_buf(), branch: branch.to_string() };
         if path.join(".git").exists() {
             return Ok(worktree);
@@ -146,6 +135,7 @@ impl Worktrees {
         }
         let lock = self.lock_for(repository);
         let _serialized = lock.lock().await;
+        let _across_processes = lock_across_processes(repository).await;
         if worktree.path.exists() {
             let status =
                 git::run(&worktree.path, &["status", "--porcelain", "--untracked-files=all"], LOCAL).await?;
@@ -167,6 +157,38 @@ impl Worktrees {
             Err(GitError::Failed { stderr, .. }) if stderr.contains("not found") => Ok(Removal::Removed),
             Err(GitError::Failed { .. }) => Ok(Removal::KeptBranch),
             Err(other) => Err(other.into()),
+        }
+    }
+}
+
+/// The lock file other viban processes on this repository (a team server) take turns
+/// on: git's own bookkeeping under `.git/worktrees` is not safe against two `worktree
+/// add`/`remove`/`prune` at once. It lies in the repository's common git directory —
+/// `.git` itself, or what a `.git` file points to when the repository is a linked
+/// worktree or a submodule. Held until the returned file is dropped; `None` (and a
+/// warning) when it cannot be taken, and viban goes on without it.
+async fn lock_across_processes(repository: &Path) -> Option<std::fs::File> {
+    let common = match git::run(repository, &["rev-parse", "--git-common-dir"], LOCAL).await {
+        Ok(common) => repository.join(common.trim()),
+        Err(error) => {
+            tracing::warn!("worktree: {} has no git directory to lock: {error}", repository.display());
+            return None;
+        }
+    };
+    let lock_path = common.join("viban-worktrees.lock");
+    let taken = tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(std::io::Error::other)
+    .flatten();
+    match taken {
+        Ok(file) => Some(file),
+        Err(error) => {
+            tracing::warn!("worktree: could not lock {}: {error}", common.display());
+            None
         }
     }
 }

@@ -295,13 +295,7 @@ fn rule_7_moving_a_task_out_mid_script_kills_its_process_group_and_records_user_
     setup.hook(&done, "later", "true", false);
     let task = setup.task(json!({ "title": "Interrupted" }));
     setup.move_to(&task, &done);
-    assert!(eventually(Duration::from_secs(30), || std::fs::read_to_string(&pid_file)
-        .is_ok_and(|pids| pids.lines().count() == 2)));
-    let pids: Vec<i32> = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .lines()
-        .map(|line| line.trim().parse().unwrap())
-        .collect();
+    let pids = two_pids(&pid_file);
 
     setup.move_to(&task, &setup.column("review"));
     assert!(
@@ -523,6 +517,16 @@ fn a_failed_hook_is_retried_and_a_pending_one_cancelled_through_the_api() {
     assert_eq!(unknown.status, 404);
 }
 
+/// The two process ids a script or the fake agent writes to `file` (itself and the
+/// child that ignores TERM), once both are there.
+fn two_pids(file: &Path) -> Vec<i32> {
+    let written = eventually(Duration::from_secs(30), || {
+        std::fs::read_to_string(file).is_ok_and(|pids| pids.lines().count() == 2)
+    });
+    assert!(written, "{} never held two pids", file.display());
+    std::fs::read_to_string(file).unwrap().lines().map(|line| line.trim().parse().unwrap()).collect()
+}
+
 fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
@@ -556,4 +560,228 @@ fn a_hook_that_outlasts_several_lease_renewals_keeps_its_claim_and_completes() {
     let patient = setup.executions(&task).into_iter().find(|e| e["hook_name"] == "patient").unwrap();
     assert_eq!(patient["status"], "completed", "{patient}");
     assert_eq!(patient["output"], "finished\n");
+}
+
+impl Setup {
+    /// Attaches `builtin` to the column with `role`, before its first hook if `first`.
+    fn attach_builtin(&self, role: &str, builtin: &str, first: bool) {
+        let column = self.column(role);
+        let mut body = json!({ "builtin": builtin });
+        if first {
+            let view = self.viban.get(&format!("/api/boards/{}", self.board_id)).json();
+            let hooks = view["column_hooks"].as_array().unwrap();
+            let mut here: Vec<&Value> =
+                hooks.iter().filter(|hook| hook["column_id"] == column.as_str()).collect();
+            here.sort_by_key(|hook| hook["position"].as_str().unwrap().to_string());
+            body["before"] = here[0]["id"].clone();
+        }
+        let attached = self.viban.send_json("POST", &format!("/api/columns/{column}/hooks"), &body);
+        assert_eq!(attached.status, 201, "{}", attached.text());
+    }
+}
+
+/// The working directory and the arguments of a logged call of the fake agent.
+fn call_parts(call: &str) -> (&str, &str) {
+    call.split_once('\t').unwrap()
+}
+
+#[test]
+fn refine_rewrites_the_description_keeping_the_original_and_the_agent_run_does_not_resume_it() {
+    let refine = fixtures().join("transcripts/claude-refine.jsonl");
+    let setup = Setup::with(&[("FAKE_TRANSCRIPT", refine.to_str().unwrap())], None);
+    setup.attach_builtin("todo", "builtin:refine", true);
+    let mut socket = setup.socket_on_board();
+    let task = setup.task(json!({ "title": "Greeting", "description": "say hi", "auto_start": true }));
+
+    setup.settles_in(&task, "review");
+    let record = setup.record(&task);
+    assert_eq!(record[0], ("Refine description".into(), "completed".into(), String::new()), "{record:?}");
+    let description = setup.state(&task)["description"].as_str().unwrap().to_string();
+    assert!(description.starts_with("## Objective\nGreet the user"), "{description}");
+    assert!(
+        description.contains("## Acceptance criteria\n- [ ] Running the program prints"),
+        "{description}"
+    );
+    assert!(description.ends_with("\n\n## Original request\n\nsay hi\n"), "{description}");
+    let updated = events_until(&mut socket, "sound.played")
+        .into_iter()
+        .filter(|e| e["kind"] == "task.updated")
+        .any(|e| e["payload"]["description"] == description.as_str());
+    assert!(updated, "the new description was published as task.updated");
+
+    let calls = setup.calls();
+    assert_eq!(calls.len(), 2, "one refine call, one agent run: {calls:?}");
+    let (refine_dir, refine_args) = call_parts(&calls[0]);
+    assert!(refine_args.contains("# Task: Greeting") && refine_args.contains("say hi"), "{refine_args}");
+    assert!(!refine_dir.contains("worktrees"), "no worktree yet: refine reads the repository, {refine_dir}");
+    assert!(
+        !refine_args.contains("--dangerously-skip-permissions") && !refine_args.contains("--permission-mode"),
+        "refine does not work unattended: {refine_args}"
+    );
+    let (run_dir, run_args) = call_parts(&calls[1]);
+    assert!(run_dir.contains("worktrees"), "{run_dir}");
+    assert!(!run_args.contains("--resume"), "the refine call is not the task's session: {run_args}");
+    assert!(run_args.contains("## Objective"), "the run works from the refined description: {run_args}");
+}
+
+#[test]
+fn refine_with_a_failing_agent_fails_the_hook_with_the_agents_words_and_keeps_the_description() {
+    let failing = fixtures().join("transcripts/claude-not-logged-in.jsonl");
+    let setup = Setup::with(&[("FAKE_TRANSCRIPT", failing.to_str().unwrap())], None);
+    setup.attach_builtin("done", "builtin:refine", false);
+    let task = setup.task(json!({ "title": "Vague", "description": "make it better" }));
+    setup.move_to(&task, &setup.column("done"));
+    setup.settles_in(&task, "done");
+
+    let refine =
+        setup.executions(&task).into_iter().find(|e| e["hook_name"] == "Refine description").unwrap();
+    assert_eq!(refine["status"], "failed", "{refine}");
+    let state = setup.state(&task);
+    assert_eq!(state["agent_status"], "error");
+    assert_eq!(
+        state["error"].as_str(),
+        Some("Refine description failed: Not logged in · Please run /login"),
+        "{state}"
+    );
+    assert_eq!(state["description"], "make it better");
+}
+
+#[test]
+fn moving_a_task_out_while_refine_runs_kills_the_agents_process_group() {
+    let setup = Setup::new();
+    setup.attach_builtin("done", "builtin:refine", false);
+    let task = setup.task(json!({ "title": "Hangs", "description": "MODE:hang" }));
+    setup.move_to(&task, &setup.column("done"));
+    let pid_file = setup.scratch.path().join("pids");
+    let pids = two_pids(&pid_file);
+
+    setup.move_to(&task, &setup.column("review"));
+    assert!(
+        eventually(Duration::from_secs(15), || pids.iter().all(|pid| !alive(*pid))),
+        "the agent and what it started are gone"
+    );
+    let refine =
+        setup.executions(&task).into_iter().find(|e| e["hook_name"] == "Refine description").unwrap();
+    assert_eq!(
+        (refine["status"].as_str(), refine["reason"].as_str()),
+        (Some("cancelled"), Some("user_cancelled"))
+    );
+    assert_eq!(setup.state(&task)["description"], "MODE:hang");
+}
+
+#[test]
+fn rule_11_a_board_subscriber_sees_every_hook_transition_which_leaves_the_board_view_cached() {
+    let setup = Setup::new();
+    let done = setup.column("done");
+    // Transparent: the task's card shows nothing of it, so the board view does not change.
+    setup.hook(&done, "check", "sleep 0.5; echo checked", true);
+    let task = setup.task(json!({ "title": "Watched" }));
+    // The first run makes the task's worktree, which the card shows; the second does not.
+    setup.move_to(&task, &done);
+    setup.settles_in(&task, "done");
+    setup.move_to(&task, &setup.column("todo"));
+    let mut socket = setup.socket_on_board();
+    setup.move_to(&task, &done);
+    let path = format!("/api/boards/{}", setup.board_id);
+    let auth = format!("Bearer {}", setup.viban.token());
+    let etag = setup
+        .viban
+        .request("GET", &path, &[("Authorization", &auth)], b"")
+        .header("etag")
+        .unwrap()
+        .to_string();
+
+    let mut statuses = Vec::new();
+    while statuses.last().map(String::as_str) != Some("completed") {
+        let event = socket.next();
+        if event["kind"] == "hook_execution.updated" && event["payload"]["task_id"] == task.as_str() {
+            assert_eq!(event["stream"], format!("board:{}", setup.board_id));
+            statuses.push(event["payload"]["status"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(statuses, ["pending", "running", "completed"]);
+    setup.settles_in(&task, "done");
+    let again = setup.viban.request("GET", &path, &[("Authorization", &auth), ("If-None-Match", &etag)], b"");
+    assert_eq!(again.status, 304, "a hook's progress is not a change of the board view");
+}
+
+#[test]
+fn worktrees_are_added_and_removed_in_turn_with_other_processes_even_in_a_linked_worktree() {
+    let home = temp_home();
+    let scratch = tempfile::tempdir().unwrap();
+    let main = tempfile::tempdir().unwrap();
+    repository(main.path());
+    // The board's repository is itself a linked worktree: its `.git` is a file.
+    let checkout = scratch.path().join("checkout");
+    common::git(main.path(), &["worktree", "add", "--quiet", "-b", "side", checkout.to_str().unwrap()]);
+    assert!(checkout.join(".git").is_file());
+    let viban = start_viban(home.path(), scratch.path(), &[], None);
+    let board_id = board_on(&viban, &checkout, json!({}));
+    let board = viban.get(&format!("/api/boards/{board_id}")).json();
+    let done = board["columns"].as_array().unwrap().iter().find(|c| c["role"] == "done").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hook = viban.send_json(
+        "POST",
+        &format!("/api/boards/{board_id}/hooks"),
+        &json!({ "name": "check", "kind": "script", "command": "true" }),
+    );
+    viban.send_json("POST", &format!("/api/columns/{done}/hooks"), &json!({ "hook_id": hook.json()["id"] }));
+    let task =
+        viban.send_json("POST", &format!("/api/boards/{board_id}/tasks"), &json!({ "title": "Turns" }));
+    let task = task.json()["id"].as_str().unwrap().to_string();
+
+    // Another process holds the lock in the common git directory.
+    let lock_path = main.path().join(".git/viban-worktrees.lock");
+    let other = std::fs::File::create(&lock_path).unwrap();
+    other.lock().unwrap();
+    viban.send_json("POST", &format!("/api/tasks/{task}/move"), &json!({ "column_id": done }));
+    std::thread::sleep(Duration::from_millis(1500));
+    let state = viban.get(&format!("/api/tasks/{task}")).json();
+    assert!(state["worktree_path"].is_null(), "no worktree is added while another process holds the lock");
+    drop(other);
+    let made = eventually(Duration::from_secs(30), || {
+        viban.get(&format!("/api/tasks/{task}")).json()["worktree_path"].as_str().is_some()
+    });
+    assert!(made, "{}", viban.output());
+    let worktree =
+        viban.get(&format!("/api/tasks/{task}")).json()["worktree_path"].as_str().unwrap().to_string();
+    assert!(eventually(Duration::from_secs(30), || {
+        viban.get(&format!("/api/tasks/{task}/hook-executions")).json()[0]["status"] == "completed"
+    }));
+
+    let other = std::fs::File::create(&lock_path).unwrap();
+    other.lock().unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        drop(other);
+    });
+    let asked = std::time::Instant::now();
+    assert_eq!(viban.delete(&format!("/api/tasks/{task}")).status, 204);
+    assert!(asked.elapsed() >= Duration::from_millis(1200), "the removal waited for the lock");
+    release.join().unwrap();
+    assert!(!Path::new(&worktree).exists(), "the clean worktree was removed");
+}
+
+#[test]
+fn a_hook_a_dead_viban_left_running_is_retaken_and_its_task_no_longer_says_it_runs() {
+    let setup = Setup::new();
+    let task = setup.task(json!({ "title": "Orphaned" }));
+    // What a viban that died mid-hook leaves: a claim whose lease ran out, and the card.
+    setup.viban.sql().execute(&format!(
+        "INSERT INTO hook_executions (board_id, task_id, column_id, column_stay, hook_name, position,
+                                      transparent, status, claimed_by, lease_until, started_at, step)
+         SELECT board_id, id, column_id, column_stay, 'slow', 'V', false, 'running', 'gone',
+                now() - interval '1 minute', now() - interval '2 minutes', '{{\"kind\": \"run-agent\"}}'
+         FROM tasks WHERE id = '{task}';
+         UPDATE tasks SET agent_status = 'running', status_message = 'Running slow' WHERE id = '{task}';"
+    ));
+    let retaken = eventually(Duration::from_secs(30), || {
+        let state = setup.state(&task);
+        setup.record(&task) == [("slow".to_string(), "cancelled".to_string(), "server_restart".to_string())]
+            && state["agent_status"] == "idle"
+            && state["status_message"].is_null()
+    });
+    assert!(retaken, "{:?} {}", setup.record(&task), setup.state(&task));
 }

@@ -283,3 +283,40 @@ fn the_migration_leaves_one_active_session_per_task_and_interrupts_the_older_one
     assert_eq!(statuses("3"), "done:completed first:interrupted second:interrupted third:queued");
     assert_eq!(statuses("4"), "alone:running");
 }
+
+#[test]
+fn the_runs_of_an_instance_gone_for_long_are_recorded_interrupted_and_their_tasks_run_again() {
+    let home = temp_home();
+    let scratch = tempfile::tempdir().unwrap();
+    let repo = tempfile::tempdir().unwrap();
+    repository(repo.path());
+    let agent = FakeAgent::new(scratch.path());
+    let viban = Viban::spawn(home.path(), &[], &agent.env());
+    viban.wait_healthy(common::START_TIMEOUT);
+    let board_id = board_on(&viban, repo.path(), json!({}));
+    let (abandoned, elsewhere) =
+        (task(&viban, &board_id, "Its viban is gone"), task(&viban, &board_id, "Its viban is alive"));
+    // Two other vibans on this database: one whose container died an hour ago and never
+    // came back, one alive; each left a run underway.
+    viban.sql().execute(&format!(
+        "INSERT INTO instances (id, claim, hostname, pid, heartbeat_at) VALUES
+             ('gone', gen_random_uuid(), 'elsewhere', 1, now() - interval '1 hour'),
+             ('alive', gen_random_uuid(), 'elsewhere', 1, now() + interval '1 hour');
+         INSERT INTO agent_sessions (task_id, agent, prompt, status, instance_id) VALUES
+             ('{abandoned}', 'claude-code', 'Go.', 'running', 'gone'),
+             ('{elsewhere}', 'claude-code', 'Go.', 'running', 'alive');"
+    ));
+
+    let recorded =
+        eventually(Duration::from_secs(30), || session(&viban, &abandoned)["status"] == "interrupted");
+    assert!(recorded, "{}", session(&viban, &abandoned));
+    assert_eq!(viban.get(&format!("/api/tasks/{abandoned}")).json()["agent_status"], "interrupted");
+    assert_eq!(session(&viban, &elsewhere)["status"], "running", "a live instance's run is its own");
+
+    let run =
+        viban.send_json("POST", &format!("/api/tasks/{abandoned}/runs"), &json!({ "prompt": "Again." }));
+    assert!(run.status < 300, "the task can run again: {} {}", run.status, run.text());
+    let busy =
+        viban.send_json("POST", &format!("/api/tasks/{elsewhere}/runs"), &json!({ "prompt": "Again." }));
+    assert_eq!(busy.status, 409, "{}", busy.text());
+}

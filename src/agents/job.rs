@@ -82,6 +82,7 @@ impl Job {
             session_id: self.session.external_session_id.as_deref(),
             model: self.model.as_deref(),
             as_root: process::running_as_root(),
+            unattended: true,
         });
         let ending = self.follow(&line, &path, &branch, stop, transcript).await;
         let _ = std::fs::remove_file(&prompt_file);
@@ -98,26 +99,11 @@ impl Job {
         transcript: &mut Transcript,
     ) -> Ending {
         let inner = &self.runner.0;
-        // A path (a custom command's `./script`), or a name to look up.
-        let program = if Path::new(&line.program).components().nth(1).is_some() {
-            Some(PathBuf::from(&line.program))
-        } else {
-            process::find_program(&line.program)
+        let (mut command, program) = match self.agent.command(line, &self.task, worktree) {
+            Ok(found) => found,
+            Err(not_found) => return Ending::NotStarted(not_found),
         };
-        let Some(program) = program else {
-            let hint =
-                self.agent.install_hint().map(|hint| format!(" — install with: {hint}")).unwrap_or_default();
-            return Ending::NotStarted(format!("{} not found{hint}", line.program));
-        };
-        let (executable, leading) = process::launcher(&program);
-        let mut command = process::command(&executable, process::Privilege::Inherit);
         command
-            .args(leading)
-            .args(&line.args)
-            .current_dir(worktree)
-            .env("VIBAN_TASK_ID", self.task.id.to_string())
-            .env("VIBAN_TASK_TITLE", &self.task.title)
-            .env("VIBAN_BOARD_ID", self.task.board_id.to_string())
             .env("VIBAN_BRANCH", branch)
             .env("VIBAN_WORKTREE", worktree)
             .env("VIBAN_BASE_BRANCH", &self.base)

@@ -7,13 +7,15 @@
 //! stop, follow-up messages), `job` (one run from its slot to its record), `resolve`
 //! (which agent), `prompt` (what it is told), `columns` (per-column limits) and
 //! `transcript` (its output as stored activity, and how it ended). The child process
-//! itself is a [`crate::process::Supervised`] one.
+//! itself is a [`crate::process::Supervised`] one. [`ask`] is the one-shot call a
+//! hook makes (`builtin:refine`): the same agent and arguments, no session.
 //!
 //! Templates are argv arrays, never shell strings. Placeholders: `{prompt}`,
 //! `{prompt_file}`, `{worktree}`, `{session_id}` anywhere inside an element; `{model}`
 //! and `{approve}` alone as an element expand to the model flags (or nothing) and to
 //! the flags that let the agent work unattended.
 
+pub mod ask;
 mod columns;
 pub mod detect;
 mod job;
@@ -213,6 +215,9 @@ pub struct Invocation<'a> {
     pub session_id: Option<&'a str>,
     pub model: Option<&'a str>,
     pub as_root: bool,
+    /// Whether the agent may edit and run commands without asking (`{approve}`); a
+    /// call that is only to read and answer (`builtin:refine`) is not.
+    pub unattended: bool,
 }
 
 /// The program, its arguments, and a note for the activity (why flags differ).
@@ -228,6 +233,7 @@ impl Adapter {
         let resuming = invocation.session_id.is_some();
         let template = if resuming { self.resume } else { self.start };
         let (approve, note) = match self.approve_as_root {
+            _ if !invocation.unattended => (&[][..], None),
             Some((flags, why)) if invocation.as_root => (flags, Some(why)),
             _ => (self.approve, None),
         };
@@ -282,6 +288,7 @@ mod tests {
             session_id,
             model,
             as_root,
+            unattended: true,
         }
     }
 
@@ -315,6 +322,17 @@ mod tests {
         assert!(!line.args.contains(&"--dangerously-skip-permissions".to_string()));
         assert!(line.args.windows(2).any(|pair| pair == ["--permission-mode", "acceptEdits"]));
         assert!(line.note.unwrap().contains("root"));
+    }
+
+    #[test]
+    fn a_call_that_is_not_unattended_gets_no_approval_flags_even_as_root() {
+        for as_root in [false, true] {
+            let mut reading = invocation(None, None, as_root);
+            reading.unattended = false;
+            let line = adapter("claude-code").unwrap().command_line(&reading);
+            assert_eq!(line.args, ["-p", "--output-format", "stream-json", "--verbose", "--", "-fix it"]);
+            assert_eq!(line.note, None);
+        }
     }
 
     #[test]

@@ -2,12 +2,15 @@
 //! `default_agent`, then Claude Code; and that id resolved to a built-in adapter or to
 //! a custom agent of the board's settings (A1).
 
-use super::settings::BoardSettings;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use super::parse::Format;
 use super::run::RunError;
+use super::settings::BoardSettings;
 use super::{Adapter, CommandLine, CustomAgent, Invocation};
 use crate::db::tasks::Task;
+use crate::process;
 
 const DEFAULT_AGENT: &str = "claude-code";
 
@@ -37,6 +40,36 @@ impl Agent {
             Agent::Builtin(adapter) => Some(adapter.install_hint),
             Agent::Custom(_) => None,
         }
+    }
+
+    /// The command that runs `line` for `task` in `directory`, with the task's
+    /// `VIBAN_*` variables, and the program it found; or why the program is not there.
+    pub(super) fn command(
+        &self,
+        line: &CommandLine,
+        task: &Task,
+        directory: &Path,
+    ) -> Result<(Command, PathBuf), String> {
+        // A path (a custom command's `./script`), or a name to look up.
+        let program = if Path::new(&line.program).components().nth(1).is_some() {
+            Some(PathBuf::from(&line.program))
+        } else {
+            process::find_program(&line.program)
+        };
+        let Some(program) = program else {
+            let hint = self.install_hint().map(|hint| format!(" — install with: {hint}")).unwrap_or_default();
+            return Err(format!("{} not found{hint}", line.program));
+        };
+        let (executable, leading) = process::launcher(&program);
+        let mut command = process::command(&executable, process::Privilege::Inherit);
+        command
+            .args(leading)
+            .args(&line.args)
+            .current_dir(directory)
+            .env("VIBAN_TASK_ID", task.id.to_string())
+            .env("VIBAN_TASK_TITLE", &task.title)
+            .env("VIBAN_BOARD_ID", task.board_id.to_string());
+        Ok((command, program))
     }
 }
 

@@ -365,7 +365,7 @@ impl Runner {
 }
 
 /// A task with its board and the board's repository: where its agent or hook runs.
-async fn where_it_runs(
+pub(super) async fn where_it_runs(
     connection: &mut sqlx::PgConnection,
     task_id: Uuid,
 ) -> Result<(Task, crate::db::boards::Board, crate::db::repositories::Repository), RunError> {

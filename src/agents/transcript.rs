@@ -61,6 +61,13 @@ pub(super) struct Chunk {
     session_id: Option<String>,
 }
 
+impl Chunk {
+    /// The entries the line produced.
+    pub(super) fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().map(|stored| &stored.entry)
+    }
+}
+
 impl From<Parsed> for Chunk {
     fn from(parsed: Parsed) -> Self {
         let entries = parsed
@@ -100,8 +107,7 @@ pub(super) struct Transcript {
     session_id: Uuid,
     /// Entries taken and not yet stored.
     batch: Vec<Stored>,
-    result: Option<(bool, Option<String>)>,
-    last_error: Option<String>,
+    verdict: Verdict,
     outcome: Outcome,
     external_id: Option<String>,
     pull_request_seen: bool,
@@ -114,8 +120,7 @@ impl Transcript {
             task_id,
             session_id,
             batch: Vec::new(),
-            result: None,
-            last_error: None,
+            verdict: Verdict::default(),
             outcome: Outcome::default(),
             external_id: None,
             pull_request_seen: false,
@@ -167,13 +172,9 @@ impl Transcript {
 
     /// Keeps what the record needs from an entry, and attaches PR links (A6).
     async fn note_entry(&mut self, entry: &Entry) {
+        self.verdict.note(entry);
         let text = match entry {
-            Entry::Error { message } => {
-                self.last_error = Some(message.clone());
-                None
-            }
-            Entry::Result { ok, summary, cost_usd, input_tokens, output_tokens, .. } => {
-                self.result = Some((*ok, summary.clone()));
+            Entry::Result { summary, cost_usd, input_tokens, output_tokens, .. } => {
                 let outcome = &mut self.outcome;
                 outcome.cost_usd = cost_usd.or(outcome.cost_usd);
                 outcome.input_tokens = input_tokens.or(outcome.input_tokens);
@@ -236,17 +237,16 @@ impl Transcript {
             Ending::NotStarted(why) => (SessionStatus::Failed, AgentStatus::Error, None, Some(why)),
             Ending::Exited(exit) => {
                 self.outcome.exit_code = exit.and_then(|status| status.code());
-                let succeeded = exit.is_some_and(|status| status.success())
-                    && self.result.as_ref().is_none_or(|(ok, _)| *ok);
-                if succeeded {
+                if self.verdict.succeeded(exit) {
                     (SessionStatus::Completed, AgentStatus::Idle, None, None)
                 } else {
-                    (SessionStatus::Failed, AgentStatus::Error, None, Some(self.failure_text(exit)))
+                    let failure = self.verdict.failure_text(self.outcome.stderr_tail.as_deref(), exit);
+                    (SessionStatus::Failed, AgentStatus::Error, None, Some(failure))
                 }
             }
         };
         if let Some(error) = &error
-            && self.last_error.as_deref() != Some(error.as_str())
+            && self.verdict.last_error.as_deref() != Some(error.as_str())
         {
             self.persist(&[Entry::Error { message: error.clone() }]).await;
         }
@@ -264,10 +264,44 @@ impl Transcript {
             warn!("session {}: recording its end failed: {db_error}", self.session_id);
         }
     }
+}
+
+/// What an agent's entries say about how its run went: its result, its last error,
+/// and the text of its last turn (what it said after its last tool).
+#[derive(Debug, Default)]
+pub(super) struct Verdict {
+    result: Option<(bool, Option<String>)>,
+    last_error: Option<String>,
+    last_turn: Vec<String>,
+}
+
+impl Verdict {
+    pub(super) fn note(&mut self, entry: &Entry) {
+        match entry {
+            Entry::Error { message } => self.last_error = Some(message.clone()),
+            Entry::Result { ok, summary, .. } => self.result = Some((*ok, summary.clone())),
+            Entry::AssistantText { text } => self.last_turn.push(text.clone()),
+            Entry::ToolCall { .. } | Entry::ToolResult { .. } => self.last_turn.clear(),
+            _ => {}
+        }
+    }
+
+    /// It exited well and did not report a failed result.
+    pub(super) fn succeeded(&self, exit: Option<ExitStatus>) -> bool {
+        exit.is_some_and(|status| status.success()) && self.result.as_ref().is_none_or(|(ok, _)| *ok)
+    }
+
+    /// Its final answer: the result's text, else what it said last.
+    pub(super) fn answer(&self) -> String {
+        match &self.result {
+            Some((_, Some(summary))) if !summary.trim().is_empty() => summary.clone(),
+            _ => self.last_turn.join("\n"),
+        }
+    }
 
     /// The agent's own words for why it failed: its error result, its last error, the
     /// end of its standard error, or at least its exit status.
-    fn failure_text(&self, exit: Option<ExitStatus>) -> String {
+    pub(super) fn failure_text(&self, stderr_tail: Option<&str>, exit: Option<ExitStatus>) -> String {
         if let Some((false, Some(summary))) = &self.result
             && !summary.trim().is_empty()
         {
@@ -276,7 +310,7 @@ impl Transcript {
         if let Some(error) = &self.last_error {
             return error.clone();
         }
-        if let Some(stderr) = &self.outcome.stderr_tail {
+        if let Some(stderr) = stderr_tail.filter(|text| !text.trim().is_empty()) {
             let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
             let last = &lines[lines.len().saturating_sub(10)..];
             return last.join("\n");

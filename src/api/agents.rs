@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{Id, Json};
 use crate::agents::detect::{self, Availability};
-use crate::board::limits::TEXT_MAX;
 use crate::board::pipeline::Chat;
 use crate::board::runs::{self, RunRequest};
 use crate::db::sessions::AgentSession;
 use crate::error::ApiError;
+use crate::limits::TEXT_MAX;
 use crate::state::AppState;
 
 #[derive(Deserialize, schemars::JsonSchema)]

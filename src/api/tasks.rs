@@ -72,7 +72,7 @@ pub struct ActivityPage {
     /// The last entry id the client has; the page starts after it.
     pub after: Option<i64>,
     /// 1 to 500; default 100.
-    #[schemars(range(min = 1, max = crate::board::limits::ACTIVITY_PAGE_MAX))]
+    #[schemars(range(min = 1, max = crate::limits::ACTIVITY_PAGE_MAX))]
     pub limit: Option<i64>,
 }
 

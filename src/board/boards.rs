@@ -3,20 +3,21 @@
 //! repository, delete.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::limits::{BOARD_DESCRIPTION_MAX, BOARD_NAME_MAX};
 use super::views::{CachedView, ViewCache};
 use super::{Error, Result, bounded_text, optional_text, required_text, settings_object};
 use crate::agents::run::Runner;
-use crate::db::boards::{self as rows, Board, BoardChanges, Column, ColumnHook, ColumnRole, Template};
+pub use crate::db::boards::BoardEdit;
+use crate::db::boards::{self as rows, Board, Column, ColumnHook, ColumnRole, Template};
 use crate::db::columns::NewColumn;
 use crate::db::events::{self, EventKind, board_stream};
 use crate::db::hooks::NewAttachment;
 use crate::db::tasks::{Task, TaskFilter};
-use crate::db::templates::TemplateFields;
+use crate::db::templates::TemplateRequest;
+use crate::limits::{BOARD_DESCRIPTION_MAX, BOARD_NAME_MAX};
 use crate::position;
 
 /// A default column's built-in hook: (builtin, execute_once, transparent, removable,
@@ -66,23 +67,6 @@ pub struct BoardRequest {
     pub description: String,
 }
 
-/// Changes to a board as asked for; absent fields stay.
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "UpdateBoard")]
-pub struct BoardEdit {
-    #[schemars(length(min = 1, max = BOARD_NAME_MAX), regex(pattern = r"\S"))]
-    pub name: Option<String>,
-    #[schemars(length(max = BOARD_DESCRIPTION_MAX))]
-    pub description: Option<String>,
-    /// A JSON object, replacing the current settings.
-    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
-    pub settings: Option<Value>,
-    /// A repository from `/api/repositories`, or null to unlink.
-    #[serde(default, deserialize_with = "super::present")]
-    pub repository_id: Option<Option<Uuid>>,
-}
-
 pub async fn list(pool: &PgPool) -> Result<Vec<crate::db::boards::BoardSummary>> {
     let mut connection = pool.acquire().await?;
     Ok(rows::list(&mut connection).await?)
@@ -116,7 +100,7 @@ pub async fn create(pool: &PgPool, request: BoardRequest) -> Result<BoardView> {
     }
     let templates = super::templates::DEFAULTS;
     for ((name, title, description), key) in templates.iter().zip(position::spread(templates.len())) {
-        let fields = TemplateFields {
+        let fields = TemplateRequest {
             name: Some((*name).into()),
             title: Some((*title).into()),
             description: Some((*description).into()),
@@ -129,12 +113,13 @@ pub async fn create(pool: &PgPool, request: BoardRequest) -> Result<BoardView> {
 }
 
 /// The board's view as JSON (and gzipped), from the cache while the board is unchanged:
-/// every change to what a view shows publishes on the board's stream, so its sequence
-/// is the view's version.
+/// every change to what a view shows publishes on the board's stream, so the sequence
+/// of the last such event ([`events::view_seq`]) is the view's version. Events that
+/// change nothing in it (a hook's progress, a sound) leave the cached view valid.
 pub async fn view(pool: &PgPool, cache: &ViewCache, id: Uuid) -> Result<CachedView> {
     let seq = {
         let mut connection = pool.acquire().await?;
-        events::last_seq(&mut connection, &board_stream(id)).await?
+        events::view_seq(&mut connection, &board_stream(id)).await?
     };
     if let Some(cached) = cache.get(id, seq) {
         return Ok(cached);
@@ -149,12 +134,12 @@ pub async fn view(pool: &PgPool, cache: &ViewCache, id: Uuid) -> Result<CachedVi
     Ok(cache.put(id, seq, json))
 }
 
-/// One consistent snapshot of a board and its version (the board stream's sequence),
+/// One consistent snapshot of a board and its version ([`events::view_seq`]),
 /// read in a single repeatable-read transaction.
 async fn snapshot(pool: &PgPool, id: Uuid) -> Result<(i64, BoardView)> {
     let mut tx = pool.begin().await?;
     rows::read_only_snapshot(&mut tx).await?;
-    let seq = events::last_seq(&mut tx, &board_stream(id)).await?;
+    let seq = events::view_seq(&mut tx, &board_stream(id)).await?;
     let board = existing(&mut tx, id).await?;
     let view = BoardView {
         columns: rows::columns(&mut tx, id).await?,
@@ -171,7 +156,7 @@ pub async fn update(pool: &PgPool, id: Uuid, edit: BoardEdit) -> Result<Board> {
     if let Some(settings) = &edit.settings {
         settings_object("settings", settings)?;
     }
-    let changes = BoardChanges {
+    let changes = BoardEdit {
         name: optional_text("name", edit.name, BOARD_NAME_MAX)?,
         description: edit
             .description

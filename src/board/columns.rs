@@ -8,12 +8,12 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::limits::COLUMN_NAME_MAX;
 use super::{Error, Result, optional_text, required_text};
 use crate::db::boards::{Column, ColumnRole};
 use crate::db::columns::{self as rows, ColumnChanges, NewColumn};
 use crate::db::events::{self, EventKind};
 use crate::db::tasks::{self as task_rows, Place};
+use crate::limits::COLUMN_NAME_MAX;
 use crate::position;
 
 /// A new column's colour when none is given.
@@ -47,7 +47,7 @@ pub struct ColumnEdit {
     pub role: Option<ColumnRole>,
     pub hooks_enabled: Option<bool>,
     /// At least 1, or null for no limit.
-    #[serde(default, deserialize_with = "super::present")]
+    #[serde(default, deserialize_with = "crate::schema::present")]
     #[schemars(range(min = 1))]
     pub max_concurrent: Option<Option<i32>>,
     pub after: Option<Uuid>,

@@ -6,12 +6,12 @@ use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::limits::{HOOK_NAME_MAX, HOOK_TIMEOUT_DEFAULT, HOOK_TIMEOUT_MAX, NAME_MAX, TEXT_MAX};
 use super::{Error, Result, bounded_text, optional_text, required_text, settings_object};
 use crate::db::boards::ColumnHook;
 use crate::db::events::{self, EventKind};
 use crate::db::hooks::{self as rows, AttachmentChanges, Hook, HookDefinition, HookKind, NewAttachment};
 use crate::hooks::BUILTINS;
+use crate::limits::{HOOK_NAME_MAX, HOOK_TIMEOUT_DEFAULT, HOOK_TIMEOUT_MAX, NAME_MAX, TEXT_MAX};
 use crate::position;
 
 /// A script or agent hook as asked for (`POST /api/boards/{id}/hooks`, `PUT

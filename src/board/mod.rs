@@ -10,7 +10,6 @@
 pub mod boards;
 pub mod columns;
 pub mod hooks;
-pub mod limits;
 pub mod pipeline;
 pub mod repositories;
 pub mod runs;
@@ -152,16 +151,6 @@ fn out_of_range(value: &serde_json::Value, path: &str) -> Option<String> {
             .find_map(|(index, value)| out_of_range(value, &format!("{path}[{index}]"))),
         _ => None,
     }
-}
-
-/// For `#[serde(default, deserialize_with = "present")]` on an `Option<Option<T>>`
-/// patch field: absent → `None` (leave it), `null` → `Some(None)` (clear it).
-pub(crate) fn present<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
 }
 
 /// Neighbours given for a move must not be the item itself.

@@ -11,13 +11,13 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::limits::TEXT_MAX;
 use super::{Error, Result, required_text};
 use crate::db::boards::ColumnRole;
 use crate::db::events::EventKind;
 use crate::db::executions::{self, Claimed, HookExecution, NewExecution};
 use crate::db::tasks::{self as task_rows, AgentStatus, Place, Task};
 use crate::hooks::{Step, Target};
+use crate::limits::TEXT_MAX;
 
 /// How an attachment is recorded when a task enters its column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,7 +162,20 @@ pub enum Outcome {
     Sound {
         sound: String,
     },
+    /// The task's description becomes `description` (`refine`), through the domain's
+    /// task edit in the transaction that records the step as completed — unless it is
+    /// no longer `was` (the user edited it meanwhile): then the step fails and the
+    /// description stays the user's. `output` is what the step printed.
+    Describe {
+        was: String,
+        description: String,
+        output: String,
+    },
 }
+
+/// Why a `refine` step's description was not applied.
+const EDITED_MEANWHILE: &str = "the description was edited while the agent refined it, so it was left as edited; the agent's text is \
+     this hook's output";
 
 /// Records the end of a claimed execution, if the claim still holds (rules 4–6), and
 /// returns the task to idle when its stay has nothing left to run. False when the claim
@@ -179,6 +192,10 @@ async fn finished_once(pool: &PgPool, claimed: &Claimed, outcome: &Outcome) -> R
         Outcome::Failed { error, output } => (Some(error.as_str()), output.as_str(), None),
         Outcome::Move { target } => (None, "", Some(target)),
         Outcome::Sound { .. } => (None, "", None),
+        Outcome::Describe { was, output, .. } if *was != task.description => {
+            (Some(EDITED_MEANWHILE), output.as_str(), None)
+        }
+        Outcome::Describe { output, .. } => (None, output.as_str(), None),
     };
     let Some(execution) = executions::finish(&mut tx, claimed.id, claimed.fence, failed, output).await?
     else {
@@ -196,6 +213,12 @@ async fn finished_once(pool: &PgPool, claimed: &Claimed, outcome: &Outcome) -> R
         executions::mark_executed_once(&mut tx, claimed.task_id, attachment).await?;
     }
     let mut task = task;
+    if failed.is_none()
+        && let Outcome::Describe { description, .. } = outcome
+    {
+        let edit = super::tasks::TaskEdit { description: Some(description.clone()), ..Default::default() };
+        task = super::tasks::edit(&mut tx, task.id, edit).await?;
+    }
     if let Some(error) = failed
         && !claimed.transparent
     {
@@ -223,6 +246,32 @@ async fn finished_once(pool: &PgPool, claimed: &Claimed, outcome: &Outcome) -> R
     settle(&mut tx, &task).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Rule 8: the executions `instance` left running — or, with `expired`, any whose lease
+/// ran out (an instance that died) — are recorded `cancelled/server_restart`, and their
+/// tasks settle (the next hook runs, or the card stops saying a hook runs). Returns how
+/// many there were.
+pub async fn abandoned(pool: &PgPool, instance: &str, expired: bool) -> Result<usize> {
+    crate::db::retrying(|| abandoned_once(pool, instance, expired)).await
+}
+
+async fn abandoned_once(pool: &PgPool, instance: &str, expired: bool) -> Result<usize> {
+    let mut tx = pool.begin().await?;
+    let abandoned = executions::abandon(&mut tx, instance, expired).await?;
+    for execution in &abandoned {
+        executions::publish(&mut tx, execution).await?;
+    }
+    let mut tasks: Vec<Uuid> = abandoned.iter().map(|execution| execution.task_id).collect();
+    tasks.sort_unstable();
+    tasks.dedup();
+    for task_id in tasks {
+        if let Some(task) = task_rows::lock(&mut tx, task_id).await? {
+            settle(&mut tx, &task).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(abandoned.len())
 }
 
 /// Rule 4's end: a task whose stay has nothing left pending or running is idle again,

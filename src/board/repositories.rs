@@ -8,12 +8,12 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::limits::PATH_MAX;
 use super::{Error, Result, required_text};
 use crate::db::repositories::{self, Repository};
 use crate::filesystem::{self, BrowseError, Listing};
 use crate::git::{self, GitError};
 use crate::home::Home;
+use crate::limits::PATH_MAX;
 
 // A repository with its branches. (No doc comment: it would change the OpenAPI
 // document, which this type's move into the domain left as it was.)

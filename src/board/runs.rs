@@ -6,11 +6,11 @@ use serde::Deserialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::limits::{NAME_MAX, TEXT_MAX};
 use super::pipeline::Chat;
 use super::{Error, Result, bounded_text, optional_text};
 use crate::agents::run::{RunError, Runner, StartRequest};
 use crate::db::sessions::{self, AgentSession};
+use crate::limits::{NAME_MAX, TEXT_MAX};
 
 /// A run asked for by hand (`POST /api/tasks/{id}/runs`).
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]

@@ -12,13 +12,14 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::limits::{ACTIVITY_PAGE_DEFAULT, ACTIVITY_PAGE_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX};
 use super::{Error, Result, bounded_text, nullable_text, optional_text, required_text};
 use crate::agents::run::Runner;
 use crate::db::activity::{self, ActivityEntry};
 use crate::db::events::EventKind;
 use crate::db::executions;
-use crate::db::tasks::{self as rows, NewTask, Place, Task, TaskChanges, TaskFilter};
+pub use crate::db::tasks::TaskEdit;
+use crate::db::tasks::{self as rows, NewTask, Place, Task, TaskFilter};
+use crate::limits::{ACTIVITY_PAGE_DEFAULT, ACTIVITY_PAGE_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX};
 
 /// A new task as asked for (the body of `POST /api/boards/{id}/tasks`), checked here.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -40,24 +41,6 @@ pub struct TaskRequest {
     /// Tasks of the board that must be done before this one's agent starts.
     #[serde(default)]
     pub blocked_by: Vec<Uuid>,
-}
-
-/// A patch of a task: absent fields stay; `agent` and `base_branch` may be set to null.
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "UpdateTask")]
-pub struct TaskEdit {
-    #[schemars(length(min = 1, max = TITLE_MAX), regex(pattern = r"\S"))]
-    pub title: Option<String>,
-    #[schemars(length(max = TEXT_MAX))]
-    pub description: Option<String>,
-    pub auto_start: Option<bool>,
-    #[serde(default, deserialize_with = "super::present")]
-    pub agent: Option<Option<String>>,
-    #[serde(default, deserialize_with = "super::present")]
-    pub base_branch: Option<Option<String>>,
-    /// Replaces the tasks that must be done before this one's agent starts.
-    pub blocked_by: Option<Vec<Uuid>>,
 }
 
 /// Where a moved task goes: a column (default: its own) and, optionally, the
@@ -132,21 +115,30 @@ pub async fn list(
 }
 
 pub async fn update(pool: &PgPool, id: Uuid, edit: TaskEdit) -> Result<Task> {
-    let changes = TaskChanges {
+    let mut tx = pool.begin().await?;
+    let task = self::edit(&mut tx, id, edit).await?;
+    tx.commit().await?;
+    Ok(task)
+}
+
+/// Edits a task in the caller's transaction (a user's patch, a `refine` hook's new
+/// description), publishing `task.updated`.
+pub(crate) async fn edit(connection: &mut PgConnection, id: Uuid, edit: TaskEdit) -> Result<Task> {
+    let changes = TaskEdit {
         title: optional_text("title", edit.title, TITLE_MAX)?,
         description: edit.description.map(|text| bounded_text("description", &text, TEXT_MAX)).transpose()?,
         auto_start: edit.auto_start,
         agent: nullable_text("agent", edit.agent, NAME_MAX)?,
         base_branch: nullable_text("base_branch", edit.base_branch, NAME_MAX)?,
+        blocked_by: None,
     };
-    let mut tx = pool.begin().await?;
-    let mut task = rows::update(&mut tx, id, changes).await?.ok_or_else(|| Error::not_found("task", id))?;
+    let mut task =
+        rows::update(connection, id, changes).await?.ok_or_else(|| Error::not_found("task", id))?;
     if let Some(blockers) = &edit.blocked_by {
-        super::pipeline::set_blockers(&mut tx, &task, blockers).await?;
-        task = existing(&mut tx, id).await?;
+        super::pipeline::set_blockers(connection, &task, blockers).await?;
+        task = existing(connection, id).await?;
     }
-    rows::publish(&mut tx, &task, EventKind::TaskUpdated).await?;
-    tx.commit().await?;
+    rows::publish(connection, &task, EventKind::TaskUpdated).await?;
     Ok(task)
 }
 
@@ -184,7 +176,8 @@ async fn move_task_once(pool: &PgPool, id: Uuid, destination: Destination) -> Re
 
 /// The one way a task changes column, inside the caller's transaction: the stay in the
 /// old column ends (its hook executions are recorded as cancelled), the task takes
-/// `position` in `column_id` with a new stay, and `task.moved` is published.
+/// `position` in `column_id` with a new stay, `task.moved` is published, and then the
+/// new column's hooks are queued (so a board's subscribers see the move first).
 pub(crate) async fn enter_column(
     connection: &mut PgConnection,
     task: &Task,
@@ -193,9 +186,9 @@ pub(crate) async fn enter_column(
 ) -> Result<Task> {
     executions::cancel_stay(connection, task.id).await?;
     let moved = rows::place(connection, task.id, column_id, position).await?;
-    super::pipeline::queue_on_entry(connection, &moved).await?;
     let payload = json!({ "task": moved, "from_column_id": task.column_id, "column_changed": true });
     rows::publish_payload(connection, &moved, EventKind::TaskMoved, &payload).await?;
+    super::pipeline::queue_on_entry(connection, &moved).await?;
     Ok(moved)
 }
 

@@ -1,16 +1,16 @@
 //! Task templates (D5): Feature, Bugfix, Refactor and Research on a new board
 //! ([`DEFAULTS`]); added, edited and deleted by the user.
 
-use serde::Deserialize;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::limits::{TEMPLATE_NAME_MAX, TEXT_MAX, TITLE_MAX};
 use super::{Error, Result, bounded_text, optional_text};
 use crate::db::boards::Template;
 use crate::db::events::{self, EventKind};
-use crate::db::templates::{self as rows, TemplateFields};
+use crate::db::templates as rows;
+pub use crate::db::templates::TemplateRequest;
+use crate::limits::{TEMPLATE_NAME_MAX, TEXT_MAX, TITLE_MAX};
 use crate::position;
 
 /// The templates of a new board: name, title prefix, description skeleton.
@@ -25,22 +25,9 @@ pub const DEFAULTS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// A template as asked for; absent fields stay when editing.
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "TemplateBody")]
-pub struct TemplateRequest {
-    /// Required when creating.
-    #[schemars(length(min = 1, max = TEMPLATE_NAME_MAX), regex(pattern = r"\S"))]
-    pub name: Option<String>,
-    #[schemars(length(max = TITLE_MAX))]
-    pub title: Option<String>,
-    #[schemars(length(max = TEXT_MAX))]
-    pub description: Option<String>,
-}
-
-fn checked(request: TemplateRequest) -> Result<TemplateFields> {
-    Ok(TemplateFields {
+/// The request with its fields checked and trimmed.
+fn checked(request: TemplateRequest) -> Result<TemplateRequest> {
+    Ok(TemplateRequest {
         name: optional_text("name", request.name, TEMPLATE_NAME_MAX)?,
         title: request.title.map(|title| bounded_text("title", &title, TITLE_MAX)).transpose()?,
         description: request
@@ -69,7 +56,7 @@ pub async fn create(pool: &PgPool, board_id: Uuid, request: TemplateRequest) -> 
 pub(crate) async fn append(
     connection: &mut PgConnection,
     board_id: Uuid,
-    fields: TemplateFields,
+    fields: TemplateRequest,
 ) -> Result<Template> {
     let last = rows::last_position(connection, board_id).await?;
     let key = position::between(last.as_deref(), None).unwrap_or_else(|_| "V".into());

@@ -1,9 +1,12 @@
-//! Serialized board views, cached by version (the board stream's last event sequence).
+//! Serialized board views, cached by version: the sequence of the last event on the
+//! board's stream that changed what the view shows (`db::events::view_seq`).
 //!
 //! Every change to anything a board view shows publishes an event on the board's
-//! stream in the same transaction, so the sequence is an exact version: a cached view
-//! is served only while the sequence is unchanged, by every viban on the database.
-//! Code that changes a board's data must keep publishing such an event.
+//! stream in the same transaction, so that sequence is an exact version: a cached view
+//! is served only while it is unchanged, by every viban on the database. Code that
+//! changes a board's data must keep publishing such an event, of a kind that
+//! `EventKind::changes_board_view`; events that change nothing shown (a hook's
+//! progress, a sound) do not invalidate the view.
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -7,6 +7,8 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::limits::{BOARD_DESCRIPTION_MAX, BOARD_NAME_MAX};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, schemars::JsonSchema)]
 #[sqlx(type_name = "column_role", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -188,19 +190,28 @@ pub async fn column_hooks(
     .await
 }
 
-#[derive(Debug, Default)]
-pub struct BoardChanges {
+// Checked by `board::boards` before it gets here.
+/// Changes to a board as asked for; absent fields stay.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "UpdateBoard")]
+pub struct BoardEdit {
+    #[schemars(length(min = 1, max = BOARD_NAME_MAX), regex(pattern = r"\S"))]
     pub name: Option<String>,
+    #[schemars(length(max = BOARD_DESCRIPTION_MAX))]
     pub description: Option<String>,
+    /// A JSON object, replacing the current settings.
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub settings: Option<Value>,
-    /// `Some(None)` unlinks the repository.
+    /// A repository from `/api/repositories`, or null to unlink.
+    #[serde(default, deserialize_with = "crate::schema::present")]
     pub repository_id: Option<Option<Uuid>>,
 }
 
 pub async fn update(
     connection: &mut PgConnection,
     id: Uuid,
-    changes: BoardChanges,
+    changes: BoardEdit,
 ) -> Result<Option<Board>, sqlx::Error> {
     sqlx::query_as(concat!(
         "UPDATE boards SET name = coalesce($2, name), description = coalesce($3, description),

@@ -81,6 +81,18 @@ impl EventKind {
     }
 }
 
+impl EventKind {
+    /// Whether an event of this kind on a board's stream changes what the board's view
+    /// (`GET /api/boards/{id}`) shows: the view is cached by the sequence of the last
+    /// such event ([`view_seq`]). A hook execution's progress and a sound do not.
+    pub const fn changes_board_view(self) -> bool {
+        !matches!(
+            self,
+            Self::HookExecutionUpdated | Self::SoundPlayed | Self::SessionUpdated | Self::ActivityAppended
+        )
+    }
+}
+
 pub fn board_stream(board_id: uuid::Uuid) -> String {
     format!("board:{board_id}")
 }
@@ -96,14 +108,17 @@ pub async fn publish(
     kind: EventKind,
     payload: &Value,
 ) -> Result<(), sqlx::Error> {
+    let changes_view = kind.changes_board_view();
     let kind = kind.as_str();
     for stream in streams {
         let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO event_streams (stream, last_seq) VALUES ($1, 1)
-             ON CONFLICT (stream) DO UPDATE SET last_seq = event_streams.last_seq + 1
+            "INSERT INTO event_streams (stream, last_seq, view_seq) VALUES ($1, 1, CASE WHEN $2 THEN 1 ELSE 0 END)
+             ON CONFLICT (stream) DO UPDATE SET last_seq = event_streams.last_seq + 1,
+                 view_seq = CASE WHEN $2 THEN event_streams.last_seq + 1 ELSE event_streams.view_seq END
              RETURNING last_seq",
         )
         .bind(stream)
+        .bind(changes_view)
         .fetch_one(&mut *connection)
         .await?;
         let id: i64 = sqlx::query_scalar(
@@ -143,11 +158,24 @@ pub async fn by_id(connection: &mut PgConnection, id: i64) -> Result<Option<Even
 
 /// The stream's latest sequence number (0 if nothing happened on it yet).
 pub async fn last_seq(connection: &mut PgConnection, stream: &str) -> Result<i64, sqlx::Error> {
-    let seq: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM event_streams WHERE stream = $1")
-        .bind(stream)
-        .fetch_optional(connection)
-        .await?;
-    Ok(seq.unwrap_or(0))
+    Ok(sequences(connection, stream).await?.0)
+}
+
+/// The sequence of the last event on `stream` that changed a board view
+/// ([`EventKind::changes_board_view`]): the version of board `stream`'s view (0 if
+/// nothing happened on it yet).
+pub async fn view_seq(connection: &mut PgConnection, stream: &str) -> Result<i64, sqlx::Error> {
+    Ok(sequences(connection, stream).await?.1)
+}
+
+/// The stream's `last_seq` and `view_seq` (0 and 0 if nothing happened on it yet).
+async fn sequences(connection: &mut PgConnection, stream: &str) -> Result<(i64, i64), sqlx::Error> {
+    let seqs: Option<(i64, i64)> =
+        sqlx::query_as("SELECT last_seq, view_seq FROM event_streams WHERE stream = $1")
+            .bind(stream)
+            .fetch_optional(connection)
+            .await?;
+    Ok(seqs.unwrap_or_default())
 }
 
 /// Events of `stream` after `after`, or `None` if some of them were already pruned

@@ -10,11 +10,15 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::events::{self, EventKind, task_stream};
+use super::events::{self, EventKind, board_stream, task_stream};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct HookExecution {
     pub id: Uuid,
+    /// Which board's stream it is published on too (rule 11); not shown. (Null only in
+    /// rows older than the engine.)
+    #[serde(skip)]
+    pub board_id: Option<Uuid>,
     pub task_id: Uuid,
     pub column_hook_id: Option<Uuid>,
     /// Null once the column was deleted.
@@ -41,14 +45,14 @@ pub struct HookExecution {
 
 macro_rules! execution_fields {
     () => {
-        "id, task_id, column_hook_id, column_id, hook_name, transparent, status::text AS status, output, reason,
-         error, queued_at, started_at, finished_at"
+        "id, board_id, task_id, column_hook_id, column_id, hook_name, transparent, status::text AS status, output,
+         reason, error, queued_at, started_at, finished_at"
     };
 }
 
 /// The task leaves its column: its running execution becomes `cancelled/user_cancelled`
 /// and its pending ones `cancelled/column_change` (the rows stay, as the record of what
-/// happened). Each change is published on the task's stream. Returns
+/// happened). Each change is published on the task's and the board's streams. Returns
 /// the executions that were running, whose processes the engine must stop.
 pub async fn cancel_stay(connection: &mut PgConnection, task_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
     let cancelled: Vec<ExecutionRow> = sqlx::query_as(concat!(
@@ -191,10 +195,12 @@ pub async fn stay_of(connection: &mut PgConnection, task_id: Uuid) -> Result<Opt
         .await
 }
 
-/// Publishes an execution's new state on its task's stream. (The board's stream has
-/// what the cards show, the task's status, through `task.updated`.)
+/// Publishes an execution's new state on its task's stream and its board's (rule 11).
+/// On the board's it changes nothing a board view shows, so the cached view stays
+/// valid ([`EventKind::changes_board_view`]).
 pub async fn publish(connection: &mut PgConnection, execution: &HookExecution) -> Result<(), sqlx::Error> {
-    let streams = [task_stream(execution.task_id)];
+    let mut streams = vec![task_stream(execution.task_id)];
+    streams.extend(execution.board_id.map(board_stream));
     events::publish(connection, &streams, EventKind::HookExecutionUpdated, &json!(execution)).await
 }
 

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
+use sqlx::{PgConnection, Postgres};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -69,20 +71,13 @@ pub async fn insert(
     board_id: Uuid,
     definition: &HookDefinition,
 ) -> Result<Hook, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let query = sqlx::query_as(concat!(
         "INSERT INTO hooks (board_id, name, kind, command, prompt, agent, timeout_seconds)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
         hook_fields!()
     ))
-    .bind(board_id)
-    .bind(&definition.name)
-    .bind(definition.kind)
-    .bind(&definition.command)
-    .bind(&definition.prompt)
-    .bind(&definition.agent)
-    .bind(definition.timeout_seconds)
-    .fetch_one(connection)
-    .await
+    .bind(board_id);
+    with_definition(query, definition).fetch_one(connection).await
 }
 
 /// Replaces a hook's definition; `None` if there is no such hook.
@@ -91,21 +86,29 @@ pub async fn replace(
     id: Uuid,
     definition: &HookDefinition,
 ) -> Result<Option<Hook>, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let query = sqlx::query_as(concat!(
         "UPDATE hooks SET name = $2, kind = $3, command = $4, prompt = $5, agent = $6, timeout_seconds = $7,
                 updated_at = now()
          WHERE id = $1 RETURNING ",
         hook_fields!()
     ))
-    .bind(id)
-    .bind(&definition.name)
-    .bind(definition.kind)
-    .bind(&definition.command)
-    .bind(&definition.prompt)
-    .bind(&definition.agent)
-    .bind(definition.timeout_seconds)
-    .fetch_optional(connection)
-    .await
+    .bind(id);
+    with_definition(query, definition).fetch_optional(connection).await
+}
+
+/// `query` with the definition bound as its parameters `$2` to `$7`: name, kind,
+/// command, prompt, agent, timeout.
+fn with_definition<'q, O>(
+    query: QueryAs<'q, Postgres, O, PgArguments>,
+    definition: &'q HookDefinition,
+) -> QueryAs<'q, Postgres, O, PgArguments> {
+    query
+        .bind(&definition.name)
+        .bind(definition.kind)
+        .bind(&definition.command)
+        .bind(&definition.prompt)
+        .bind(&definition.agent)
+        .bind(definition.timeout_seconds)
 }
 
 /// Deletes a hook and its attachments; its board, if there was such a hook.

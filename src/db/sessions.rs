@@ -353,21 +353,48 @@ pub async fn interrupt_orphans(pool: &PgPool, instance_id: &str) -> Result<Vec<u
     .bind(instance_id)
     .fetch_all(&mut *tx)
     .await?;
+    interrupt(&mut tx, Some(instance_id), std::time::Duration::ZERO).await?;
+    tx.commit().await?;
+    Ok(groups.into_iter().flatten().filter_map(|group| u32::try_from(group).ok()).collect())
+}
+
+/// Runs left queued or running by instances whose heartbeat stopped more than
+/// `gone_for` ago (a container that crashed and never came back, so no start of its
+/// own will recover them) become `interrupted`, and so do their tasks: the tasks are
+/// free to run again. Returns how many there were.
+pub async fn interrupt_abandoned(pool: &PgPool, gone_for: std::time::Duration) -> Result<usize, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let interrupted = interrupt(&mut tx, None, gone_for).await?;
+    tx.commit().await?;
+    Ok(interrupted)
+}
+
+/// Records the active runs of `instance_id` — or, with `None`, of every instance gone
+/// for `gone_for` — as interrupted, with their tasks, and publishes them.
+async fn interrupt(
+    connection: &mut PgConnection,
+    instance_id: Option<&str>,
+    gone_for: std::time::Duration,
+) -> Result<usize, sqlx::Error> {
     let sessions: Vec<AgentSession> = sqlx::query_as(concat!(
         "UPDATE agent_sessions SET status = 'interrupted', finished_at = now(), process_group = NULL
-         WHERE status IN ('queued', 'running') AND instance_id = $1 RETURNING ",
+         WHERE status IN ('queued', 'running')
+           AND CASE WHEN $1::text IS NOT NULL THEN instance_id = $1
+                    ELSE instance_id IN (SELECT id FROM instances
+                                         WHERE heartbeat_at < now() - make_interval(secs => $2)) END
+         RETURNING ",
         session_fields!()
     ))
     .bind(instance_id)
-    .fetch_all(&mut *tx)
+    .bind(gone_for.as_secs_f64())
+    .fetch_all(&mut *connection)
     .await?;
     for session in &sessions {
         let message = "viban stopped during this run; resume it to continue";
-        set_task_status(&mut tx, session.task_id, AgentStatus::Interrupted, Some(message), None).await?;
-        publish_session(&mut tx, session).await?;
+        set_task_status(connection, session.task_id, AgentStatus::Interrupted, Some(message), None).await?;
+        publish_session(connection, session).await?;
     }
-    tx.commit().await?;
-    Ok(groups.into_iter().flatten().filter_map(|group| u32::try_from(group).ok()).collect())
+    Ok(sessions.len())
 }
 
 async fn set_task_status(

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::events::{self, EventKind, board_stream, task_stream};
+use crate::limits::{TEXT_MAX, TITLE_MAX};
 use crate::position::{self, PlaceError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, schemars::JsonSchema)]
@@ -186,19 +187,29 @@ pub async fn in_column(connection: &mut PgConnection, column_id: Uuid) -> Result
         .await
 }
 
-#[derive(Debug, Default)]
-pub struct TaskChanges {
+// Checked by `board::tasks` before it gets here; `blocked_by` is the domain's to record.
+/// A patch of a task: absent fields stay; `agent` and `base_branch` may be set to null.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "UpdateTask")]
+pub struct TaskEdit {
+    #[schemars(length(min = 1, max = TITLE_MAX), regex(pattern = r"\S"))]
     pub title: Option<String>,
+    #[schemars(length(max = TEXT_MAX))]
     pub description: Option<String>,
     pub auto_start: Option<bool>,
+    #[serde(default, deserialize_with = "crate::schema::present")]
     pub agent: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::schema::present")]
     pub base_branch: Option<Option<String>>,
+    /// Replaces the tasks that must be done before this one's agent starts.
+    pub blocked_by: Option<Vec<Uuid>>,
 }
 
 pub async fn update(
     connection: &mut PgConnection,
     id: Uuid,
-    changes: TaskChanges,
+    changes: TaskEdit,
 ) -> Result<Option<Task>, sqlx::Error> {
     sqlx::query_as(concat!(
         "UPDATE tasks SET title = coalesce($2, title), description = coalesce($3, description),

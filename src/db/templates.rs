@@ -1,14 +1,24 @@
 //! Task templates' SQL (D5). The defaults and the rules are `board::templates`'s.
 
+use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::boards::{Template, template_fields};
+use crate::limits::{TEMPLATE_NAME_MAX, TEXT_MAX, TITLE_MAX};
 
-#[derive(Debug, Default)]
-pub struct TemplateFields {
+// Checked by `board::templates` before it gets here.
+/// A template as asked for; absent fields stay when editing.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "TemplateBody")]
+pub struct TemplateRequest {
+    /// Required when creating.
+    #[schemars(length(min = 1, max = TEMPLATE_NAME_MAX), regex(pattern = r"\S"))]
     pub name: Option<String>,
+    #[schemars(length(max = TITLE_MAX))]
     pub title: Option<String>,
+    #[schemars(length(max = TEXT_MAX))]
     pub description: Option<String>,
 }
 
@@ -26,7 +36,7 @@ pub async fn last_position(
 pub async fn insert(
     connection: &mut PgConnection,
     board_id: Uuid,
-    fields: TemplateFields,
+    fields: TemplateRequest,
     position: &str,
 ) -> Result<Template, sqlx::Error> {
     sqlx::query_as(concat!(
@@ -45,7 +55,7 @@ pub async fn insert(
 pub async fn update(
     connection: &mut PgConnection,
     id: Uuid,
-    fields: TemplateFields,
+    fields: TemplateRequest,
 ) -> Result<Option<Template>, sqlx::Error> {
     sqlx::query_as(concat!(
         "UPDATE templates SET name = coalesce($2, name), title = coalesce($3, title),

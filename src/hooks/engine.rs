@@ -69,7 +69,7 @@ impl Engine {
         hub: &Hub,
         instance: String,
         background: &Background,
-    ) -> Result<Self, sqlx::Error> {
+    ) -> Result<Self, crate::board::Error> {
         recover(&pool, &instance, false).await?;
         let engine = Self(Arc::new(Inner {
             pool,
@@ -265,8 +265,12 @@ impl Engine {
                         warn!(%task_id, "hooks: queued messages could not be handed on: {error}");
                     }
                     // A task's status changing (`task.updated`, the most frequent board
-                    // event) makes no hook runnable; moves, new tasks and column changes can.
-                    if event.stream.starts_with("board:") && event.kind != EventKind::TaskUpdated.as_str() {
+                    // event) and a hook starting make no hook runnable; moves, new tasks,
+                    // column changes, hooks queued again and hooks ending can.
+                    let makes_nothing_runnable = event.kind == EventKind::TaskUpdated.as_str()
+                        || (event.kind == EventKind::HookExecutionUpdated.as_str()
+                            && event.payload["status"] == "running");
+                    if event.stream.starts_with("board:") && !makes_nothing_runnable {
                         self.wake();
                     }
                 }
@@ -279,18 +283,11 @@ impl Engine {
     }
 }
 
-/// Rule 8: executions `instance` left running — or, with `expired`, any whose lease
-/// ran out — are recorded `cancelled/server_restart` and published; the tasks' next
-/// hooks then run. Returns how many there were.
-async fn recover(pool: &PgPool, instance: &str, expired: bool) -> Result<usize, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let abandoned = executions::abandon(&mut tx, instance, expired).await?;
-    for execution in &abandoned {
-        executions::publish(&mut tx, execution).await?;
+/// Rule 8, through [`pipeline::abandoned`]: logs what was recovered.
+async fn recover(pool: &PgPool, instance: &str, expired: bool) -> crate::board::Result<usize> {
+    let abandoned = pipeline::abandoned(pool, instance, expired).await?;
+    if abandoned > 0 {
+        warn!("hooks: {abandoned} hook(s) were cut off by a stop of viban and recorded as such");
     }
-    tx.commit().await?;
-    if !abandoned.is_empty() {
-        warn!("hooks: {} hook(s) were cut off by a stop of viban and recorded as such", abandoned.len());
-    }
-    Ok(abandoned.len())
+    Ok(abandoned)
 }

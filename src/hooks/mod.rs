@@ -3,6 +3,7 @@
 //! the engine that claims and runs them ([`engine`]).
 
 pub mod engine;
+mod refine;
 mod script;
 mod steps;
 
@@ -56,7 +57,8 @@ pub const BUILTINS: &[Builtin] = &[
     Builtin {
         id: "builtin:refine",
         name: "Refine description",
-        description: "One-shot agent call that rewrites a short description into a clear task.",
+        description: "One-shot call of the task's agent that rewrites the description into an objective, \
+                      acceptance criteria and a scope, keeping the original under \"Original request\".",
         settings: &[],
     },
 ];
@@ -84,7 +86,7 @@ pub enum Step {
     CreatePr {
         draft: bool,
     },
-    /// A one-shot agent call that rewrites the description.
+    /// A one-shot agent call that rewrites the description (`hooks::refine`).
     Refine,
     /// A shell script in the task's worktree.
     Script {

@@ -59,13 +59,19 @@ pub(super) async fn run(context: &Context<'_>, command: &str, timeout: Duration)
         Err(error) => return Some(failed(format!("the script could not start: {error}"), String::new())),
     };
     let mut kept = Tail::default();
+    // Once asked, the stop is not asked again: the cancellation stays ready, and would
+    // spin this loop for the whole grace period the script gets to exit.
+    let mut stopping = false;
     loop {
         tokio::select! {
             lines = script.next() => match lines {
                 Some(lines) => kept.extend(lines),
                 None => break,
             },
-            () = context.cancel.cancelled() => stop.request(Cancelled),
+            () = context.cancel.cancelled(), if !stopping => {
+                stopping = true;
+                stop.request(Cancelled);
+            }
         }
     }
     let finished = script.wait().await;

@@ -63,9 +63,7 @@ pub(super) async fn run(step: &Step, context: &Context<'_>) -> Option<Outcome> {
             "creating pull requests is not available in this version of viban yet; push the branch and open \
              the pull request yourself, or detach this hook",
         )),
-        Step::Refine => Some(failed(
-            "refining descriptions is not available in this version of viban yet; detach this hook",
-        )),
+        Step::Refine => super::refine::run(context).await,
         Step::Invalid { message } => Some(failed(message.clone())),
     }
 }

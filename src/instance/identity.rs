@@ -13,6 +13,9 @@
 //!   recreated container, or a copy of a running home) the heartbeat is watched for
 //!   [`WATCH`]: if it moves, a copy runs and this home takes a new id; if not, the
 //!   latest start died and its id is taken over, with its runs to recover.
+//!
+//! An instance that never comes back cannot recover its runs: once its heartbeat has
+//! been silent for [`ABANDONED`], a live one records them interrupted.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +25,7 @@ use tracing::{error, info, warn};
 use uuid::Uuid;
 
 use crate::db::instances::{self, Claimant, Holder};
+use crate::db::sessions;
 use crate::home::{self, Home};
 use crate::shutdown::Background;
 
@@ -29,6 +33,10 @@ use crate::shutdown::Background;
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
 /// An instance whose heartbeat is older than this is gone.
 pub(crate) const LEASE: Duration = Duration::from_secs(30);
+/// An instance gone this long is not coming back for its agent runs (its home would
+/// have restarted and recovered them by now): a live instance records them interrupted,
+/// so that their tasks can run again.
+pub(crate) const ABANDONED: Duration = Duration::from_secs(10 * 60);
 /// How long a start watches a heartbeat it cannot tell the owner of: two beats, and
 /// some slack for a busy machine.
 pub(crate) const WATCH: Duration = Duration::from_secs(12);
@@ -88,7 +96,8 @@ impl Instance {
         Ok(Self { id: id.into(), claim: claimant.claim })
     }
 
-    /// Renews the lease every [`HEARTBEAT`] until the background work is cancelled.
+    /// Renews the lease every [`HEARTBEAT`] until the background work is cancelled, and
+    /// with each beat records the runs of instances gone for [`ABANDONED`] as interrupted.
     pub(crate) fn keep_alive(&self, pool: PgPool, background: &Background) {
         let (instance, cancelled) = (self.clone(), background.clone());
         background.spawn(async move {
@@ -103,7 +112,13 @@ impl Instance {
                 }
                 let beat = async { instances::heartbeat(&mut *pool.acquire().await?, &instance.id, instance.claim).await };
                 match beat.await {
-                    Ok(true) => {}
+                    Ok(true) => match sessions::interrupt_abandoned(&pool, ABANDONED).await {
+                        Ok(0) => {}
+                        Ok(count) => warn!(
+                            "{count} agent run(s) of a viban gone for over {ABANDONED:?} were recorded as interrupted"
+                        ),
+                        Err(error) => warn!("recording the runs of vibans long gone failed: {error}"),
+                    },
                     Ok(false) => {
                         error!(
                             instance = %instance.id,

@@ -1,6 +1,8 @@
-//! Every size limit of the domain, once. The request types' schema attributes cite
-//! these constants, and where the schema has a `CHECK` for the same limit the test
-//! below reads the migration and fails if the two disagree.
+//! Every size limit of the domain, once. The domain (`board`) checks requests against
+//! them; the request types' schema attributes cite them (some of those types are `db`'s
+//! own, which is why the limits sit here, below both); and where the schema has a
+//! `CHECK` for the same limit the test below reads the migration and fails if the two
+//! disagree.
 
 /// A board's name (`boards.name` CHECK).
 pub const BOARD_NAME_MAX: usize = 200;

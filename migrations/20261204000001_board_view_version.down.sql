@@ -1,0 +1,1 @@
+ALTER TABLE event_streams DROP COLUMN view_seq;
