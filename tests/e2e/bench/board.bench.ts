@@ -44,12 +44,23 @@ test("board budgets", async ({ browser }) => {
     await viban.signIn(page);
     const paints: number[] = [];
     for (let run = 0; run < 5; run++) {
+      // A rAF loop in the page notes when the 1000th card is in the DOM, and the frame
+      // after it (painted); Playwright only collects the figure afterwards.
+      await page.addInitScript(() => {
+        const w = window as unknown as { paintedAt: number | null };
+        w.paintedAt = null;
+        const check = () =>
+          document.querySelectorAll("[data-task-id]").length >= 1000
+            ? requestAnimationFrame(() => (w.paintedAt = performance.now()))
+            : requestAnimationFrame(check);
+        requestAnimationFrame(check);
+      });
       await page.goto(`${viban.url}boards/${board.id}`);
-      await page.waitForFunction(() => document.querySelectorAll("[data-task-id]").length >= 1000, null, {
-        polling: "raf",
+      const painted = await page.waitForFunction(() => (window as unknown as { paintedAt: number | null }).paintedAt, null, {
+        polling: 250,
         timeout: 30_000,
       });
-      paints.push(await page.evaluate(() => new Promise<number>((done) => requestAnimationFrame(() => done(performance.now())))));
+      paints.push((await painted.jsonValue()) as number);
     }
     console.log(`navigation → 1000 cards painted: first ${ms(paints[0])}, median ${ms(percentile(paints, 50))}, max ${ms(Math.max(...paints))} (budget 500 ms)`);
 
