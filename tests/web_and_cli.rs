@@ -313,7 +313,8 @@ fn in_a_real_browser_the_shell_says_when_a_newer_viban_is_available() {
     std::fs::write(home.path().join("update.json"), known.to_string()).unwrap();
     let viban = Viban::start(home.path(), &[]);
     let dom = signed_in_dom(&viban, "");
-    let notice = format!("viban <strong>1000.0.0</strong> is available (this is {}).", env!("CARGO_PKG_VERSION"));
+    let notice =
+        format!("viban <strong>1000.0.0</strong> is available (this is {}).", env!("CARGO_PKG_VERSION"));
     assert!(dom.contains(&notice), "{dom}");
     assert!(dom.contains(">Restart to update</button>"), "{dom}");
 }
