@@ -592,6 +592,40 @@ fn task_activity_is_read_in_pages_oldest_first() {
 }
 
 #[test]
+fn task_activity_is_read_backwards_from_the_newest_page() {
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let task = new_task(&viban, &board, "chatty");
+    let id = task["id"].as_str().unwrap();
+    viban.sql().execute(&format!(
+        "INSERT INTO task_activity (task_id, kind, data)
+         SELECT '{id}', 'assistant_text', jsonb_build_object('text', 'line ' || n) FROM generate_series(1, 5) n"
+    ));
+    let texts = |page: &Value| -> Vec<String> {
+        page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["data"]["text"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // The live view starts from the newest page, then reads older ones above it.
+    let newest = viban.get(&format!("/api/tasks/{id}/activity?limit=2&before=9007199254740991")).json();
+    assert_eq!(texts(&newest), ["line 4", "line 5"]);
+    assert_eq!(newest["next_after"], Value::Null);
+    let above =
+        viban.get(&format!("/api/tasks/{id}/activity?limit=2&before={}", newest["next_before"])).json();
+    assert_eq!(texts(&above), ["line 2", "line 3"]);
+    let first =
+        viban.get(&format!("/api/tasks/{id}/activity?limit=2&before={}", above["next_before"])).json();
+    assert_eq!(texts(&first), ["line 1"]);
+    assert_eq!(first["next_before"], Value::Null);
+
+    problem(&viban.get(&format!("/api/tasks/{id}/activity?after=1&before=3")), 422, Some("before"));
+    problem(&viban.get(&format!("/api/tasks/{id}/activity?before=3&limit=501")), 422, Some("limit"));
+}
+
+#[test]
 fn script_hooks_are_defined_attached_reordered_and_detached() {
     let (_home, viban) = started();
     let board = new_board(&viban);

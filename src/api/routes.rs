@@ -9,7 +9,8 @@ use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema};
 
 use super::{
-    agents, boards, columns, executions, hooks, openapi, repositories, system, tasks, templates, update, ws,
+    agents, boards, columns, executions, hooks, open, openapi, repositories, system, tasks, templates,
+    update, ws,
 };
 use crate::db;
 use crate::state::AppState;
@@ -208,6 +209,9 @@ pub fn table() -> Vec<Route> {
         get("/tasks/{id}/activity", "The task's activity, oldest first, in pages", tasks::activity)
             .query::<tasks::ActivityPage>()
             .returns::<tasks::Activity>(),
+        post("/tasks/{id}/open", "Open the task's worktree in the file manager or the editor", open::open)
+            .body::<open::OpenBody>()
+            .accepts::<open::Opened>(),
         // Agents
         get("/agents", "The coding agents: found or missing, path, version, how to install", agents::list)
             .returns::<Vec<crate::agents::detect::Availability>>(),

@@ -235,15 +235,36 @@ pub async fn activity(
     after: Option<i64>,
     limit: Option<i64>,
 ) -> Result<(Vec<ActivityEntry>, Option<i64>)> {
-    let limit = limit.unwrap_or(ACTIVITY_PAGE_DEFAULT);
-    if !(1..=ACTIVITY_PAGE_MAX).contains(&limit) {
-        return Err(Error::invalid("limit", format!("limit must be between 1 and {ACTIVITY_PAGE_MAX}")));
-    }
+    let limit = activity_limit(limit)?;
     let mut connection = pool.acquire().await?;
     existing(&mut connection, id).await?;
     let entries = activity::page(&mut connection, id, after, limit).await?;
     let next_after = (entries.len() as i64 == limit).then(|| entries.last().map(|entry| entry.id)).flatten();
     Ok((entries, next_after))
+}
+
+/// The task's newest activity before the entry `before`, oldest first, and the
+/// `before` of the page above it (none when this one holds the first entry).
+pub async fn activity_before(
+    pool: &PgPool,
+    id: Uuid,
+    before: i64,
+    limit: Option<i64>,
+) -> Result<(Vec<ActivityEntry>, Option<i64>)> {
+    let limit = activity_limit(limit)?;
+    let mut connection = pool.acquire().await?;
+    existing(&mut connection, id).await?;
+    let entries = activity::page_before(&mut connection, id, before, limit).await?;
+    let above = (entries.len() as i64 == limit).then(|| entries.first().map(|entry| entry.id)).flatten();
+    Ok((entries, above))
+}
+
+fn activity_limit(limit: Option<i64>) -> Result<i64> {
+    let limit = limit.unwrap_or(ACTIVITY_PAGE_DEFAULT);
+    if !(1..=ACTIVITY_PAGE_MAX).contains(&limit) {
+        return Err(Error::invalid("limit", format!("limit must be between 1 and {ACTIVITY_PAGE_MAX}")));
+    }
+    Ok(limit)
 }
 
 pub(crate) async fn existing(connection: &mut PgConnection, id: Uuid) -> Result<Task> {

@@ -36,3 +36,24 @@ pub async fn page(
     .fetch_all(connection)
     .await
 }
+
+/// The newest `limit` entries before the entry `before` (exclusive), oldest first: the
+/// page a live view starts from, and the pages above it as the user scrolls up.
+pub async fn page_before(
+    connection: &mut PgConnection,
+    task_id: Uuid,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<ActivityEntry>, sqlx::Error> {
+    let mut entries: Vec<ActivityEntry> = sqlx::query_as(
+        "SELECT id, task_id, agent_session_id, kind, data, created_at FROM task_activity
+         WHERE task_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+    )
+    .bind(task_id)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(connection)
+    .await?;
+    entries.reverse();
+    Ok(entries)
+}

@@ -44,16 +44,30 @@ export class Viban {
   private child: ChildProcess | null = null;
   private output = "";
 
-  private constructor(readonly port: number) {
+  private constructor(
+    readonly port: number,
+    /** Added to viban's environment (and so the agents'): `FAKE_TRANSCRIPT`, say. */
+    readonly env: Record<string, string> = {},
+  ) {
     this.home = mkdtempSync(join(tmpdir(), "viban-e2e-"));
     this.userHome = join(this.home, "user");
     mkdirSync(this.userHome, { recursive: true });
   }
 
-  static async start(): Promise<Viban> {
-    const viban = new Viban(await freePort());
+  static async start(env: Record<string, string> = {}): Promise<Viban> {
+    const viban = new Viban(await freePort(), env);
     await viban.run();
     return viban;
+  }
+
+  /** Where the fake agents log how they were called: one line per call. */
+  get agentLog(): string {
+    return join(this.home, "agent-calls.log");
+  }
+
+  /** The fake agents' calls so far, each `<cwd>\t<arguments>`. */
+  agentCalls(): string[] {
+    return existsSync(this.agentLog) ? readFileSync(this.agentLog, "utf8").split("\n").filter(Boolean) : [];
   }
 
   async run() {
@@ -67,6 +81,8 @@ export class Viban {
         PATH: `${join(ROOT, "tests/fixtures/bin")}:${process.env.PATH}`,
         // The fake `claude` replays a real Claude Code transcript.
         FAKE_TRANSCRIPT: join(ROOT, "tests/fixtures/transcripts/claude-tools.jsonl"),
+        FAKE_AGENT_LOG: this.agentLog,
+        ...this.env,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -148,10 +164,12 @@ export class Viban {
   }
 }
 
-export const test = base.extend<{ signedIn: Page }, { viban: Viban }>({
+export const test = base.extend<{ signedIn: Page }, { viban: Viban; vibanEnv: Record<string, string> }>({
+  /** Extra environment for the worker's viban: `test.use({ vibanEnv })` starts another. */
+  vibanEnv: [{}, { option: true, scope: "worker" }],
   viban: [
-    async ({}, use) => {
-      const viban = await Viban.start();
+    async ({ vibanEnv }, use) => {
+      const viban = await Viban.start(vibanEnv);
       await use(viban);
       await viban.stop();
     },
@@ -164,6 +182,11 @@ export const test = base.extend<{ signedIn: Page }, { viban: Viban }>({
 });
 
 export { expect };
+
+/** A recorded transcript under tests/fixtures/transcripts. */
+export function transcript(name: string): string {
+  return join(ROOT, "tests/fixtures/transcripts", name);
+}
 
 export async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: false });

@@ -20,6 +20,9 @@ export type RepositoryView = Schemas["RepositoryView"];
 export type Listing = Schemas["Listing"];
 export type HookExecution = Schemas["HookExecution"];
 export type AgentSession = Schemas["AgentSession"];
+export type ActivityEntry = Schemas["ActivityEntry"];
+export type ActivityPage = Schemas["Activity2"];
+export type OpenTarget = Schemas["OpenTarget"];
 export type Version = Schemas["Version"];
 export type UpdateStatus = Schemas["UpdateStatus"];
 export type Problem = Schemas["Problem"];
@@ -125,6 +128,14 @@ export const api = {
   stopRun: (id: string) => post<Schemas["Stopping2"]>(`/tasks/${id}/stop`),
   resumeRun: (id: string) => post<AgentSession>(`/tasks/${id}/resume`),
   sendMessage: (id: string, text: string) => post<Schemas["MessageOutcome"]>(`/tasks/${id}/messages`, { text }),
+  activity: (id: string, page: { after?: number; before?: number; limit?: number }) =>
+    get<ActivityPage>(
+      `/tasks/${id}/activity?${Object.entries(page)
+        .filter(([, value]) => value !== undefined)
+        .map(([name, value]) => `${name}=${value}`)
+        .join("&")}`,
+    ),
+  openWorktree: (id: string, target: OpenTarget) => post<Schemas["Opened"]>(`/tasks/${id}/open`, { target }),
   hookExecutions: (id: string) => get<HookExecution[]>(`/tasks/${id}/hook-executions`),
   clearError: (id: string) => post<Task>(`/tasks/${id}/clear-error`),
   retryExecution: (id: string) => post<HookExecution[]>(`/hook-executions/${id}/retry`),

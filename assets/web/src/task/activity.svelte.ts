@@ -1,0 +1,230 @@
+// A task's activity as the panel shows it: the newest page first (GET
+// /api/tasks/{id}/activity?before=…), older pages as the user scrolls up, and the
+// entries `activity.appended` brings on the `task:<id>` stream. `rows` turns entries
+// into what a person reads: a tool call with its result, one todo list per run that
+// updates in place, a queued message until its run takes it.
+import { api, messageOf, type ActivityEntry } from "../lib/api";
+import { realtime, type StreamEvent } from "../lib/realtime.svelte";
+
+/** Above every entry id: `before` for the newest page. */
+const NEWEST = Number.MAX_SAFE_INTEGER;
+const PAGE = 200;
+
+export interface TodoItem {
+  text: string;
+  status: string;
+}
+
+/** One line (or block) of the stream. `key` is stable across pages and updates. */
+export type Row =
+  | { key: string; type: "user"; text: string; queued: boolean; prompt: boolean; at: string }
+  | { key: string; type: "assistant"; text: string }
+  | { key: string; type: "thinking"; text: string }
+  | {
+      key: string;
+      type: "tool";
+      tool: string;
+      summary: string;
+      input: unknown;
+      result: { ok: boolean; output: string; truncated: boolean } | null;
+    }
+  | { key: string; type: "todo"; items: TodoItem[] }
+  | { key: string; type: "system"; text: string }
+  | { key: string; type: "error"; text: string }
+  | {
+      key: string;
+      type: "result";
+      ok: boolean;
+      summary: string | null;
+      costUsd: number | null;
+      inputTokens: number | null;
+      outputTokens: number | null;
+      durationMs: number | null;
+    }
+  | { key: string; type: "raw"; text: string };
+
+type Data = Record<string, unknown>;
+const str = (value: unknown): string => (typeof value === "string" ? value : value == null ? "" : String(value));
+const num = (value: unknown): number | null => (typeof value === "number" ? value : null);
+
+/** Entries in order → rows in order. */
+export function toRows(entries: ActivityEntry[]): Row[] {
+  const rows: Row[] = [];
+  const tools = new Map<string, Extract<Row, { type: "tool" }>>();
+  const todos = new Map<string, Extract<Row, { type: "todo" }>>();
+  const queued: Extract<Row, { type: "user" }>[] = [];
+  for (const entry of entries) {
+    const data = (entry.data ?? {}) as Data;
+    const key = String(entry.id);
+    switch (entry.kind) {
+      case "user_message": {
+        const text = str(data.text);
+        if (data.queued === true) {
+          const row = { key, type: "user" as const, text, queued: true, prompt: false, at: entry.created_at };
+          queued.push(row);
+          rows.push(row);
+          break;
+        }
+        // A run started: the queued message it took is no longer waiting, and a
+        // follow-up's prompt is that message again (shown once).
+        const taken = queued.findIndex((row) => text.includes(row.text.trim()));
+        if (taken >= 0) {
+          queued[taken].queued = false;
+          const [row] = queued.splice(taken, 1);
+          if (row.text.trim() === text.trim()) break;
+        }
+        rows.push({ key, type: "user", text, queued: false, prompt: text.startsWith("# Task:"), at: entry.created_at });
+        break;
+      }
+      case "assistant_text":
+        rows.push({ key, type: "assistant", text: str(data.text) });
+        break;
+      case "thinking":
+        if (str(data.text).trim()) rows.push({ key, type: "thinking", text: str(data.text) });
+        break;
+      case "tool_call": {
+        const row = {
+          key,
+          type: "tool" as const,
+          tool: str(data.tool) || "tool",
+          summary: str(data.summary),
+          input: data.input,
+          result: null,
+        };
+        if (typeof data.id === "string") tools.set(data.id, row);
+        rows.push(row);
+        break;
+      }
+      case "tool_result": {
+        const result = { ok: data.ok !== false, output: str(data.output), truncated: data.truncated === true };
+        const call = typeof data.id === "string" ? tools.get(data.id) : undefined;
+        if (call) {
+          call.result = result;
+          break;
+        }
+        // The answer to a TodoWrite (shown as the list) says nothing more.
+        const previous = rows[rows.length - 1];
+        if (previous?.type === "todo" && result.ok) break;
+        rows.push({ key, type: "tool", tool: "Tool result", summary: "", input: undefined, result });
+        break;
+      }
+      case "todo_list": {
+        const items = Array.isArray(data.items) ? (data.items as TodoItem[]) : [];
+        const run = entry.agent_session_id ?? "none";
+        const existing = todos.get(run);
+        if (existing) {
+          existing.items = items;
+        } else {
+          const row = { key, type: "todo" as const, items };
+          todos.set(run, row);
+          rows.push(row);
+        }
+        break;
+      }
+      case "system":
+        rows.push({ key, type: "system", text: str(data.message) || "system" });
+        break;
+      case "error":
+        rows.push({ key, type: "error", text: str(data.message) });
+        break;
+      case "result": {
+        // A failed run's summary is often the error just shown: once is enough.
+        const previous = rows[rows.length - 1];
+        const summary = typeof data.summary === "string" ? data.summary : null;
+        rows.push({
+          key,
+          type: "result",
+          ok: data.ok !== false,
+          summary: previous?.type === "error" && previous.text.trim() === summary?.trim() ? null : summary,
+          costUsd: num(data.cost_usd),
+          inputTokens: num(data.input_tokens),
+          outputTokens: num(data.output_tokens),
+          durationMs: num(data.duration_ms),
+        });
+        break;
+      }
+      default:
+        rows.push({ key, type: "raw", text: str(data.line) || JSON.stringify(data) });
+    }
+  }
+  return rows;
+}
+
+export class ActivityStore {
+  entries = $state.raw<ActivityEntry[]>([]);
+  rows = $derived(toRows(this.entries));
+  /** `before` for the page above the oldest loaded entry; null when it is the first. */
+  olderBefore = $state<number | null>(null);
+  loading = $state(true);
+  loadingOlder = $state(false);
+  error = $state<string | null>(null);
+  /** Bumped when entries arrive at the end (live), for the view's "N new". */
+  appended = $state(0);
+
+  private buffered: ActivityEntry[][] | null = null;
+  private generation = 0;
+
+  constructor(readonly taskId: string) {}
+
+  /** Subscribes, then loads the newest page; entries that arrive meanwhile follow it. */
+  start() {
+    const stop = realtime.subscribe(`task:${this.taskId}`, {
+      event: (event) => this.receive(event),
+      resync: () => void this.load(),
+    });
+    void this.load();
+    return stop;
+  }
+
+  async load() {
+    const generation = ++this.generation;
+    this.buffered = [];
+    this.loading = true;
+    try {
+      const page = await api.activity(this.taskId, { before: NEWEST, limit: PAGE });
+      if (generation !== this.generation) return;
+      this.entries = page.entries;
+      this.olderBefore = page.next_before ?? null;
+      this.error = null;
+    } catch (error) {
+      if (generation !== this.generation) return;
+      this.error = messageOf(error);
+    }
+    this.loading = false;
+    const waiting = this.buffered ?? [];
+    this.buffered = null;
+    for (const entries of waiting) this.append(entries);
+  }
+
+  async loadOlder() {
+    if (this.olderBefore === null || this.loadingOlder) return;
+    const generation = this.generation;
+    this.loadingOlder = true;
+    try {
+      const page = await api.activity(this.taskId, { before: this.olderBefore, limit: PAGE });
+      if (generation !== this.generation) return;
+      const first = this.entries[0]?.id ?? NEWEST;
+      this.entries = [...page.entries.filter((entry) => entry.id < first), ...this.entries];
+      this.olderBefore = page.next_before ?? null;
+    } catch (error) {
+      this.error = messageOf(error);
+    } finally {
+      this.loadingOlder = false;
+    }
+  }
+
+  private receive({ kind, payload }: StreamEvent) {
+    if (kind !== "activity.appended") return;
+    const entries = ((payload as Data).entries ?? []) as ActivityEntry[];
+    if (this.buffered) this.buffered.push(entries);
+    else this.append(entries);
+  }
+
+  private append(entries: ActivityEntry[]) {
+    const last = this.entries[this.entries.length - 1]?.id ?? 0;
+    const fresh = entries.filter((entry) => entry.id > last);
+    if (!fresh.length) return;
+    this.entries = [...this.entries, ...fresh];
+    this.appended += 1;
+  }
+}
