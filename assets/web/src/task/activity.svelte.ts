@@ -143,8 +143,12 @@ export function toRows(entries: ActivityEntry[]): Row[] {
         });
         break;
       }
-      default:
-        rows.push({ key, type: "raw", text: str(data.line) || JSON.stringify(data) });
+      default: {
+        const text = str(data.line) || JSON.stringify(data);
+        // Claude's partial-message stream events repeat what the full message shows.
+        if (text.startsWith('{"type":"stream_event"')) break;
+        rows.push({ key, type: "raw", text });
+      }
     }
   }
   return rows;
