@@ -54,14 +54,33 @@ export class BoardStore {
       const at = move.before ? list.findIndex((other) => other.id === move.before) : -1;
       const afterAt = move.after ? list.findIndex((other) => other.id === move.after) : -1;
       const index = at >= 0 ? at : afterAt >= 0 ? afterAt + 1 : list.length;
-      list.splice(index, 0, { ...task, column_id: move.columnId });
+      let copy = this.movingCopies.get(task.id);
+      if (copy?.source !== task || copy.placed.column_id !== move.columnId) {
+        copy = { source: task, placed: { ...task, column_id: move.columnId } };
+        this.movingCopies.set(task.id, copy);
+      }
+      list.splice(index, 0, copy.placed);
     }
+    for (const id of this.movingCopies.keys()) if (!this.pending.has(id)) this.movingCopies.delete(id);
+    // A column whose cards did not change keeps its array, so only the columns a
+    // change touched re-render (a drag on a 1,000-card board touches two).
+    for (const [id, list] of lists) {
+      const before = this.lastLists.get(id);
+      if (before && before.length === list.length && before.every((task, index) => task === list[index])) {
+        lists.set(id, before);
+      }
+    }
+    this.lastLists = lists;
     return lists;
   });
 
   sortedColumns = $derived([...this.columns].sort(byPosition));
 
   private buffered: StreamEvent[] | null = null;
+  /** The lists byColumn returned last, to hand unchanged ones back unchanged. */
+  private lastLists = new Map<string, Task[]>();
+  /** A pending move's card, made once per move rather than on every derivation. */
+  private movingCopies = new Map<string, { source: Task; placed: Task }>();
   private hooksRequest = 0;
   private stop: (() => void) | null = null;
 
