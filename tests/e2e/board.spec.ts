@@ -65,6 +65,8 @@ test("a card dragged to another column stays there, in order, after a reload", a
   await source.dragTo(target, { targetPosition: { x: box.width / 2, y: 6 } });
   await expect(cards(page, "Review")).toHaveText([/first in review/, /drag me/, /second in review/]);
   await expect(cards(page, "Todo")).toHaveCount(0);
+  // Announced once the server has taken the move.
+  await expect(page.getByRole("status").filter({ hasText: "Moved “drag me” to Review, position 2 of 3." })).toBeAttached();
 
   await page.reload();
   await expect(cards(page, "Review")).toHaveText([/first in review/, /drag me/, /second in review/]);
@@ -92,6 +94,7 @@ test("a card moves with the keyboard, is announced, and the order survives a rel
   // Alt+→ takes it to the next column (In Progress runs its hooks: the fake agent).
   await page.keyboard.press("Alt+ArrowRight");
   await expect(cards(page, "Todo")).toHaveText([/alpha/, /charlie/]);
+  await expect(page.getByRole("status").filter({ hasText: /Moved “bravo” to In Progress/ })).toBeAttached();
   await expect(page.getByRole("link", { name: /bravo/ })).toBeVisible();
 
   await page.reload();
