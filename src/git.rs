@@ -87,3 +87,117 @@ pub async fn clone(url: &str, destination: &Path) -> Result<(), GitError> {
     let destination = destination.to_string_lossy();
     run(parent, &["clone", "--quiet", "--", url, &destination], NETWORK).await.map(|_| ())
 }
+
+/// What one git command printed, for commands whose exit status is part of the answer
+/// (`merge-tree` exits 1 on a conflict) or whose output is bytes (`-z` formats, patches).
+pub(crate) struct Output {
+    pub success: bool,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Output {
+    /// Standard output as text, trimmed.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).trim().to_string()
+    }
+}
+
+/// Runs `git args…` in `dir` with `env` added, and returns its output whatever its exit
+/// status; fails only when git cannot be run or outlives `timeout`.
+pub(crate) async fn output(
+    dir: &Path,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    timeout: Duration,
+) -> Result<Output, GitError> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let git = process::find_program("git").ok_or(GitError::Missing)?;
+        let mut command = process::command(git, Privilege::Inherit);
+        command.current_dir(&dir).args(&args).env("GIT_TERMINAL_PROMPT", "0").env("LC_ALL", "C");
+        command.envs(env);
+        let rendered = args.join(" ");
+        let output = process::output_with_timeout(&mut command, timeout).map_err(|error| {
+            if error.kind() == std::io::ErrorKind::TimedOut {
+                GitError::TimedOut { command: rendered.clone(), timeout }
+            } else {
+                GitError::Failed { command: rendered.clone(), stderr: error.to_string() }
+            }
+        })?;
+        Ok(Output {
+            success: output.status.success(),
+            stdout: output.stdout,
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        })
+    })
+    .await
+    .unwrap_or_else(|error| Err(GitError::Failed { command: "(task)".into(), stderr: error.to_string() }))
+}
+
+/// [`output`], failing with git's message when the command fails.
+pub(crate) async fn checked(
+    dir: &Path,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    timeout: Duration,
+) -> Result<Output, GitError> {
+    let command = args.join(" ");
+    let output = output(dir, args, env, timeout).await?;
+    if output.success {
+        Ok(output)
+    } else {
+        let stderr: Vec<&str> = output.stderr.lines().rev().take(5).collect();
+        let stderr: Vec<&str> = stderr.into_iter().rev().collect();
+        Err(GitError::Failed { command, stderr: stderr.join(" | ") })
+    }
+}
+
+/// The branch a task is compared with, merged into and rebased onto.
+#[derive(Debug, Clone)]
+pub(crate) struct BaseTarget {
+    /// As the task names it: `main`.
+    pub name: String,
+    /// The ref compared with: `refs/heads/main`, or `refs/remotes/origin/main` when
+    /// that one is strictly ahead of the local branch (fetched, not yet pulled) or
+    /// there is no local branch.
+    pub reference: String,
+    pub sha: String,
+    /// The local branch's commit, if there is a local branch.
+    pub local_sha: Option<String>,
+}
+
+/// Resolves the base branch `name` in the repository (or any of its worktrees) at `dir`;
+/// `None` when neither `refs/heads/<name>` nor `refs/remotes/origin/<name>` exists.
+pub(crate) async fn base_target(dir: &Path, name: &str) -> Result<Option<BaseTarget>, GitError> {
+    let local_ref = format!("refs/heads/{name}");
+    let remote_ref = format!("refs/remotes/origin/{name}");
+    let local = commit_of(dir, &local_ref).await?;
+    let remote = commit_of(dir, &remote_ref).await?;
+    let target = match (&local, remote) {
+        (Some(local_sha), Some(remote_sha)) if *local_sha != remote_sha => {
+            let behind = output(
+                dir,
+                vec!["merge-base".into(), "--is-ancestor".into(), local_sha.clone(), remote_sha.clone()],
+                Vec::new(),
+                LOCAL,
+            )
+            .await?
+            .success;
+            if behind { (remote_ref, remote_sha) } else { (local_ref, local_sha.clone()) }
+        }
+        (Some(local_sha), _) => (local_ref, local_sha.clone()),
+        (None, Some(remote_sha)) => (remote_ref, remote_sha),
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(BaseTarget { name: name.to_string(), reference: target.0, sha: target.1, local_sha: local }))
+}
+
+/// The commit `reference` names, or `None` if it names none.
+pub(crate) async fn commit_of(dir: &Path, reference: &str) -> Result<Option<String>, GitError> {
+    let verify = format!("{reference}^{{commit}}");
+    let found =
+        output(dir, vec!["rev-parse".into(), "--verify".into(), "--quiet".into(), verify], Vec::new(), LOCAL)
+            .await?;
+    Ok(found.success.then(|| found.text()).filter(|sha| !sha.is_empty()))
+}

@@ -28,6 +28,22 @@ pub const PATH_MAX: usize = 4096;
 /// Activity entries in one page, and the page size when none is asked.
 pub const ACTIVITY_PAGE_MAX: i64 = 500;
 pub const ACTIVITY_PAGE_DEFAULT: i64 = 100;
+/// A task's diff (`docs/review.md`): a file with more changed lines (additions plus
+/// deletions) or a larger patch is summarized, counts only…
+pub const DIFF_FILE_LINES_MAX: u64 = 3_000;
+pub const DIFF_FILE_BYTES_MAX: u64 = 512 * 1024;
+/// …and hunks stop once the files shown reach these totals.
+pub const DIFF_TOTAL_LINES_MAX: u64 = 30_000;
+pub const DIFF_TOTAL_BYTES_MAX: u64 = 8 * 1024 * 1024;
+/// One file asked for by itself (`?file=`) is shown whole up to these.
+pub const DIFF_FULL_FILE_LINES_MAX: u64 = 100_000;
+pub const DIFF_FULL_FILE_BYTES_MAX: u64 = 16 * 1024 * 1024;
+/// A review comment's text (`review_comments.body` CHECK).
+pub const REVIEW_COMMENT_MAX: usize = 20_000;
+/// The lines of code a review comment quotes in its message; longer ranges are cut.
+pub const REVIEW_QUOTE_LINES_MAX: usize = 40;
+/// A merge's commit message.
+pub const COMMIT_MESSAGE_MAX: usize = 20_000;
 
 #[cfg(test)]
 mod tests {
@@ -47,6 +63,7 @@ mod tests {
             ("tasks.title", TITLE_MAX),
             ("templates.name", TEMPLATE_NAME_MAX),
             ("hooks.name", HOOK_NAME_MAX),
+            ("review_comments.body", REVIEW_COMMENT_MAX),
         ] {
             let (table, field) = column.split_once('.').unwrap_or_default();
             let create = schema
