@@ -320,7 +320,7 @@ async fn target_column(connection: &mut PgConnection, task: &Task, target: &Targ
     })
 }
 
-fn role_name(role: ColumnRole) -> &'static str {
+pub(crate) fn role_name(role: ColumnRole) -> &'static str {
     match role {
         ColumnRole::Todo => "todo",
         ColumnRole::InProgress => "in_progress",
@@ -356,38 +356,51 @@ pub async fn message(pool: &PgPool, agent_busy: bool, task_id: Uuid, text: &str)
 }
 
 async fn message_once(pool: &PgPool, agent_busy: bool, task_id: Uuid, text: &str) -> Result<Chat> {
-    let text = required_text("text", text, TEXT_MAX)?;
     let mut tx = pool.begin().await?;
-    let task = task_rows::lock(&mut tx, task_id).await?.ok_or_else(|| Error::not_found("task", task_id))?;
-    task_rows::queue_message(&mut tx, task_id, &text).await?;
+    let chat = queue_message(&mut tx, agent_busy, task_id, text).await?;
+    tx.commit().await?;
+    Ok(chat)
+}
+
+/// [`message`] in the caller's transaction (a review's comments sent as one message,
+/// `board::review`).
+pub(crate) async fn queue_message(
+    tx: &mut PgConnection,
+    agent_busy: bool,
+    task_id: Uuid,
+    text: &str,
+) -> Result<Chat> {
+    let text = required_text("text", text, TEXT_MAX)?;
+    let task = task_rows::lock(&mut *tx, task_id).await?.ok_or_else(|| Error::not_found("task", task_id))?;
+    task_rows::queue_message(&mut *tx, task_id, &text).await?;
     crate::db::sessions::append(
-        &mut tx,
+        &mut *tx,
         task_id,
         None,
         &[json!({ "kind": "user_message", "text": text, "queued": true })],
     )
     .await?;
-    let busy = agent_busy || task_rows::hooks_active(&mut tx, task_id).await?;
+    let busy = agent_busy || task_rows::hooks_active(&mut *tx, task_id).await?;
     let chat = if busy {
         Chat::Queued
     } else {
-        let column_id = task_rows::column_with_role(&mut tx, task.board_id, ColumnRole::InProgress)
-            .await?
-            .ok_or_else(|| Error::conflict("the board has no in_progress column to run the agent in"))?;
-        let task = match task_rows::set_status(&mut tx, task_id, AgentStatus::Idle, None, None).await? {
+        let column_id =
+            task_rows::column_with_role(&mut *tx, task.board_id, ColumnRole::InProgress)
+                .await?
+                .ok_or_else(|| Error::conflict("the board has no in_progress column to run the agent in"))?;
+        let task = match task_rows::set_status(&mut *tx, task_id, AgentStatus::Idle, None, None).await? {
             Some(cleared) if task.agent_status == AgentStatus::Error => {
-                task_rows::publish(&mut tx, &cleared, EventKind::TaskUpdated).await?;
+                task_rows::publish(&mut *tx, &cleared, EventKind::TaskUpdated).await?;
                 cleared
             }
             Some(cleared) => cleared,
             None => task,
         };
-        task_rows::lock_column(&mut tx, column_id).await?;
-        let position = super::tasks::slot(&mut tx, column_id, Some(task_id), Place::End).await?;
-        super::tasks::enter_column(&mut tx, &task, column_id, &position).await?;
+        task_rows::lock_column(&mut *tx, column_id).await?;
+        let position = super::tasks::slot(&mut *tx, column_id, Some(task_id), Place::End).await?;
+        super::tasks::enter_column(&mut *tx, &task, column_id, &position).await?;
         Chat::Started
     };
-    tx.commit().await?;
     Ok(chat)
 }
 

@@ -49,6 +49,15 @@ pub enum EventKind {
     SoundPlayed,
     SessionUpdated,
     ActivityAppended,
+    ReviewCommentCreated,
+    ReviewCommentUpdated,
+    ReviewCommentDeleted,
+    /// Comments went to the agent as one message.
+    ReviewCommentsSent,
+    /// The task's branch went into its base (on the task's stream).
+    TaskMerged,
+    /// The task's branch was rebased onto its base (on the task's stream).
+    TaskRebased,
 }
 
 impl EventKind {
@@ -77,6 +86,12 @@ impl EventKind {
             Self::SoundPlayed => "sound.played",
             Self::SessionUpdated => "session.updated",
             Self::ActivityAppended => "activity.appended",
+            Self::ReviewCommentCreated => "review_comment.created",
+            Self::ReviewCommentUpdated => "review_comment.updated",
+            Self::ReviewCommentDeleted => "review_comment.deleted",
+            Self::ReviewCommentsSent => "review_comment.sent",
+            Self::TaskMerged => "task.merged",
+            Self::TaskRebased => "task.rebased",
         }
     }
 }
@@ -88,7 +103,16 @@ impl EventKind {
     pub const fn changes_board_view(self) -> bool {
         !matches!(
             self,
-            Self::HookExecutionUpdated | Self::SoundPlayed | Self::SessionUpdated | Self::ActivityAppended
+            Self::HookExecutionUpdated
+                | Self::SoundPlayed
+                | Self::SessionUpdated
+                | Self::ActivityAppended
+                | Self::ReviewCommentCreated
+                | Self::ReviewCommentUpdated
+                | Self::ReviewCommentDeleted
+                | Self::ReviewCommentsSent
+                | Self::TaskMerged
+                | Self::TaskRebased
         )
     }
 }

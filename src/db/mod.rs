@@ -13,6 +13,7 @@ pub mod executions;
 pub mod hooks;
 pub mod instances;
 pub mod repositories;
+pub mod review_comments;
 pub mod sessions;
 pub mod tasks;
 pub mod templates;

@@ -1,0 +1,2 @@
+DROP TABLE review_comments;
+DROP TYPE review_side;
