@@ -17,6 +17,9 @@ pub struct Problem {
     /// The request field at fault, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The files in conflict, when a merge or rebase stopped on them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflicts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -30,6 +33,7 @@ impl ApiError {
             status: status.as_u16(),
             detail: detail.into(),
             field: None,
+            conflicts: None,
         }))
     }
 
@@ -118,6 +122,11 @@ impl From<crate::board::Error> for ApiError {
             }
             Error::Conflict { title, message } => Self::new(StatusCode::CONFLICT, title, message),
             Error::Forbidden { field, message } => Self::forbidden(message).with_field(field),
+            Error::MergeConflict { message, files } => {
+                let mut problem = Self::new(StatusCode::CONFLICT, "Merge conflict", message);
+                problem.0.conflicts = Some(files);
+                problem
+            }
             Error::Database(error) => error.into(),
         }
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::CustomAgent;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BoardSettings {
     /// The agent a task runs when it names none (an adapter id or `custom:<name>`).
     pub default_agent: Option<String>,
@@ -18,6 +18,19 @@ pub struct BoardSettings {
     pub copy_files: Vec<String>,
     /// Commands run as agent `custom:<name>`.
     pub custom_agents: BTreeMap<String, CustomAgent>,
+    /// A merged task moves to the board's `done` column (V3); default true.
+    pub move_to_done_after_merge: bool,
+}
+
+impl Default for BoardSettings {
+    fn default() -> Self {
+        Self {
+            default_agent: None,
+            copy_files: Vec::new(),
+            custom_agents: BTreeMap::new(),
+            move_to_done_after_merge: true,
+        }
+    }
 }
 
 impl BoardSettings {
@@ -42,6 +55,10 @@ impl BoardSettings {
             default_agent: key(settings, "default_agent"),
             copy_files: key(settings, "copy_files"),
             custom_agents,
+            move_to_done_after_merge: settings
+                .get("move_to_done_after_merge")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod open;
 pub mod openapi;
 pub mod repositories;
+pub mod review;
 pub mod routes;
 pub mod system;
 pub mod tasks;

@@ -9,8 +9,8 @@ use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema};
 
 use super::{
-    agents, boards, columns, executions, hooks, open, openapi, repositories, system, tasks, templates,
-    update, ws,
+    agents, boards, columns, executions, hooks, open, openapi, repositories, review, system, tasks,
+    templates, update, ws,
 };
 use crate::db;
 use crate::state::AppState;
@@ -235,6 +235,48 @@ pub fn table() -> Vec<Route> {
             .accepts::<db::sessions::AgentSession>(),
         get("/tasks/{id}/sessions", "The task's agent runs, oldest first", agents::sessions)
             .returns::<Vec<db::sessions::AgentSession>>(),
+        // Review and ship
+        get(
+            "/tasks/{id}/diff",
+            "The task's worktree against its merge-base with the base branch",
+            review::diff,
+        )
+        .query::<review::DiffQuery>()
+        .returns::<crate::diff::Diff>(),
+        get("/tasks/{id}/review/comments", "The task's review comments, oldest first", review::comments)
+            .returns::<Vec<db::review_comments::ReviewComment>>(),
+        post("/tasks/{id}/review/comments", "Comment on lines of the task's diff", review::comment)
+            .body::<crate::board::review::CommentRequest>()
+            .creates::<db::review_comments::ReviewComment>(),
+        patch("/review-comments/{id}", "Change an unsent review comment", review::edit_comment)
+            .body::<crate::board::review::CommentEdit>()
+            .returns::<db::review_comments::ReviewComment>(),
+        delete("/review-comments/{id}", "Delete a review comment", review::delete_comment),
+        post(
+            "/tasks/{id}/review/send",
+            "Send the unsent review comments to the agent as one chat message",
+            review::send,
+        )
+        .accepts::<crate::board::review::ReviewSent>(),
+        post(
+            "/tasks/{id}/review/request-changes",
+            "Send the unsent review comments and move the task to in_progress so its agent runs",
+            review::request_changes,
+        )
+        .accepts::<crate::board::review::ReviewSent>(),
+        post(
+            "/tasks/{id}/merge",
+            "Merge the task's branch into its base branch (squash, merge, rebase)",
+            review::merge,
+        )
+        .body::<crate::board::review::MergeRequest>()
+        .returns::<crate::board::review::Merged>(),
+        post(
+            "/tasks/{id}/rebase",
+            "Rebase the task's branch onto the latest base (fetched first)",
+            review::rebase,
+        )
+        .returns::<crate::board::review::Rebased>(),
         // Templates
         post("/boards/{id}/templates", "Add a task template", templates::create)
             .body::<crate::board::templates::TemplateRequest>()

@@ -12,6 +12,7 @@ pub mod columns;
 pub mod hooks;
 pub mod pipeline;
 pub mod repositories;
+pub mod review;
 pub mod runs;
 pub mod tasks;
 pub mod templates;
@@ -34,6 +35,10 @@ pub enum Error {
     /// The request is well-formed but the current state refuses it: 409.
     #[error("{message}")]
     Conflict { title: &'static str, message: String },
+    /// Merging or rebasing the task's branch stopped on conflicts in `files`; nothing
+    /// was changed: 409, the files listed (`conflicts`).
+    #[error("{message}")]
+    MergeConflict { message: String, files: Vec<String> },
     /// viban may not read what was asked for: 403.
     #[error("{message}")]
     Forbidden { field: &'static str, message: String },
