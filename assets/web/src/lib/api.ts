@@ -39,6 +39,15 @@ export type AttachBody = Schemas["AttachBody"];
 export type UpdateAttachmentBody = Schemas["UpdateAttachmentBody"];
 export type LinkRepository = Schemas["LinkRepository"];
 export type BoardSummary = Schemas["BoardSummary"];
+export type Diff = Schemas["Diff"];
+export type DiffFile = Schemas["DiffFile"];
+export type DiffLine = Schemas["DiffLine"];
+export type ReviewComment = Schemas["ReviewComment"];
+export type CreateReviewComment = Schemas["CreateReviewComment"];
+export type MergeTask = Schemas["MergeTask"];
+export type Merged = Schemas["Merged"];
+export type Rebased = Schemas["Rebased"];
+export type ReviewSent = Schemas["ReviewSent"];
 export type SystemInfo = Schemas["SystemInfo"];
 export type ExternalTool = Schemas["ExternalTool"];
 
@@ -50,6 +59,8 @@ export class ApiError extends Error {
     readonly detail: string,
     /** The request field the problem is about, when the server names one. */
     readonly field: string | null = null,
+    /** The files in conflict, when a merge or rebase stopped on them. */
+    readonly conflicts: string[] = [],
   ) {
     super(detail || title);
   }
@@ -88,6 +99,7 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
       problem.title ?? response.statusText,
       problem.detail ?? text.slice(0, 300),
       problem.field ?? null,
+      (problem as { conflicts?: string[] | null }).conflicts ?? [],
     );
   }
   return parsed as T;
@@ -141,6 +153,16 @@ export const api = {
   retryExecution: (id: string) => post<HookExecution[]>(`/hook-executions/${id}/retry`),
 
   agents: () => get<Availability[]>("/agents"),
+
+  diff: (id: string, file?: string) => get<Diff>(`/tasks/${id}/diff${file ? `?file=${q(file)}` : ""}`),
+  reviewComments: (id: string) => get<ReviewComment[]>(`/tasks/${id}/review/comments`),
+  createComment: (id: string, body: CreateReviewComment) => post<ReviewComment>(`/tasks/${id}/review/comments`, body),
+  editComment: (id: string, body: string) => patch<ReviewComment>(`/review-comments/${id}`, { body }),
+  deleteComment: (id: string) => del(`/review-comments/${id}`),
+  sendReview: (id: string) => post<ReviewSent>(`/tasks/${id}/review/send`),
+  requestChanges: (id: string) => post<ReviewSent>(`/tasks/${id}/review/request-changes`),
+  merge: (id: string, body: MergeTask) => post<Merged>(`/tasks/${id}/merge`, body),
+  rebase: (id: string) => post<Rebased>(`/tasks/${id}/rebase`),
 
   createTemplate: (boardId: string, body: TemplateBody) => post<Template>(`/boards/${boardId}/templates`, body),
   updateTemplate: (id: string, body: TemplateBody) => patch<Template>(`/templates/${id}`, body),

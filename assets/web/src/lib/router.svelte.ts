@@ -3,7 +3,7 @@
 
 export type Route =
   | { page: "boards" }
-  | { page: "board"; boardId: string; taskId: string | null }
+  | { page: "board"; boardId: string; taskId: string | null; review?: boolean }
   | { page: "settings"; boardId: string }
   | { page: "system" }
   | { page: "missing"; path: string };
@@ -17,6 +17,9 @@ function parse(path: string): Route {
     if (parts.length === 2) return { page: "board", boardId, taskId: null };
     if (parts.length === 3 && parts[2] === "settings") return { page: "settings", boardId };
     if (parts.length === 4 && parts[2] === "tasks") return { page: "board", boardId, taskId: parts[3] };
+    if (parts.length === 5 && parts[2] === "tasks" && parts[4] === "review") {
+      return { page: "board", boardId, taskId: parts[3], review: true };
+    }
   }
   return { page: "missing", path };
 }
