@@ -78,12 +78,26 @@ pub async fn create(pool: &PgPool, request: BoardRequest) -> Result<BoardView> {
     let name = required_text("name", &request.name, BOARD_NAME_MAX)?;
     let description = bounded_text("description", &request.description, BOARD_DESCRIPTION_MAX)?;
     let mut tx = pool.begin().await?;
-    let board = rows::insert(&mut tx, &name, &description, None).await?;
+    let board = insert_with_defaults(&mut tx, &name, &description, None).await?;
+    tx.commit().await?;
+    Ok(snapshot(pool, board.id).await?.1)
+}
+
+/// Inserts a board with the default columns, column hooks and templates in the caller's
+/// transaction (checked names), publishing `board.created`: [`create`], and an import
+/// (`board::imports`), which links its repository at once.
+pub(crate) async fn insert_with_defaults(
+    connection: &mut PgConnection,
+    name: &str,
+    description: &str,
+    repository_id: Option<Uuid>,
+) -> Result<Board> {
+    let board = rows::insert(connection, name, description, repository_id).await?;
     for ((name, color, role, hooks), key) in
         DEFAULT_COLUMNS.iter().zip(position::spread(DEFAULT_COLUMNS.len()))
     {
         let new = NewColumn { name: (*name).into(), color: (*color).into(), role: *role };
-        let column = crate::db::columns::insert(&mut tx, board.id, &new, &key).await?;
+        let column = crate::db::columns::insert(connection, board.id, &new, &key).await?;
         for ((builtin, execute_once, transparent, removable, settings), key) in
             hooks.iter().zip(position::spread(hooks.len()))
         {
@@ -95,7 +109,7 @@ pub async fn create(pool: &PgPool, request: BoardRequest) -> Result<BoardView> {
                 removable: *removable,
                 settings: serde_json::from_str(settings).unwrap_or_default(),
             };
-            crate::db::hooks::insert_attachment(&mut tx, column.id, &attachment, &key).await?;
+            crate::db::hooks::insert_attachment(connection, column.id, &attachment, &key).await?;
         }
     }
     let templates = super::templates::DEFAULTS;
@@ -105,11 +119,10 @@ pub async fn create(pool: &PgPool, request: BoardRequest) -> Result<BoardView> {
             title: Some((*title).into()),
             description: Some((*description).into()),
         };
-        crate::db::templates::insert(&mut tx, board.id, fields, &key).await?;
+        crate::db::templates::insert(connection, board.id, fields, &key).await?;
     }
-    events::publish_on_board(&mut tx, board.id, EventKind::BoardCreated, &json!(board)).await?;
-    tx.commit().await?;
-    Ok(snapshot(pool, board.id).await?.1)
+    events::publish_on_board(connection, board.id, EventKind::BoardCreated, &json!(board)).await?;
+    Ok(board)
 }
 
 /// The board's view as JSON (and gzipped), from the cache while the board is unchanged:

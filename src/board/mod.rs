@@ -10,6 +10,7 @@
 pub mod boards;
 pub mod columns;
 pub mod hooks;
+pub mod imports;
 pub mod pipeline;
 pub mod repositories;
 pub mod review;

@@ -10,11 +10,13 @@
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Error, Result, bounded_text, nullable_text, optional_text, required_text};
 use crate::agents::run::Runner;
 use crate::db::activity::{self, ActivityEntry};
+use crate::db::boards::ColumnRole;
 use crate::db::events::EventKind;
 use crate::db::executions;
 pub use crate::db::tasks::TaskEdit;
@@ -292,4 +294,162 @@ pub(crate) async fn slot(
     rows::slot(connection, column_id, moving, place)
         .await?
         .map_err(|error| Error::placement(error, "task", "in the target column"))
+}
+
+/// A task brought over from another tool (`crate::import`), as it was there.
+#[derive(Debug, Clone)]
+pub struct ImportedTask {
+    /// The other tool's id (`import_sources`).
+    pub source_id: String,
+    pub title: String,
+    pub description: String,
+    /// The column it goes to: the board's first of this role, else its first column.
+    pub role: ColumnRole,
+    pub created_at: Option<OffsetDateTime>,
+    pub updated_at: Option<OffsetDateTime>,
+    pub agent: Option<String>,
+    pub base_branch: Option<String>,
+    pub branch: Option<String>,
+    /// A worktree adopted where it is (viban never removes a branch outside `viban/`).
+    pub worktree_path: Option<String>,
+    pub pr_url: Option<String>,
+    pub pr_number: Option<i32>,
+    /// `open`, `draft`, `merged` or `closed`.
+    pub pr_status: Option<String>,
+    /// The other tool's id of its parent task, imported now or before.
+    pub parent_source_id: Option<String>,
+    /// The agent's own session id, so the next follow-up resumes it.
+    pub session: Option<ImportedSession>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportedSession {
+    pub agent: String,
+    pub external_session_id: String,
+    pub prompt: String,
+}
+
+/// Creates imported tasks at the end of their columns, in the order given, in the
+/// caller's transaction. Unlike [`create`] this queues no column hooks: an imported task
+/// is not entering its column, it has been there all along, and its agent must not start
+/// on its own. Each task is published as `task.created` on its board's stream. `parents`
+/// maps source ids imported before to their tasks. Returns the tasks in the order given.
+pub(crate) async fn create_imported(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+    tasks: &[ImportedTask],
+    parents: &std::collections::HashMap<String, Uuid>,
+) -> Result<Vec<Task>> {
+    use std::collections::HashMap;
+
+    use crate::db::imports::{self, SessionRow, TaskRow};
+    if tasks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let first = imports::reserve_numbers(connection, board_id, tasks.len() as i64)
+        .await?
+        .ok_or_else(|| Error::not_found("board", board_id))?;
+    // Per role: its column and the last position taken there.
+    let mut columns: Vec<(ColumnRole, Uuid, Option<String>)> = Vec::new();
+    let now = OffsetDateTime::now_utc();
+    // Numbers follow when the tasks were made (#1 the oldest); positions the order given.
+    let mut by_age: Vec<usize> = (0..tasks.len()).collect();
+    by_age.sort_by_key(|&index| (tasks[index].created_at.unwrap_or(now), index));
+    let mut numbers = vec![0; tasks.len()];
+    for (rank, index) in by_age.into_iter().enumerate() {
+        numbers[index] = first + rank as i64;
+    }
+    let mut task_rows = Vec::with_capacity(tasks.len());
+    for (index, task) in tasks.iter().enumerate() {
+        let field = |name: &str| format!("tasks[{index}].{name}");
+        if !columns.iter().any(|(role, ..)| *role == task.role) {
+            let column_id = match rows::column_with_role(connection, board_id, task.role).await? {
+                Some(column_id) => column_id,
+                None => rows::first_column(connection, board_id)
+                    .await?
+                    .ok_or_else(|| Error::conflict("the board has no column to import tasks into"))?,
+            };
+            rows::lock_column(connection, column_id).await?;
+            let last = match columns.iter().find(|(_, id, _)| *id == column_id) {
+                Some((_, _, last)) => last.clone(),
+                None => imports::last_position(connection, column_id).await?,
+            };
+            columns.push((task.role, column_id, last));
+        }
+        let Some(index_of_role) = columns.iter().position(|(role, ..)| *role == task.role) else {
+            continue;
+        };
+        let column_id = columns[index_of_role].1;
+        // Two roles may share a column (one fell back to the first): keep them in step.
+        let last =
+            columns.iter().filter(|(_, id, _)| *id == column_id).filter_map(|(.., last)| last.clone()).max();
+        let position = crate::position::between(last.as_deref(), None)
+            .map_err(|error| Error::invalid(field("position"), error.to_string()))?;
+        for (_, id, last) in columns.iter_mut() {
+            if *id == column_id {
+                *last = Some(position.clone());
+            }
+        }
+        task_rows.push(TaskRow {
+            column_id,
+            position,
+            number: numbers[index],
+            title: required_text(&field("title"), &task.title, TITLE_MAX)?,
+            description: bounded_text(&field("description"), &task.description, TEXT_MAX)?,
+            agent: optional_text(&field("agent"), task.agent.clone(), NAME_MAX)?,
+            base_branch: optional_text(&field("base_branch"), task.base_branch.clone(), NAME_MAX)?,
+            branch: optional_text(&field("branch"), task.branch.clone(), NAME_MAX)?,
+            worktree_path: task.worktree_path.clone(),
+            pr_url: task.pr_url.clone(),
+            pr_number: task.pr_number,
+            pr_status: task.pr_status.clone(),
+            created_at: task.created_at.unwrap_or(now),
+            updated_at: task.updated_at.or(task.created_at).unwrap_or(now),
+        });
+    }
+    let mut created = imports::insert_tasks(connection, board_id, &task_rows).await?;
+
+    let mut by_source: HashMap<&str, Uuid> =
+        parents.iter().map(|(source_id, id)| (source_id.as_str(), *id)).collect();
+    for (task, row) in tasks.iter().zip(&created) {
+        by_source.insert(&task.source_id, row.id);
+    }
+    let (children, parent_ids): (Vec<Uuid>, Vec<Uuid>) = tasks
+        .iter()
+        .zip(&created)
+        .filter_map(|(task, row)| {
+            let parent = by_source.get(task.parent_source_id.as_deref()?)?;
+            (*parent != row.id).then_some((row.id, *parent))
+        })
+        .unzip();
+    if !children.is_empty() {
+        imports::set_parents(connection, &children, &parent_ids).await?;
+        for (child, parent) in children.iter().zip(&parent_ids) {
+            if let Some(task) = created.iter_mut().find(|task| task.id == *child) {
+                task.parent_task_id = Some(*parent);
+            }
+        }
+    }
+    let sessions: Vec<SessionRow> = tasks
+        .iter()
+        .zip(&created)
+        .filter_map(|(task, row)| {
+            let session = task.session.as_ref()?;
+            Some(SessionRow {
+                task_id: row.id,
+                agent: session.agent.clone(),
+                external_session_id: session.external_session_id.clone(),
+                prompt: session.prompt.clone(),
+                created_at: row.updated_at,
+            })
+        })
+        .collect();
+    if !sessions.is_empty() {
+        imports::insert_sessions(connection, &sessions).await?;
+    }
+    let stream = [crate::db::events::board_stream(board_id)];
+    for task in &created {
+        crate::db::events::publish(connection, &stream, EventKind::TaskCreated, &json!(task)).await?;
+    }
+    Ok(created)
 }

@@ -11,6 +11,7 @@ pub mod columns;
 pub mod events;
 pub mod executions;
 pub mod hooks;
+pub mod imports;
 pub mod instances;
 pub mod repositories;
 pub mod review_comments;
