@@ -1,5 +1,5 @@
 //! The command line (L2): `viban [serve]`, `status`, `stop`, `open`, `doctor`,
-//! `service install|uninstall`, `update [--check]`, `rollback`.
+//! `service install|uninstall`, `update [--check]`, `rollback`, `import vibe-kanban`.
 //! Every option has an environment equivalent; every error says what to do next.
 
 use std::net::{IpAddr, SocketAddr};
@@ -58,6 +58,24 @@ pub enum Command {
     },
     /// Go back to the binary the last `viban update` replaced.
     Rollback,
+    /// Bring boards over from another tool, through the running viban.
+    #[command(subcommand)]
+    Import(ImportSource),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// Vibe Kanban's projects, tasks, branches, worktrees (adopted where they are) and
+    /// agent sessions; importing again adds only what is new.
+    #[command(name = "vibe-kanban", after_help = EXIT_CODES)]
+    VibeKanban {
+        /// Its data directory, a database (db.v2.sqlite, db.sqlite) or a cloud export .zip
+        /// [default: Vibe Kanban's data directory on this system]
+        path: Option<PathBuf>,
+        /// Print what would be imported; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -125,6 +143,9 @@ pub fn main() -> ExitCode {
         Some(Command::Update { check: true }) => update_check(),
         Some(Command::Update { check: false }) => update(&home),
         Some(Command::Rollback) => rollback(&home),
+        Some(Command::Import(ImportSource::VibeKanban { path, dry_run })) => {
+            import_vibe_kanban(&home, path, dry_run)
+        }
     });
     outcome.unwrap_or_else(|error| {
         eprintln!("viban: {error:#}");
@@ -345,6 +366,36 @@ fn rollback(home: &Home) -> anyhow::Result<ExitCode> {
             backup.display()
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Through the running viban (`POST /api/import/vibe-kanban`), which owns the database
+/// and the worktrees; the report it answers is printed.
+fn import_vibe_kanban(home: &Home, path: Option<PathBuf>, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let Some(info) = instance::running(home, Duration::from_secs(5))? else {
+        println!(
+            "viban is not running (home: {}). Start it with `viban` (or `viban serve --headless`), then run \
+             the import again: it imports into the running viban.",
+            home.root().display()
+        );
+        return Ok(ExitCode::from(NOT_RUNNING));
+    };
+    let path = match path {
+        Some(path) => Some(std::path::absolute(&path).with_context(|| format!("{}", path.display()))?),
+        None => crate::import::default_data_dir(),
+    };
+    let body = serde_json::json!({ "path": path, "dry_run": dry_run });
+    let addr = socket_addr(&info.url)?;
+    let auth = format!("Bearer {}", read_token(home)?);
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    let response =
+        client::request(addr, "POST", "/api/import/vibe-kanban", &headers, body.to_string().as_bytes())
+            .with_context(|| format!("the running viban (pid {}) did not answer", info.pid))?;
+    let report = response.json();
+    if response.status != 200 {
+        bail!("{}", report["detail"].as_str().unwrap_or("the running viban refused the import"));
+    }
+    print!("{}", crate::import::render(&report));
     Ok(ExitCode::SUCCESS)
 }
 

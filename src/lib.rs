@@ -24,6 +24,7 @@ pub mod filesystem;
 pub mod git;
 pub mod home;
 pub mod hooks;
+pub mod import;
 pub mod instance;
 pub mod limits;
 pub mod logging;

@@ -7,6 +7,7 @@ pub mod columns;
 pub mod executions;
 pub mod extract;
 pub mod hooks;
+pub mod imports;
 pub mod open;
 pub mod openapi;
 pub mod repositories;

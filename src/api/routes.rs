@@ -9,7 +9,7 @@ use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema};
 
 use super::{
-    agents, boards, columns, executions, hooks, open, openapi, repositories, review, system, tasks,
+    agents, boards, columns, executions, hooks, imports, open, openapi, repositories, review, system, tasks,
     templates, update, ws,
 };
 use crate::db;
@@ -182,6 +182,13 @@ pub fn table() -> Vec<Route> {
             .body::<crate::board::boards::BoardEdit>()
             .returns::<Board>(),
         delete("/boards/{id}", "Delete a board and everything on it", boards::delete),
+        post(
+            "/import/vibe-kanban",
+            "Import Vibe Kanban's boards (a data directory, database or cloud export), or say what would be",
+            imports::vibe_kanban,
+        )
+        .body::<crate::import::ImportRequest>()
+        .returns::<crate::import::ImportReport>(),
         // Columns
         post("/boards/{id}/columns", "Add a column", columns::create)
             .body::<crate::board::columns::ColumnRequest>()
