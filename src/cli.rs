@@ -1,5 +1,5 @@
 //! The command line (L2): `viban [serve]`, `status`, `stop`, `open`, `doctor`,
-//! `service install|uninstall`, `update [--check]`, `rollback`, `import vibe-kanban`.
+//! `service install|uninstall`, `update [--check]`, `rollback`, `import vibe-kanban|board`, `export`.
 //! Every option has an environment equivalent; every error says what to do next.
 
 use std::net::{IpAddr, SocketAddr};
@@ -58,9 +58,18 @@ pub enum Command {
     },
     /// Go back to the binary the last `viban update` replaced.
     Rollback,
-    /// Bring boards over from another tool, through the running viban.
+    /// Bring boards in: from Vibe Kanban, or a board document (`viban export`).
     #[command(subcommand)]
     Import(ImportSource),
+    /// Write a board as one JSON document, for `viban import board`.
+    #[command(after_help = EXIT_CODES)]
+    Export {
+        /// The board's id or its name.
+        board: String,
+        /// The file to write [default: standard output]
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,6 +84,12 @@ pub enum ImportSource {
         /// Print what would be imported; write nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// A board document written by `viban export`, as a new board.
+    #[command(after_help = EXIT_CODES)]
+    Board {
+        /// The document's file.
+        file: PathBuf,
     },
 }
 
@@ -146,6 +161,8 @@ pub fn main() -> ExitCode {
         Some(Command::Import(ImportSource::VibeKanban { path, dry_run })) => {
             import_vibe_kanban(&home, path, dry_run)
         }
+        Some(Command::Import(ImportSource::Board { file })) => import_board(&home, &file),
+        Some(Command::Export { board, output }) => export(&home, &board, output),
     });
     outcome.unwrap_or_else(|error| {
         eprintln!("viban: {error:#}");
@@ -369,33 +386,119 @@ fn rollback(home: &Home) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The running viban to import into or export from, or the exit code when there is none.
+fn running_for_transfer(home: &Home) -> anyhow::Result<Result<InstanceInfo, ExitCode>> {
+    match instance::running(home, Duration::from_secs(5))? {
+        Some(info) if !info.paused => Ok(Ok(info)),
+        _ => {
+            println!(
+                "viban is not running (home: {}). Start it with `viban` (or `viban serve --headless`), then \
+                 run this again: imports and exports go through the running viban.",
+                home.root().display()
+            );
+            Ok(Err(ExitCode::from(NOT_RUNNING)))
+        }
+    }
+}
+
+/// One JSON request to the running viban; the answer's status and body.
+fn call(
+    home: &Home,
+    info: &InstanceInfo,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> anyhow::Result<client::Response> {
+    let addr = socket_addr(&info.url)?;
+    let auth = format!("Bearer {}", read_token(home)?);
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    client::request(addr, method, path, &headers, body)
+        .with_context(|| format!("the running viban (pid {}) did not answer", info.pid))
+}
+
+fn refused(response: &client::Response, what: &str) -> anyhow::Error {
+    let body = response.json();
+    let detail = body["detail"].as_str().unwrap_or(what).to_string();
+    anyhow::anyhow!("{detail}")
+}
+
 /// Through the running viban (`POST /api/import/vibe-kanban`), which owns the database
 /// and the worktrees; the report it answers is printed.
 fn import_vibe_kanban(home: &Home, path: Option<PathBuf>, dry_run: bool) -> anyhow::Result<ExitCode> {
-    let Some(info) = instance::running(home, Duration::from_secs(5))? else {
-        println!(
-            "viban is not running (home: {}). Start it with `viban` (or `viban serve --headless`), then run \
-             the import again: it imports into the running viban.",
-            home.root().display()
-        );
-        return Ok(ExitCode::from(NOT_RUNNING));
+    let info = match running_for_transfer(home)? {
+        Ok(info) => info,
+        Err(code) => return Ok(code),
     };
     let path = match path {
         Some(path) => Some(std::path::absolute(&path).with_context(|| format!("{}", path.display()))?),
         None => crate::import::default_data_dir(),
     };
     let body = serde_json::json!({ "path": path, "dry_run": dry_run });
-    let addr = socket_addr(&info.url)?;
-    let auth = format!("Bearer {}", read_token(home)?);
-    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
-    let response =
-        client::request(addr, "POST", "/api/import/vibe-kanban", &headers, body.to_string().as_bytes())
-            .with_context(|| format!("the running viban (pid {}) did not answer", info.pid))?;
-    let report = response.json();
+    let response = call(home, &info, "POST", "/api/import/vibe-kanban", body.to_string().as_bytes())?;
     if response.status != 200 {
-        bail!("{}", report["detail"].as_str().unwrap_or("the running viban refused the import"));
+        return Err(refused(&response, "the running viban refused the import"));
     }
-    print!("{}", crate::import::render(&report));
+    print!("{}", crate::import::render(&response.json()));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `viban import board FILE`: the running viban reads the file (a document may be larger
+/// than a request may be) and makes a new board of it.
+fn import_board(home: &Home, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let info = match running_for_transfer(home)? {
+        Ok(info) => info,
+        Err(code) => return Ok(code),
+    };
+    let path = std::path::absolute(file).with_context(|| format!("{}", file.display()))?;
+    let body = serde_json::json!({ "path": path });
+    let response = call(home, &info, "POST", "/api/import/board", body.to_string().as_bytes())?;
+    if response.status != 201 {
+        return Err(refused(&response, "the running viban refused the board document"));
+    }
+    let board_id = response.json()["board_id"].as_str().unwrap_or_default().to_string();
+    println!("Imported {} as board {board_id}; open it at {}.", file.display(), info.url);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `viban export BOARD`: the board (by id, else by its name) as a board document.
+fn export(home: &Home, board: &str, output: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let info = match running_for_transfer(home)? {
+        Ok(info) => info,
+        Err(code) => return Ok(code),
+    };
+    let board_id = match uuid::Uuid::parse_str(board) {
+        Ok(id) => id.to_string(),
+        Err(_) => {
+            let listed = call(home, &info, "GET", "/api/boards", b"")?;
+            let boards = listed.json();
+            let named: Vec<&serde_json::Value> = boards
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|summary| summary["name"].as_str() == Some(board))
+                .collect();
+            match named.as_slice() {
+                [one] => one["id"].as_str().unwrap_or_default().to_string(),
+                [] => bail!("no board is named \"{board}\"; give its name or id (`viban export <id>`)"),
+                _ => bail!("{} boards are named \"{board}\"; give the id of the one to export", named.len()),
+            }
+        }
+    };
+    let response = call(home, &info, "GET", &format!("/api/boards/{board_id}/export"), b"")?;
+    if response.status != 200 {
+        return Err(refused(&response, "the running viban refused the export"));
+    }
+    match output {
+        Some(file) => {
+            std::fs::write(&file, &response.body)
+                .with_context(|| format!("could not write {}", file.display()))?;
+            eprintln!("Wrote board {board_id} to {}.", file.display());
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&response.body)?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -389,3 +389,180 @@ fn ten_thousand_tasks_import_within_ten_seconds() {
     println!("imported again (nothing new) in {:?}", started.elapsed());
     assert_eq!(again["totals"]["tasks_created"], 0);
 }
+
+/// A board document with the references (keys) replaced by what they point at, so two
+/// exports of equal boards compare equal.
+fn normalized(document: &Value) -> Value {
+    let mut document = document.clone();
+    let columns: Vec<(String, String)> = document["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|column| (column["key"].as_str().unwrap().into(), column["name"].as_str().unwrap().into()))
+        .collect();
+    let hooks: Vec<(String, String)> = document["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hook| (hook["key"].as_str().unwrap().into(), hook["name"].as_str().unwrap().into()))
+        .collect();
+    let tasks: Vec<(String, i64)> = document["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| (task["key"].as_str().unwrap().into(), task["number"].as_i64().unwrap()))
+        .collect();
+    let name_of = |pairs: &[(String, String)], key: &Value| {
+        pairs.iter().find(|(k, _)| Some(k.as_str()) == key.as_str()).map(|(_, name)| name.clone())
+    };
+    let number_of =
+        |key: &Value| tasks.iter().find(|(k, _)| Some(k.as_str()) == key.as_str()).map(|(_, n)| *n);
+    for column in document["columns"].as_array_mut().unwrap() {
+        column["key"] = Value::Null;
+        for attached in column["hooks"].as_array_mut().unwrap() {
+            attached["hook"] = json!(name_of(&hooks, &attached["hook"]));
+        }
+    }
+    for hook in document["hooks"].as_array_mut().unwrap() {
+        hook["key"] = Value::Null;
+    }
+    for task in document["tasks"].as_array_mut().unwrap() {
+        task["key"] = Value::Null;
+        task["column"] = json!(name_of(&columns, &task["column"]));
+        task["parent"] = json!(number_of(&task["parent"]));
+        let blockers: Vec<Option<i64>> =
+            task["blocked_by"].as_array().unwrap().iter().map(number_of).collect();
+        task["blocked_by"] = json!(blockers);
+    }
+    document
+}
+
+#[test]
+fn a_board_with_hooks_and_500_tasks_exports_and_imports_as_an_equal_board() {
+    let home = temp_home();
+    let viban = Viban::start(home.path(), &[]);
+    let board = viban.send_json("POST", "/api/boards", &json!({ "name": "Round trip" })).json();
+    let board_id = board["board"]["id"].as_str().unwrap().to_string();
+    let settings = json!({ "settings": { "default_agent": "codex", "copy_files": [".env*"] } });
+    assert_eq!(viban.send_json("PATCH", &format!("/api/boards/{board_id}"), &settings).status, 200);
+    let hook = viban.send_json(
+        "POST",
+        &format!("/api/boards/{board_id}/hooks"),
+        &json!({ "name": "Lint", "kind": "script", "command": "cargo clippy", "timeout_seconds": 120 }),
+    );
+    assert_eq!(hook.status, 201, "{}", hook.text());
+    let review =
+        board["columns"].as_array().unwrap().iter().find(|column| column["role"] == "review").unwrap();
+    let attached = viban.send_json(
+        "POST",
+        &format!("/api/columns/{}/hooks", review["id"].as_str().unwrap()),
+        &json!({ "hook_id": hook.json()["id"], "execute_once": true }),
+    );
+    assert_eq!(attached.status, 201, "{}", attached.text());
+    let columns: Vec<String> = board["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|column| column["id"].as_str().unwrap().into())
+        .collect();
+    // Hooks off while the tasks are made (a column setting the document carries, like the
+    // limit of three runs), so that nothing runs on them meanwhile.
+    for column in &columns {
+        let off = json!({ "hooks_enabled": false, "max_concurrent": 3 });
+        assert_eq!(viban.send_json("PATCH", &format!("/api/columns/{column}"), &off).status, 200);
+    }
+    let mut ids: Vec<String> = Vec::new();
+    for n in 0..500 {
+        let body = json!({
+            "title": format!("Task {n} — ünïcödé"),
+            "description": format!("Line one of {n}\n\n- a list"),
+            "column_id": columns[n % columns.len()],
+            "parent_task_id": ids.get(n.saturating_sub(7)).filter(|_| n % 10 == 9),
+            "blocked_by": if n % 25 == 24 { vec![ids[n - 1].clone()] } else { vec![] },
+        });
+        let created = viban.send_json("POST", &format!("/api/boards/{board_id}/tasks"), &body);
+        assert_eq!(created.status, 201, "{}", created.text());
+        ids.push(created.json()["id"].as_str().unwrap().to_string());
+    }
+    let exported_file = home.path().join("round-trip.json");
+    let (ok, printed) = cli(&viban, &["export", "Round trip", "-o", exported_file.to_str().unwrap()]);
+    assert!(ok, "{printed}");
+    let first: Value = serde_json::from_slice(&std::fs::read(&exported_file).unwrap()).unwrap();
+    assert_eq!((first["format"].as_str(), first["version"].as_i64()), (Some("viban.board"), Some(1)));
+    assert_eq!(first["tasks"].as_array().unwrap().len(), 500);
+
+    let (ok, printed) = cli(&viban, &["import", "board", exported_file.to_str().unwrap()]);
+    assert!(ok, "{printed}");
+    let boards = viban.get("/api/boards").json();
+    let copy = boards.as_array().unwrap().iter().find(|summary| summary["id"] != board_id.as_str()).unwrap();
+    let copy_id = copy["id"].as_str().unwrap();
+    assert!(printed.contains(copy_id), "{printed}");
+    let second = viban.get(&format!("/api/boards/{copy_id}/export")).json();
+    assert_eq!(normalized(&second), normalized(&first), "the imported board differs from the exported one");
+    assert!(second["columns"].as_array().unwrap().iter().all(|column| column["hooks_enabled"] == false));
+}
+
+#[test]
+fn a_malformed_or_newer_board_document_is_refused_with_the_bad_field_and_nothing_written() {
+    let home = temp_home();
+    let viban = Viban::start(home.path(), &[]);
+    let board = viban.send_json("POST", "/api/boards", &json!({ "name": "Source" })).json();
+    let board_id = board["board"]["id"].as_str().unwrap();
+    let column = board["columns"][0]["id"].as_str().unwrap();
+    let made = viban.send_json(
+        "POST",
+        &format!("/api/boards/{board_id}/tasks"),
+        &json!({ "title": "One", "column_id": column }),
+    );
+    assert_eq!(made.status, 201);
+    let document = viban.get(&format!("/api/boards/{board_id}/export")).json();
+
+    let mut wrong_type = document.clone();
+    wrong_type["tasks"][0]["title"] = json!(5);
+    let file = home.path().join("wrong.json");
+    std::fs::write(&file, wrong_type.to_string()).unwrap();
+    let (ok, printed) = cli(&viban, &["import", "board", file.to_str().unwrap()]);
+    assert!(!ok, "{printed}");
+    assert!(printed.contains("tasks[0].title: invalid type: integer `5`, expected a string"), "{printed}");
+
+    let mut newer = document.clone();
+    newer["version"] = json!(2);
+    let response = viban.send_json("POST", "/api/import/board", &json!({ "document": newer }));
+    assert_eq!(response.status, 422, "{}", response.text());
+    assert_eq!(response.json()["field"], "version");
+    assert!(response.json()["detail"].as_str().unwrap().contains("newer viban"), "{}", response.text());
+
+    let mut dangling = document.clone();
+    dangling["tasks"][0]["column"] = json!("nowhere");
+    let response = viban.send_json("POST", "/api/import/board", &json!({ "document": dangling }));
+    assert_eq!(response.status, 422, "{}", response.text());
+    assert_eq!(response.json()["field"], "tasks[0].column");
+    assert_eq!(board_count(&viban), 1, "nothing was written");
+}
+
+/// The budget of issue 17: a 5,000-task board exports and imports in at most 5 s each.
+#[test]
+fn a_five_thousand_task_board_exports_and_imports_within_five_seconds_each() {
+    let scratch = tempfile::tempdir().unwrap();
+    vibe_kanban_data(scratch.path(), "a", &["--extra-tasks", "5000"]);
+    let home = temp_home();
+    let viban = Viban::start(home.path(), &[]);
+    let report = import(&viban, &scratch.path().join("vk"), false);
+    let board_id = report["boards"][0]["board_id"].as_str().unwrap().to_string();
+    let file = home.path().join("big.json");
+
+    let started = Instant::now();
+    let (ok, printed) = cli(&viban, &["export", &board_id, "-o", file.to_str().unwrap()]);
+    let exported = started.elapsed();
+    assert!(ok, "{printed}");
+    let started = Instant::now();
+    let (ok, printed) = cli(&viban, &["import", "board", file.to_str().unwrap()]);
+    let imported = started.elapsed();
+    assert!(ok, "{printed}");
+    println!("5,007 tasks: exported in {exported:?}, imported in {imported:?}");
+    assert!(
+        exported < Duration::from_secs(5) && imported < Duration::from_secs(5),
+        "{exported:?} {imported:?}"
+    );
+    assert_eq!(task_count(&viban), 2 * 5_007 + 1);
+}

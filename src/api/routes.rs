@@ -189,6 +189,11 @@ pub fn table() -> Vec<Route> {
         )
         .body::<crate::import::ImportRequest>()
         .returns::<crate::import::ImportReport>(),
+        get("/boards/{id}/export", "The board as one versioned JSON document", imports::export)
+            .returns::<crate::board::document::BoardDocument>(),
+        post("/import/board", "Create a board from a board document", imports::board)
+            .body::<imports::ImportBoard>()
+            .creates::<imports::ImportedBoard>(),
         // Columns
         post("/boards/{id}/columns", "Add a column", columns::create)
             .body::<crate::board::columns::ColumnRequest>()

@@ -193,7 +193,7 @@ fn check_settings(settings: Option<&Value>) -> Result<()> {
 
 /// A hook's definition from a request: a script takes a command, an agent hook a
 /// prompt, each within the limits.
-fn definition(request: HookRequest) -> Result<HookDefinition> {
+pub(crate) fn definition(request: HookRequest) -> Result<HookDefinition> {
     let command = optional_text("command", request.command, TEXT_MAX)?;
     let prompt = optional_text("prompt", request.prompt, TEXT_MAX)?;
     match (request.kind, &command, &prompt) {

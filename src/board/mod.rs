@@ -9,6 +9,7 @@
 
 pub mod boards;
 pub mod columns;
+pub mod document;
 pub mod hooks;
 pub mod imports;
 pub mod pipeline;

@@ -403,6 +403,8 @@ pub(crate) async fn create_imported(
             pr_url: task.pr_url.clone(),
             pr_number: task.pr_number,
             pr_status: task.pr_status.clone(),
+            auto_start: false,
+            agent_settings: json!({}),
             created_at: task.created_at.unwrap_or(now),
             updated_at: task.updated_at.or(task.created_at).unwrap_or(now),
         });

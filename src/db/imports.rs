@@ -111,6 +111,8 @@ pub struct TaskRow {
     pub pr_url: Option<String>,
     pub pr_number: Option<i32>,
     pub pr_status: Option<String>,
+    pub auto_start: bool,
+    pub agent_settings: serde_json::Value,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -128,14 +130,15 @@ pub async fn insert_tasks(
     }
     let inserted: Vec<Task> = sqlx::query_as(concat!(
         "INSERT INTO tasks (board_id, column_id, position, number, title, description, agent, base_branch, branch,
-                            worktree_path, pr_url, pr_number, pr_status, created_at, updated_at)
+                            worktree_path, pr_url, pr_number, pr_status, auto_start, agent_settings, created_at,
+                            updated_at)
          SELECT $1, column_id, position, number, title, description, agent, base_branch, branch, worktree_path,
-                pr_url, pr_number, pr_status, created_at, updated_at
+                pr_url, pr_number, pr_status, auto_start, agent_settings, created_at, updated_at
          FROM UNNEST($2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[],
-                     $9::text[], $10::text[], $11::text[], $12::int[], $13::text[], $14::timestamptz[],
-                     $15::timestamptz[])
+                     $9::text[], $10::text[], $11::text[], $12::int[], $13::text[], $14::bool[], $15::jsonb[],
+                     $16::timestamptz[], $17::timestamptz[])
               AS t(column_id, position, number, title, description, agent, base_branch, branch, worktree_path,
-                   pr_url, pr_number, pr_status, created_at, updated_at)
+                   pr_url, pr_number, pr_status, auto_start, agent_settings, created_at, updated_at)
          RETURNING ",
         task_fields!()
     ))
@@ -152,6 +155,8 @@ pub async fn insert_tasks(
     .bind(column!(pr_url))
     .bind(column!(pr_number))
     .bind(column!(pr_status))
+    .bind(column!(auto_start))
+    .bind(column!(agent_settings))
     .bind(column!(created_at))
     .bind(column!(updated_at))
     .fetch_all(connection)
@@ -174,6 +179,23 @@ pub async fn set_parents(
     )
     .bind(children)
     .bind(parents)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Makes each `blockers[i]` block `tasks[i]`.
+pub async fn insert_blockers(
+    connection: &mut PgConnection,
+    tasks: &[Uuid],
+    blockers: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO task_blockers (task_id, blocker_id) SELECT * FROM UNNEST($1::uuid[], $2::uuid[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tasks)
+    .bind(blockers)
     .execute(connection)
     .await?;
     Ok(())
