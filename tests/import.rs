@@ -566,3 +566,29 @@ fn a_five_thousand_task_board_exports_and_imports_within_five_seconds_each() {
     );
     assert_eq!(task_count(&viban), 2 * 5_007 + 1);
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn with_no_path_vibe_kanbans_own_data_directory_is_read_and_the_older_database_only_without_v2() {
+    let scratch = tempfile::tempdir().unwrap();
+    vibe_kanban_data(scratch.path(), "b", &[]);
+    let fake_home = scratch.path().join("user");
+    let data_dir = fake_home.join(".local/share/vibe-kanban");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    std::fs::copy(scratch.path().join("vk/db.sqlite"), data_dir.join("db.sqlite")).unwrap();
+    let home = temp_home();
+    let viban = Viban::start(home.path(), &[]);
+    let output = Command::new(common::BIN)
+        .args(["import", "vibe-kanban", "--dry-run"])
+        .env("VIBAN_HOME", &viban.home)
+        .env("HOME", &fake_home)
+        .env_remove("XDG_DATA_HOME")
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{printed}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(printed.contains(&format!("Source: {}", data_dir.join("db.sqlite").display())), "{printed}");
+    assert!(printed.contains("there is no db.v2.sqlite"), "{printed}");
+    assert!(printed.contains("2 board(s) and 8 task(s) to create"), "{printed}");
+    assert_eq!(board_count(&viban), 0);
+}
