@@ -357,6 +357,10 @@ fn bad_input_is_refused_with_a_clear_error_and_nothing_written() {
     assert_eq!(response.json()["field"], "path");
     assert!(response.json()["detail"].as_str().unwrap().contains("no issues.csv"), "{}", response.text());
 
+    let relative = viban.send_json("POST", "/api/import/vibe-kanban", &json!({ "path": "vk/db.sqlite" }));
+    assert_eq!(relative.status, 422, "{}", relative.text());
+    assert!(relative.json()["detail"].as_str().unwrap().contains("not an absolute path"));
+
     let (ok, printed) =
         cli(&viban, &["import", "vibe-kanban", scratch.path().join("nowhere").to_str().unwrap()]);
     assert!(!ok && printed.contains("does not exist"), "{printed}");

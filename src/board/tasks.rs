@@ -349,8 +349,9 @@ pub(crate) async fn create_imported(
     let first = imports::reserve_numbers(connection, board_id, tasks.len() as i64)
         .await?
         .ok_or_else(|| Error::not_found("board", board_id))?;
-    // Per role: its column and the last position taken there.
-    let mut columns: Vec<(ColumnRole, Uuid, Option<String>)> = Vec::new();
+    // The column of each role met so far, and the last position taken in each column.
+    let mut column_of: Vec<(ColumnRole, Uuid)> = Vec::new();
+    let mut last_in: HashMap<Uuid, Option<String>> = HashMap::new();
     let now = OffsetDateTime::now_utc();
     // Numbers follow when the tasks were made (#1 the oldest); positions the order given.
     let mut by_age: Vec<usize> = (0..tasks.len()).collect();
@@ -362,34 +363,27 @@ pub(crate) async fn create_imported(
     let mut task_rows = Vec::with_capacity(tasks.len());
     for (index, task) in tasks.iter().enumerate() {
         let field = |name: &str| format!("tasks[{index}].{name}");
-        if !columns.iter().any(|(role, ..)| *role == task.role) {
-            let column_id = match rows::column_with_role(connection, board_id, task.role).await? {
-                Some(column_id) => column_id,
-                None => rows::first_column(connection, board_id)
-                    .await?
-                    .ok_or_else(|| Error::conflict("the board has no column to import tasks into"))?,
-            };
-            rows::lock_column(connection, column_id).await?;
-            let last = match columns.iter().find(|(_, id, _)| *id == column_id) {
-                Some((_, _, last)) => last.clone(),
-                None => imports::last_position(connection, column_id).await?,
-            };
-            columns.push((task.role, column_id, last));
-        }
-        let Some(index_of_role) = columns.iter().position(|(role, ..)| *role == task.role) else {
-            continue;
+        let column_id = match column_of.iter().find(|(role, _)| *role == task.role) {
+            Some((_, column_id)) => *column_id,
+            None => {
+                let column_id = match rows::column_with_role(connection, board_id, task.role).await? {
+                    Some(column_id) => column_id,
+                    None => rows::first_column(connection, board_id)
+                        .await?
+                        .ok_or_else(|| Error::conflict("the board has no column to import tasks into"))?,
+                };
+                column_of.push((task.role, column_id));
+                column_id
+            }
         };
-        let column_id = columns[index_of_role].1;
-        // Two roles may share a column (one fell back to the first): keep them in step.
-        let last =
-            columns.iter().filter(|(_, id, _)| *id == column_id).filter_map(|(.., last)| last.clone()).max();
+        if let std::collections::hash_map::Entry::Vacant(entry) = last_in.entry(column_id) {
+            rows::lock_column(connection, column_id).await?;
+            entry.insert(imports::last_position(connection, column_id).await?);
+        }
+        let last = last_in.entry(column_id).or_default();
         let position = crate::position::between(last.as_deref(), None)
             .map_err(|error| Error::invalid(field("position"), error.to_string()))?;
-        for (_, id, last) in columns.iter_mut() {
-            if *id == column_id {
-                *last = Some(position.clone());
-            }
-        }
+        *last = Some(position.clone());
         task_rows.push(TaskRow {
             column_id,
             position,

@@ -213,6 +213,10 @@ fn locate(path: Option<&str>) -> Result<(PathBuf, Option<String>), ImportError> 
             false,
         ),
     };
+    // Relative to what? The running viban's working folder is no answer a user expects.
+    if !dir.is_absolute() {
+        return Err(ImportError::NotFound(format!("'{}' is not an absolute path", dir.display())));
+    }
     if dir.is_file() {
         return Ok((dir, None));
     }
