@@ -67,10 +67,22 @@ pub async fn create(pool: &PgPool, board_id: Uuid, request: TaskRequest) -> Resu
         base_branch: optional_text("base_branch", request.base_branch, NAME_MAX)?,
         parent_task_id: request.parent_task_id,
     };
+    // Retried: a create can deadlock with the hook engine's writes on the same board
+    // (the column's lock against the board stream's row) and lose; it then runs again.
+    crate::db::retrying(|| create_once(pool, board_id, &new, request.column_id, &request.blocked_by)).await
+}
+
+async fn create_once(
+    pool: &PgPool,
+    board_id: Uuid,
+    new: &NewTask,
+    column_id: Option<Uuid>,
+    blocked_by: &[Uuid],
+) -> Result<Task> {
     let mut tx = pool.begin().await?;
     let number =
         rows::next_number(&mut tx, board_id).await?.ok_or_else(|| Error::not_found("board", board_id))?;
-    let column_id = match request.column_id {
+    let column_id = match column_id {
         Some(column_id) => column_of_board(&mut tx, column_id, board_id).await?,
         None => {
             rows::first_column(&mut tx, board_id).await?.ok_or_else(|| Error::not_found("board", board_id))?
@@ -86,9 +98,9 @@ pub async fn create(pool: &PgPool, board_id: Uuid, request: TaskRequest) -> Resu
     }
     rows::lock_column(&mut tx, column_id).await?;
     let position = slot(&mut tx, column_id, None, Place::End).await?;
-    let mut task = rows::insert(&mut tx, board_id, column_id, &position, number, &new).await?;
-    if !request.blocked_by.is_empty() {
-        super::pipeline::set_blockers(&mut tx, &task, &request.blocked_by).await?;
+    let mut task = rows::insert(&mut tx, board_id, column_id, &position, number, new).await?;
+    if !blocked_by.is_empty() {
+        super::pipeline::set_blockers(&mut tx, &task, blocked_by).await?;
         task = existing(&mut tx, task.id).await?;
     }
     rows::publish(&mut tx, &task, EventKind::TaskCreated).await?;
