@@ -48,6 +48,7 @@ export type MergeTask = Schemas["MergeTask"];
 export type Merged = Schemas["Merged"];
 export type Rebased = Schemas["Rebased"];
 export type ReviewSent = Schemas["ReviewSent"];
+export type ImportReport = Schemas["ImportReport"];
 export type SystemInfo = Schemas["SystemInfo"];
 export type ExternalTool = Schemas["ExternalTool"];
 
@@ -176,6 +177,10 @@ export const api = {
   attachHook: (columnId: string, body: AttachBody) => post<ColumnHook>(`/columns/${columnId}/hooks`, body),
   updateAttachment: (id: string, body: UpdateAttachmentBody) => patch<ColumnHook>(`/column-hooks/${id}`, body),
   detachHook: (id: string) => del(`/column-hooks/${id}`),
+
+  importVibeKanban: (path: string | null, dryRun: boolean) =>
+    post<ImportReport>("/import/vibe-kanban", { path, dry_run: dryRun }),
+  importBoard: (document: unknown) => post<Schemas["ImportedBoard"]>("/import/board", { document }),
 
   repositories: () => get<Repository[]>("/repositories"),
   repository: (id: string) => get<RepositoryView>(`/repositories/${id}`),
