@@ -45,6 +45,8 @@ pub struct Engine(Arc<Inner>);
 struct Inner {
     pool: PgPool,
     runner: Runner,
+    /// Every committed event: a run-agent step wakes on its run's `session.updated`.
+    hub: Hub,
     instance: String,
     wake: Notify,
     slots: Arc<Semaphore>,
@@ -74,6 +76,7 @@ impl Engine {
         let engine = Self(Arc::new(Inner {
             pool,
             runner,
+            hub: hub.clone(),
             instance,
             wake: Notify::new(),
             slots: Arc::new(Semaphore::new(CAPACITY)),
@@ -187,6 +190,7 @@ impl Engine {
             let context = Context {
                 pool: &self.0.pool,
                 runner: &self.0.runner,
+                hub: &self.0.hub,
                 claimed: &claimed,
                 cancel: &token,
                 shutdown: &self.0.stop,

@@ -3,7 +3,9 @@
 //! `cancelled/user_cancelled`; an agent run is stopped as the user's Stop does) or by
 //! viban stopping (recorded at the next start).
 
+use crate::realtime::HubMessage;
 use std::time::Duration;
+use tokio::sync::broadcast;
 
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -17,10 +19,13 @@ use crate::db::sessions::{self, SessionStatus};
 
 /// How often a step waiting for an agent run looks at the run's record.
 const RUN_CHECK: Duration = Duration::from_millis(50);
+/// How often a waiting run-agent step reads its run's record when no event woke it.
+const RUN_FALLBACK: Duration = Duration::from_secs(1);
 
 pub(super) struct Context<'a> {
     pub pool: &'a PgPool,
     pub runner: &'a Runner,
+    pub hub: &'a crate::realtime::Hub,
     pub claimed: &'a Claimed,
     /// Cancelled when the step must stop.
     pub cancel: &'a CancellationToken,
@@ -130,7 +135,31 @@ async fn wait_for_run(
     context: &Context<'_>,
     session: sessions::AgentSession,
 ) -> Option<(Outcome, SessionStatus)> {
+    // The run's end is its `session.updated` event on the task's stream; the record is
+    // read when one arrives (or, should events be missed, every RUN_FALLBACK).
+    let mut events = context.hub.subscribe();
+    let stream = format!("task:{}", context.claimed.task_id);
     loop {
+        let record = async {
+            let mut connection = context.pool.acquire().await?;
+            sessions::get(&mut connection, session.id).await
+        };
+        if let Ok(Some(record)) = record.await {
+            let outcome = match record.status {
+                SessionStatus::Queued | SessionStatus::Running => None,
+                SessionStatus::Completed => Some(Outcome::Completed { output: String::new() }),
+                SessionStatus::Stopped => Some(Outcome::Completed { output: "the agent was stopped".into() }),
+                SessionStatus::Interrupted => return None,
+                SessionStatus::Failed | SessionStatus::TimedOut => {
+                    let task = crate::board::tasks::get(context.pool, context.claimed.task_id).await.ok();
+                    let error = task.and_then(|task| task.error).unwrap_or_else(|| "the agent failed".into());
+                    Some(Outcome::Failed { error, output: record.stderr_tail.unwrap_or_default() })
+                }
+            };
+            if let Some(outcome) = outcome {
+                return Some((outcome, record.status));
+            }
+        }
         tokio::select! {
             () = context.cancel.cancelled() => {
                 if !context.shutdown.is_cancelled() {
@@ -138,25 +167,24 @@ async fn wait_for_run(
                 }
                 return None;
             }
-            () = tokio::time::sleep(RUN_CHECK) => {}
+            () = session_changed(&mut events, &stream) => {}
+            () = tokio::time::sleep(RUN_FALLBACK) => {}
         }
-        let record = async {
-            let mut connection = context.pool.acquire().await?;
-            sessions::get(&mut connection, session.id).await
-        };
-        let Ok(Some(record)) = record.await else { continue };
-        let outcome = match record.status {
-            SessionStatus::Queued | SessionStatus::Running => continue,
-            SessionStatus::Completed => Outcome::Completed { output: String::new() },
-            SessionStatus::Stopped => Outcome::Completed { output: "the agent was stopped".into() },
-            SessionStatus::Interrupted => return None,
-            SessionStatus::Failed | SessionStatus::TimedOut => {
-                let task = crate::board::tasks::get(context.pool, context.claimed.task_id).await.ok();
-                let error = task.and_then(|task| task.error).unwrap_or_else(|| "the agent failed".into());
-                Outcome::Failed { error, output: record.stderr_tail.unwrap_or_default() }
-            }
-        };
-        return Some((outcome, record.status));
+    }
+}
+
+const SESSION_UPDATED: &str = crate::db::events::EventKind::SessionUpdated.as_str();
+
+/// Returns when an agent session of `stream`'s task changed, or when events may have
+/// been missed.
+async fn session_changed(events: &mut broadcast::Receiver<HubMessage>, stream: &str) {
+    loop {
+        match events.recv().await {
+            Ok(HubMessage::Event(event)) if event.stream == stream && event.kind == SESSION_UPDATED => return,
+            Ok(HubMessage::Event(_)) => {}
+            Ok(HubMessage::CatchUp) | Err(broadcast::error::RecvError::Lagged(_)) => return,
+            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+        }
     }
 }
 

@@ -22,5 +22,6 @@ test("the page shows it is reconnecting while viban is down and recovers when it
     await expect(page.getByRole("region", { name: "Todo" }).getByRole("link")).toHaveText([/made after the restart/]);
   } finally {
     await viban.stop();
+    viban.remove();
   }
 });

@@ -265,5 +265,6 @@ test("without Claude credentials the failure shows Claude's own words and what t
     await screenshot(page, "task-not-logged-in-dark");
   } finally {
     await viban.stop();
+    viban.remove();
   }
 });

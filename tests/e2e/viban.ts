@@ -2,7 +2,7 @@
 // home whose HOME holds a fresh git repository, with the fake agents on PATH.
 import { test as base, expect, type Page, type Browser } from "@playwright/test";
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -124,6 +124,11 @@ export class Viban {
     this.child = null;
   }
 
+  /** Deletes the temporary home (its PostgreSQL cluster and worktrees); viban must be stopped. */
+  remove() {
+    rmSync(this.home, { recursive: true, force: true });
+  }
+
   /** The JSON API with the token, for arranging what a test starts from. */
   async api<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await fetch(`${this.url}api${path}`, {
@@ -172,6 +177,7 @@ export const test = base.extend<{ signedIn: Page }, { viban: Viban; vibanEnv: Re
       const viban = await Viban.start(vibanEnv);
       await use(viban);
       await viban.stop();
+      viban.remove();
     },
     { scope: "worker", timeout: 120_000 },
   ],

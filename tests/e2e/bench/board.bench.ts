@@ -113,6 +113,7 @@ test("board budgets", async ({ browser }) => {
     await context.close();
   } finally {
     await viban.stop();
+    viban.remove();
   }
 
   // 4. Sizes.
