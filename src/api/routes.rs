@@ -223,7 +223,7 @@ pub fn table() -> Vec<Route> {
             .returns::<tasks::Activity>(),
         post("/tasks/{id}/open", "Open the task's worktree in the file manager or the editor", open::open)
             .body::<open::OpenBody>()
-            .accepts::<open::Opened>(),
+            .accepts::<crate::board::open::Opened>(),
         // Agents
         get("/agents", "The coding agents: found or missing, path, version, how to install", agents::list)
             .returns::<Vec<crate::agents::detect::Availability>>(),

@@ -12,6 +12,7 @@ pub mod columns;
 pub mod document;
 pub mod hooks;
 pub mod imports;
+pub mod open;
 pub mod pipeline;
 pub mod repositories;
 pub mod review;
