@@ -186,6 +186,16 @@ test("the board in the dark theme", async ({ signedIn: page, viban }) => {
 });
 
 test("a task created with auto-start runs its agent and lands in Review by itself", async ({ signedIn: page, viban }) => {
+  // Counts the sounds the board plays (Review's play-sound hook).
+  await page.addInitScript(() => {
+    const w = window as unknown as { sounds: number };
+    w.sounds = 0;
+    const play = HTMLMediaElement.prototype.play;
+    HTMLMediaElement.prototype.play = function () {
+      w.sounds += 1;
+      return play.call(this);
+    };
+  });
   await openBoard(page, viban, "Autopilot");
   await page.getByRole("button", { name: "New task", exact: true }).click();
   const dialog = page.getByRole("dialog", { name: "New task" });
@@ -197,6 +207,7 @@ test("a task created with auto-start runs its agent and lands in Review by itsel
   const card = cards(page, "Review").filter({ hasText: "Add a health check" });
   await expect(card).toBeVisible({ timeout: 30_000 });
   await expect(card).toContainText("Needs you");
+  await expect.poll(() => page.evaluate(() => (window as unknown as { sounds: number }).sounds)).toBeGreaterThan(0);
   await card.click();
   const panel = page.getByRole("complementary", { name: "Task" });
   await expect(panel.getByRole("listitem").filter({ hasText: "Run agent" })).toContainText("completed");
