@@ -5,10 +5,45 @@ use std::borrow::Cow;
 
 use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema, json_schema};
+use time::OffsetDateTime;
 
-/// For `#[schemars(with = "Timestamp")]` on `time::OffsetDateTime` fields, which
-/// serialize as RFC 3339 strings.
-pub struct Timestamp;
+/// A moment as the API shows and reads it: an RFC 3339 string in JSON, a `timestamptz`
+/// in PostgreSQL. Derefs to the `OffsetDateTime` it wraps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct Timestamp(pub OffsetDateTime);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self(OffsetDateTime::now_utc())
+    }
+}
+
+impl From<OffsetDateTime> for Timestamp {
+    fn from(moment: OffsetDateTime) -> Self {
+        Self(moment)
+    }
+}
+
+impl std::ops::Deref for Timestamp {
+    type Target = OffsetDateTime;
+
+    fn deref(&self) -> &OffsetDateTime {
+        &self.0
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        time::serde::rfc3339::serialize(&self.0, serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        time::serde::rfc3339::deserialize(deserializer).map(Self)
+    }
+}
 
 impl JsonSchema for Timestamp {
     fn schema_name() -> Cow<'static, str> {

@@ -9,11 +9,11 @@
 //! the bad field, and nothing is written.
 
 use std::collections::{HashMap, HashSet};
+use crate::schema::Timestamp;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Error, Result, bounded_text, optional_text, required_text, settings_object};
@@ -166,12 +166,8 @@ pub struct TaskPart {
     /// Keys of the tasks that must be done before its agent starts.
     #[serde(default)]
     pub blocked_by: Vec<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::schema::Timestamp")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::schema::Timestamp")]
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 fn empty_object() -> Value {
@@ -392,8 +388,8 @@ pub async fn import(pool: &PgPool, home: &crate::home::Home, document: BoardDocu
             pr_status: task.pr_status.clone(),
             auto_start: task.auto_start,
             agent_settings: task.agent_settings.clone(),
-            created_at: task.created_at,
-            updated_at: task.updated_at,
+            created_at: *task.created_at,
+            updated_at: *task.updated_at,
         })
         .collect();
     let created = imports::insert_tasks(&mut tx, board.id, &task_rows).await?;

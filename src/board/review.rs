@@ -662,8 +662,8 @@ mod tests {
             end_line: lines.1,
             quoted_code: code.into(),
             body: body.into(),
-            created_at: time::OffsetDateTime::UNIX_EPOCH,
-            updated_at: time::OffsetDateTime::UNIX_EPOCH,
+            created_at: crate::schema::Timestamp(time::OffsetDateTime::UNIX_EPOCH),
+            updated_at: crate::schema::Timestamp(time::OffsetDateTime::UNIX_EPOCH),
             sent_at: None,
         }
     }

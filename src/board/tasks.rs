@@ -448,7 +448,7 @@ pub(crate) async fn create_imported(
                 agent: session.agent.clone(),
                 external_session_id: session.external_session_id.clone(),
                 prompt: session.prompt.clone(),
-                created_at: row.updated_at,
+                created_at: *row.updated_at,
             })
         })
         .collect();

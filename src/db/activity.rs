@@ -2,9 +2,9 @@
 //! entries and hook executions, in the order they happened. Read in pages.
 
 use serde::Serialize;
+use crate::schema::Timestamp;
 use serde_json::Value;
 use sqlx::PgConnection;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
@@ -14,9 +14,7 @@ pub struct ActivityEntry {
     pub agent_session_id: Option<Uuid>,
     pub kind: String,
     pub data: Value,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::schema::Timestamp")]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
 }
 
 /// Up to `limit` entries in order, after the entry `after` (exclusive), or the first.

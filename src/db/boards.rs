@@ -2,9 +2,9 @@
 //! D5). The default board's layout is `board::boards`'s.
 
 use serde::{Deserialize, Serialize};
+use crate::schema::Timestamp;
 use serde_json::Value;
 use sqlx::PgConnection;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::limits::{BOARD_DESCRIPTION_MAX, BOARD_NAME_MAX};
@@ -28,12 +28,8 @@ pub struct Board {
     pub description: String,
     pub repository_id: Option<Uuid>,
     pub settings: Value,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::schema::Timestamp")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::schema::Timestamp")]
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// A board as the board list shows it: the board and, at a glance, what is on it.

@@ -5,9 +5,9 @@
 //! nothing.
 
 use serde::Serialize;
+use crate::schema::Timestamp;
 use serde_json::json;
 use sqlx::PgConnection;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::events::{self, EventKind, board_stream, task_stream};
@@ -32,15 +32,9 @@ pub struct HookExecution {
     /// Why it was cancelled or skipped.
     pub reason: Option<String>,
     pub error: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::schema::Timestamp")]
-    pub queued_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[schemars(with = "Option<crate::schema::Timestamp>")]
-    pub started_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[schemars(with = "Option<crate::schema::Timestamp>")]
-    pub finished_at: Option<OffsetDateTime>,
+    pub queued_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
 }
 
 macro_rules! execution_fields {

@@ -2,11 +2,11 @@
 //! The rules are `board::hooks`'s.
 
 use serde::{Deserialize, Serialize};
+use crate::schema::Timestamp;
 use serde_json::Value;
 use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;
 use sqlx::{PgConnection, Postgres};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::boards::{ColumnHook, column_hook_fields};
@@ -29,9 +29,7 @@ pub struct Hook {
     pub prompt: Option<String>,
     pub agent: Option<String>,
     pub timeout_seconds: i32,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::schema::Timestamp")]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
 }
 
 macro_rules! hook_fields {

@@ -2,8 +2,8 @@
 //! manages under `repos/`.
 
 use serde::Serialize;
+use crate::schema::Timestamp;
 use sqlx::PgConnection;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
@@ -13,9 +13,7 @@ pub struct Repository {
     pub path: String,
     pub clone_url: Option<String>,
     pub default_branch: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::schema::Timestamp")]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
 }
 
 macro_rules! repository_fields {

@@ -2,8 +2,8 @@
 //! are `board::review`'s; these run on the connection they are given.
 
 use serde::{Deserialize, Serialize};
+use crate::schema::Timestamp;
 use sqlx::PgConnection;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::events::{self, EventKind, task_stream};
@@ -30,16 +30,10 @@ pub struct ReviewComment {
     /// The lines commented on, as the diff showed them when the comment was made.
     pub quoted_code: String,
     pub body: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::schema::Timestamp")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::schema::Timestamp")]
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     /// When it went to the agent; null while it waits to be sent.
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[schemars(with = "Option<crate::schema::Timestamp>")]
-    pub sent_at: Option<OffsetDateTime>,
+    pub sent_at: Option<Timestamp>,
 }
 
 macro_rules! comment_fields {

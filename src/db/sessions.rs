@@ -3,9 +3,9 @@
 //! the task's stream in the same transaction.
 
 use serde::{Deserialize, Serialize};
+use crate::schema::Timestamp;
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::events::{self, EventKind, board_stream, task_stream};
@@ -41,15 +41,9 @@ pub struct AgentSession {
     pub cost_usd: Option<f64>,
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::schema::Timestamp")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[schemars(with = "Option<crate::schema::Timestamp>")]
-    pub started_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[schemars(with = "Option<crate::schema::Timestamp>")]
-    pub finished_at: Option<OffsetDateTime>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
 }
 
 macro_rules! session_fields {

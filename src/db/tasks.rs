@@ -6,9 +6,9 @@
 //! moves into one column are serialized and never compute the same key.
 
 use serde::{Deserialize, Serialize};
+use crate::schema::Timestamp;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::events::{self, EventKind, board_stream, task_stream};
@@ -50,12 +50,8 @@ pub struct Task {
     pub auto_start: bool,
     /// Tasks that must be done before this one's agent starts (D11).
     pub blocked_by: Vec<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::schema::Timestamp")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "crate::schema::Timestamp")]
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 macro_rules! task_fields {

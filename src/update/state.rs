@@ -3,6 +3,7 @@
 //! check or install at a time. The API, and through it the UI and the tray, read it.
 
 use std::path::PathBuf;
+use crate::schema::Timestamp;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,9 +29,7 @@ pub struct UpdateStatus {
     /// A newer release for this platform, when the last check found one.
     pub available: Option<String>,
     /// When the release server was last asked.
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[schemars(with = "Option<crate::schema::Timestamp>")]
-    pub checked_at: Option<OffsetDateTime>,
+    pub checked_at: Option<Timestamp>,
     /// Why the last check, or the install of its find at start-up, failed, when it did.
     pub error: Option<String>,
     /// Why this binary cannot update itself, when it cannot.
@@ -139,7 +138,7 @@ impl Updates {
         UpdateStatus {
             current: CURRENT.to_string(),
             available: known.available.filter(|version| is_newer(version)),
-            checked_at: known.checked_at,
+            checked_at: known.checked_at.map(Timestamp),
             error: known.error,
             disabled: self.disabled(),
             daily_check: self.0.daily,
