@@ -327,6 +327,12 @@ fn each_merge_mode_lands_the_task_on_main_and_moves_it_to_done() {
         assert!(git(&setup.repo, &["status", "--porcelain", "--untracked-files=no"]).is_empty());
         assert_eq!(merged["moved_to_done"], true);
         assert_eq!(setup.state(&task)["column_id"], setup.column("done").as_str());
+        let after = setup.viban.get(&format!("/api/tasks/{task}/diff")).json();
+        assert_eq!(
+            (after["totals"]["files"].as_u64(), after["ahead"].as_u64()),
+            (Some(0), Some(0)),
+            "{mode}: {after:#}"
+        );
 
         let parents = git(&setup.repo, &["log", "-1", "--format=%P", "main"]);
         let subjects = git(&setup.repo, &["log", "--format=%s", &format!("{previous}..main")]);
@@ -336,6 +342,7 @@ fn each_merge_mode_lands_the_task_on_main_and_moves_it_to_done() {
                 let number = setup.state(&task)["number"].as_i64().unwrap();
                 assert_eq!(subjects, format!("{title} (#{number})"));
                 assert!(git(&setup.repo, &["log", "-1", "--format=%B", "main"]).contains("Do the thing."));
+                assert_eq!(git(&worktree, &["rev-parse", "HEAD"]), main, "the task's branch follows");
             }
             "merge" => {
                 assert_eq!(parents.split(' ').count(), 2, "a merge commit: {parents}");

@@ -8,8 +8,8 @@
 //! version than this viban knows is refused; a malformed one is refused with the path of
 //! the bad field, and nothing is written.
 
-use std::collections::{HashMap, HashSet};
 use crate::schema::Timestamp;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -457,10 +457,13 @@ pub async fn merge(pool: &PgPool, runner: &Runner, task_id: Uuid, request: Merge
     let checkout = merge::advance(repository, &located.base, &previous, &commit)
         .await
         .map_err(|error| integrate_error(error, &located.base, "merging"))?;
-    if request.mode == MergeMode::Rebase
+    // After a squash or a rebase the base holds the task's work in new commits: the
+    // task's branch moves onto them, so its diff is empty and further work starts from
+    // the merged state (a merge commit contains the branch itself).
+    if request.mode != MergeMode::Merge
         && let Err(error) = merge::reset_worktree(&located.worktree, &commit).await
     {
-        tracing::warn!(task_id = %task_id, "the task's worktree stays on its old commits after a rebase merge: {error}");
+        tracing::warn!(task_id = %task_id, "the task's worktree stays on its old commits after the merge: {error}");
     }
     let moved_to_done = BoardSettings::read(&located.board.settings).move_to_done_after_merge;
     let mut tx = pool.begin().await?;

@@ -1,8 +1,8 @@
 //! Task activity (D6): user, assistant, system and tool messages, normalized agent
 //! entries and hook executions, in the order they happened. Read in pages.
 
-use serde::Serialize;
 use crate::schema::Timestamp;
+use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;

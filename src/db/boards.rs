@@ -1,8 +1,8 @@
 //! Boards' SQL, and the types of a board's columns, templates and column hooks (D1, D2,
 //! D5). The default board's layout is `board::boards`'s.
 
-use serde::{Deserialize, Serialize};
 use crate::schema::Timestamp;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;

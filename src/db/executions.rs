@@ -4,8 +4,8 @@
 //! write after the claim checks the token, so an instance that lost its lease changes
 //! nothing.
 
-use serde::Serialize;
 use crate::schema::Timestamp;
+use serde::Serialize;
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;

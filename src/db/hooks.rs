@@ -1,8 +1,8 @@
 //! Board hooks' SQL (script and agent) and their attachments to columns (H1, H3).
 //! The rules are `board::hooks`'s.
 
-use serde::{Deserialize, Serialize};
 use crate::schema::Timestamp;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;

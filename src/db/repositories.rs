@@ -1,8 +1,8 @@
 //! Repositories boards work on (D4): local ones linked by path, or clones viban
 //! manages under `repos/`.
 
-use serde::Serialize;
 use crate::schema::Timestamp;
+use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 

@@ -1,8 +1,8 @@
 //! Review comments' SQL (V2). The rules (what may be commented, what sending does)
 //! are `board::review`'s; these run on the connection they are given.
 
-use serde::{Deserialize, Serialize};
 use crate::schema::Timestamp;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 

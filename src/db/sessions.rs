@@ -2,8 +2,8 @@
 //! and the entries it produced, appended to the task's activity (D6) and published on
 //! the task's stream in the same transaction.
 
-use serde::{Deserialize, Serialize};
 use crate::schema::Timestamp;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;

@@ -5,8 +5,8 @@
 //! column's row ([`lock_column`]) before computing a key with [`slot`], so concurrent
 //! moves into one column are serialized and never compute the same key.
 
-use serde::{Deserialize, Serialize};
 use crate::schema::Timestamp;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;

@@ -2,8 +2,8 @@
 //! `update.json` so that a restart does not check again), the daily check, and one
 //! check or install at a time. The API, and through it the UI and the tray, read it.
 
-use std::path::PathBuf;
 use crate::schema::Timestamp;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
