@@ -42,6 +42,8 @@ test("a line comment goes to the agent, whose next run has it in its prompt", as
   await expect(review.getByRole("navigation", { name: "Changed files" })).toContainText("greet.py");
   const file = review.getByRole("region", { name: "greet.py" });
   await expect(file).toContainText('return "hi " + name');
+  // Python is coloured once its grammar has loaded: the keyword is set apart from the name.
+  await expect(file.locator(".hljs-keyword", { hasText: "return" })).toBeVisible();
 
   await file.getByRole("button", { name: "Comment on line 2 of greet.py" }).click();
   await file.getByRole("textbox", { name: "Comment on line 2" }).fill("Say hello, not hi.");
