@@ -70,6 +70,10 @@ test("merging from the review squashes the branch into main and moves the card t
   await expect(review.getByRole("region", { name: "README.md" })).toContainText("Says hello.");
   await review.getByLabel("Split").check();
   await screenshot(page, "review-split");
+  await page.getByRole("button", { name: "Theme: system" }).click();
+  await expect(page.locator("html")).toHaveAttribute("data-theme", "dark");
+  await expect(review.getByRole("region", { name: "greet.py" }).locator(".hljs-keyword").first()).toBeVisible();
+  await screenshot(page, "review-split-dark");
 
   await review.getByRole("button", { name: "Merge…" }).click();
   await review.getByLabel("Commit message").fill("Greet politely (#1)");
