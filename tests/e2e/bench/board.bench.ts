@@ -127,9 +127,17 @@ test("board budgets", async ({ browser }) => {
   };
   walk(dist);
   const gz = (file: string) => gzipSync(readFileSync(file), { level: 9 }).length;
-  const js = files.filter((file) => file.endsWith(".js")).reduce((sum, file) => sum + gz(file), 0);
+  // The board loads the entry script of index.html (and what it preloads); the review
+  // screen and the diff's grammars are chunks loaded when they open.
+  const html = readFileSync(join(dist, "index.html"), "utf8");
+  const loaded = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+\.js)"/g)].map((match) => join(dist, match[1]));
+  const js = loaded.reduce((sum, file) => sum + gz(file), 0);
+  const lazy = files.filter((file) => file.endsWith(".js") && !loaded.includes(file)).reduce((sum, file) => sum + gz(file), 0);
   const all = files.reduce((sum, file) => sum + gz(file), 0);
-  console.log(`JavaScript for the board: ${(js / 1024).toFixed(1)} kB gzip (budget 120 kB); all web assets ${(all / 1024).toFixed(1)} kB gzip (budget 1.5 MB)`);
+  console.log(
+    `JavaScript for the board: ${(js / 1024).toFixed(1)} kB gzip (budget 120 kB); loaded later (review, syntax colours): ` +
+      `${(lazy / 1024).toFixed(1)} kB; all web assets ${(all / 1024).toFixed(1)} kB gzip (budget 1.5 MB)`,
+  );
   const binary = process.env.VIBAN_BIN ?? join(ROOT, "target/release/viban");
   console.log(`release binary (stripped by the release profile): ${(statSync(binary).size / 1e6).toFixed(1)} MB (budget 46 MB)`);
 });
