@@ -3,7 +3,9 @@
 //! process group and is told to stop if viban dies ([`super::die_with_parent`], a
 //! kill-on-close job object on Windows). Its standard output is handed over as it
 //! streams, in groups of lines; the end of its standard error is kept; it may have a
-//! deadline; and a [`Stop`] ends it on request, with a reason.
+//! deadline; and a [`Stop`] ends it on request, with a reason. Its standard input is
+//! closed, unless [`Supervision::stdin`] asks for a pipe the caller writes to
+//! ([`Supervised::take_stdin`]: an agent that asks for approvals, `agents::control`).
 //!
 //! Ending it is TERM to the whole group, then KILL after a grace period, and a KILL
 //! to the group whenever it ends, so nothing it started outlives it. Output still on
@@ -118,11 +120,20 @@ pub(crate) struct Supervision {
     /// Once it has exited (a process it started may hold its output open) or been
     /// ended, how long its output may still take.
     pub(crate) drain_grace: Duration,
+    /// Whether its standard input is a pipe the caller keeps ([`Supervised::take_stdin`])
+    /// instead of closed.
+    pub(crate) stdin: bool,
 }
 
 impl Default for Supervision {
     fn default() -> Self {
-        Self { stderr_tail: 16 * 1024, deadline: None, stop_grace: STOP_GRACE, drain_grace: DRAIN_GRACE }
+        Self {
+            stderr_tail: 16 * 1024,
+            deadline: None,
+            stop_grace: STOP_GRACE,
+            drain_grace: DRAIN_GRACE,
+            stdin: false,
+        }
     }
 }
 
@@ -158,6 +169,8 @@ pub(crate) struct Supervised<T, R> {
     lines: mpsc::Receiver<Vec<T>>,
     reader: JoinHandle<io::Result<()>>,
     stderr: Option<JoinHandle<String>>,
+    /// Its standard input, when [`Supervision::stdin`] asked for it and until taken.
+    stdin: Option<tokio::process::ChildStdin>,
     stop: Stop<R>,
     deadline: Option<Pin<Box<Sleep>>>,
     supervision: Supervision,
@@ -180,7 +193,8 @@ enum State {
 }
 
 impl<T: Send + 'static, R: Clone + Send + Sync + 'static> Supervised<T, R> {
-    /// Starts `command` (made by [`super::command`]: stdin closed) in its own process
+    /// Starts `command` (made by [`super::command`]: stdin closed, unless
+    /// [`Supervision::stdin`]) in its own process
     /// group, with its standard output turned into items by `lines` and its standard
     /// error kept. An error means it did not start.
     pub(crate) fn spawn<L: Lines<Item = T>>(
@@ -195,6 +209,9 @@ impl<T: Send + 'static, R: Clone + Send + Sync + 'static> Supervised<T, R> {
             command.process_group(0);
         }
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        if supervision.stdin {
+            command.stdin(Stdio::piped());
+        }
         // If viban dies without stopping it, the child is told to stop too.
         super::die_with_parent(&mut command, SIGTERM);
         let mut child = tokio::process::Command::from(command).spawn()?;
@@ -208,6 +225,7 @@ impl<T: Send + 'static, R: Clone + Send + Sync + 'static> Supervised<T, R> {
             return Err(io::Error::other("its standard output could not be read"));
         };
         let stderr = child.stderr.take().map(|stderr| tokio::spawn(tail(stderr, supervision.stderr_tail)));
+        let stdin = child.stdin.take();
         // The reader splits the output into lines and hands them to `lines` while the
         // caller handles the groups before: what arrives meanwhile makes the next group
         // larger, so a fast writer is read in few groups and a slow one line by line.
@@ -219,6 +237,7 @@ impl<T: Send + 'static, R: Clone + Send + Sync + 'static> Supervised<T, R> {
             lines: receiver,
             reader,
             stderr,
+            stdin,
             stop,
             deadline: supervision.deadline.map(|deadline| Box::pin(tokio::time::sleep(deadline))),
             supervision,
@@ -230,6 +249,12 @@ impl<T: Send + 'static, R: Clone + Send + Sync + 'static> Supervised<T, R> {
     /// The child's process id, which is also its process group's.
     pub(crate) fn pid(&self) -> Option<u32> {
         self.pid
+    }
+
+    /// Its standard input, once, if [`Supervision::stdin`] asked for it. Dropping it
+    /// closes it: the end of input for the child.
+    pub(crate) fn take_stdin(&mut self) -> Option<tokio::process::ChildStdin> {
+        self.stdin.take()
     }
 
     /// The next group of output lines; `None` once the child has ended (exited, been
@@ -530,6 +555,23 @@ mod tests {
             assert_eq!(lines, ["early"]);
             assert!(matches!(finished.outcome, Outcome::Exited(Some(status)) if status.success()));
             assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        }
+
+        #[tokio::test]
+        async fn a_child_with_stdin_reads_what_is_written_until_it_is_closed() {
+            use tokio::io::AsyncWriteExt;
+            let supervision = Supervision { stdin: true, ..quick() };
+            let mut child =
+                Supervised::spawn(shell("cat"), |line: &str| line.to_owned(), Stop::new(), supervision)
+                    .unwrap();
+            let mut stdin = child.take_stdin().expect("a pipe was asked for");
+            assert!(child.take_stdin().is_none());
+            stdin.write_all(b"hello\n").await.unwrap();
+            assert_eq!(child.next().await.unwrap(), ["hello"]);
+            drop(stdin);
+            let (lines, finished) = follow(child).await;
+            assert!(lines.is_empty());
+            assert!(matches!(finished.outcome, Outcome::Exited(Some(status)) if status.success()));
         }
 
         #[tokio::test]
