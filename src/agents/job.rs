@@ -1,16 +1,20 @@
 //! One agent run, from its slot to its record: it waits for a place under its
 //! column's limit and for a global slot, ensures the task's worktree, writes the
 //! prompt file, starts the agent there as a [`process::Supervised`] child, and stores
-//! its output as it streams ([`Transcript`]). Then the next queued chat message, if
-//! any, continues the session.
+//! its output as it streams ([`Transcript`]). Under the board's `ask` policy, a CLI
+//! that can ask gets its prompt on standard input and its approvals answered there
+//! ([`control::Channel`]). Then the next queued chat message, if any, continues the
+//! session.
 
 use std::path::{Path, PathBuf};
 
 use tracing::warn;
 
+use super::control::{self, Channel};
 use super::resolve::Agent;
 use super::run::{Runner, StopReason};
-use super::transcript::{AgentLines, Ending, Transcript};
+use super::settings::PermissionPolicy;
+use super::transcript::{AgentLines, Chunk, Ending, Transcript};
 use super::{CommandLine, Invocation};
 use crate::db::sessions::{self, AgentSession};
 use crate::db::tasks::Task;
@@ -29,6 +33,9 @@ pub(super) struct Job {
     pub(super) repository: PathBuf,
     pub(super) base: String,
     pub(super) copy: Vec<String>,
+    pub(super) policy: Option<PermissionPolicy>,
+    /// How long a pending approval waits (`approval_timeout_minutes`).
+    pub(super) approval_timeout: std::time::Duration,
 }
 
 impl Job {
@@ -83,6 +90,7 @@ impl Job {
             model: self.model.as_deref(),
             as_root: process::running_as_root(),
             unattended: true,
+            policy: self.policy,
         });
         let ending = self.follow(&line, &path, &branch, stop, transcript).await;
         let _ = std::fs::remove_file(&prompt_file);
@@ -111,6 +119,7 @@ impl Job {
         let supervision = Supervision {
             stderr_tail: STDERR_TAIL,
             deadline: Some(inner.settings.timeout),
+            stdin: line.control,
             ..Supervision::default()
         };
         let lines = AgentLines(self.agent.format().parser());
@@ -128,17 +137,32 @@ impl Job {
         if let Some(note) = line.note {
             transcript.note(note).await;
         }
+        let mut channel = agent.take_stdin().map(|stdin| {
+            let context = control::Context {
+                pool: inner.pool.clone(),
+                decided: inner.decided.clone(),
+                task_id: self.task.id,
+                session_id: self.session.id,
+                timeout: self.approval_timeout,
+            };
+            Channel::open(stdin, &self.session.prompt, context)
+        });
 
         // What arrives while a batch is being stored makes the next batch larger: a
         // fast agent is stored in few transactions and a slow one line by line, at once.
         while let Some(chunks) = agent.next().await {
+            let chunks = answer(&mut channel, chunks);
             transcript.take(chunks).await;
             while transcript.has_room()
                 && let Some(chunks) = agent.try_next()
             {
+                let chunks = answer(&mut channel, chunks);
                 transcript.take(chunks).await;
             }
             transcript.store().await;
+        }
+        if let Some(channel) = channel {
+            channel.close().await;
         }
         let finished = agent.wait().await;
         if let Some(error) = finished.output_error {
@@ -147,4 +171,19 @@ impl Job {
         transcript.set_stderr_tail(finished.stderr_tail);
         finished.outcome.into()
     }
+}
+
+/// Hands the control messages among `chunks` to the run's approval channel, and closes
+/// its input after the turn's result; the rest is activity.
+fn answer(channel: &mut Option<Channel>, mut chunks: Vec<Chunk>) -> Vec<Chunk> {
+    let Some(channel) = channel else { return chunks };
+    for chunk in &mut chunks {
+        if let Some(message) = chunk.take_control() {
+            channel.handle(message);
+        }
+        if chunk.ends_turn() {
+            channel.end_of_turn();
+        }
+    }
+    chunks
 }

@@ -13,10 +13,13 @@
 //! Templates are argv arrays, never shell strings. Placeholders: `{prompt}`,
 //! `{prompt_file}`, `{worktree}`, `{session_id}` anywhere inside an element; `{model}`
 //! and `{approve}` alone as an element expand to the model flags (or nothing) and to
-//! the flags that let the agent work unattended.
+//! the flags of the board's permission policy (`settings::PermissionPolicy`, M3): under
+//! `ask`, a CLI with an approval channel gets the flags that open it ([`control`]), and
+//! its prompt goes on standard input instead of the command line (docs/approvals.md).
 
 pub mod ask;
 mod columns;
+mod control;
 pub mod detect;
 mod job;
 pub mod parse;
@@ -30,6 +33,7 @@ use std::path::Path;
 
 use parse::Format;
 use serde::{Deserialize, Serialize};
+use settings::PermissionPolicy;
 
 pub struct Adapter {
     pub id: &'static str,
@@ -42,8 +46,15 @@ pub struct Adapter {
     pub resume: &'static [&'static str],
     /// What `{model}` becomes when a model is chosen.
     pub model: &'static [&'static str],
-    /// What `{approve}` becomes: edits and commands without asking.
+    /// What `{approve}` becomes: edits and commands without asking (policy `bypass`, and
+    /// viban's default when it is not root).
     pub approve: &'static [&'static str],
+    /// What `{approve}` becomes under policy `accept_edits` (and `ask` without a channel).
+    pub accept_edits: &'static [&'static str],
+    /// Under policy `ask`: the flags that route the CLI's permission prompts to viban
+    /// over its standard input and output ([`control`]); `None` if it has no such
+    /// channel in non-interactive mode (it then runs as `accept_edits`, and says so).
+    pub ask: Option<&'static [&'static str]>,
     /// What `{approve}` becomes when viban runs as root, for a CLI that refuses
     /// `approve` as root, and why.
     pub approve_as_root: Option<(&'static [&'static str], &'static str)>,
@@ -80,6 +91,8 @@ pub const ADAPTERS: &[Adapter] = &[
         ],
         model: &["--model", "{model}"],
         approve: &["--dangerously-skip-permissions"],
+        accept_edits: &["--permission-mode", "acceptEdits"],
+        ask: Some(&["--input-format", "stream-json", "--permission-prompt-tool", "stdio"]),
         approve_as_root: Some((
             &["--permission-mode", "acceptEdits"],
             "viban runs as root and Claude Code refuses --dangerously-skip-permissions as root, so it runs \
@@ -106,6 +119,8 @@ pub const ADAPTERS: &[Adapter] = &[
         ],
         model: &["-m", "{model}"],
         approve: &["--dangerously-bypass-approvals-and-sandbox"],
+        accept_edits: &["--sandbox", "workspace-write"],
+        ask: None,
         approve_as_root: None,
         format: Format::CodexJson,
     },
@@ -127,6 +142,8 @@ pub const ADAPTERS: &[Adapter] = &[
         ],
         model: &["-m", "{model}"],
         approve: &["--approval-mode", "yolo"],
+        accept_edits: &["--approval-mode", "auto_edit"],
+        ask: None,
         approve_as_root: None,
         format: Format::GeminiStreamJson,
     },
@@ -139,6 +156,8 @@ pub const ADAPTERS: &[Adapter] = &[
         resume: &["run", "--format", "json", "{model}", "--session", "{session_id}", "--", "{prompt}"],
         model: &["--model", "{model}"],
         approve: &[],
+        accept_edits: &[],
+        ask: None,
         approve_as_root: None,
         format: Format::OpencodeJson,
     },
@@ -160,6 +179,8 @@ pub const ADAPTERS: &[Adapter] = &[
         ],
         model: &["--model", "{model}"],
         approve: &["--force"],
+        accept_edits: &[],
+        ask: None,
         approve_as_root: None,
         format: Format::ClaudeStreamJson,
     },
@@ -180,6 +201,8 @@ pub const ADAPTERS: &[Adapter] = &[
         ],
         model: &[],
         approve: &["--dangerously-allow-all"],
+        accept_edits: &[],
+        ask: None,
         approve_as_root: None,
         format: Format::ClaudeStreamJson,
     },
@@ -218,6 +241,9 @@ pub struct Invocation<'a> {
     /// Whether the agent may edit and run commands without asking (`{approve}`); a
     /// call that is only to read and answer (`builtin:refine`) is not.
     pub unattended: bool,
+    /// The board's permission policy; `None`: viban's default (`bypass`, or what root
+    /// is allowed).
+    pub policy: Option<PermissionPolicy>,
 }
 
 /// The program, its arguments, and a note for the activity (why flags differ).
@@ -226,20 +252,37 @@ pub struct CommandLine {
     pub program: String,
     pub args: Vec<String>,
     pub note: Option<&'static str>,
+    /// The agent asks viban for approvals over the control protocol ([`control`]): its
+    /// standard input stays open, and the prompt is sent there, not on the command line.
+    pub control: bool,
 }
+
+/// Why a CLI without an approval channel runs as `accept_edits` under `ask`.
+pub const CANNOT_ASK: &str = "this agent's CLI cannot ask for approvals in non-interactive mode, so under the \
+     board's `ask` policy it runs as `accept_edits`: edits without asking, nothing else that would need approval";
 
 impl Adapter {
     pub fn command_line(&self, invocation: &Invocation) -> CommandLine {
         let resuming = invocation.session_id.is_some();
         let template = if resuming { self.resume } else { self.start };
-        let (approve, note) = match self.approve_as_root {
-            _ if !invocation.unattended => (&[][..], None),
-            Some((flags, why)) if invocation.as_root => (flags, Some(why)),
-            _ => (self.approve, None),
+        let (approve, note, control) = match (invocation.policy, self.approve_as_root) {
+            _ if !invocation.unattended => (&[][..], None, false),
+            (Some(PermissionPolicy::Ask), _) => match self.ask {
+                Some(flags) => (flags, None, true),
+                None => (self.accept_edits, Some(CANNOT_ASK), false),
+            },
+            (Some(PermissionPolicy::AcceptEdits), _) => (self.accept_edits, None, false),
+            (None | Some(PermissionPolicy::Bypass), Some((flags, why))) if invocation.as_root => {
+                (flags, Some(why), false)
+            }
+            (None | Some(PermissionPolicy::Bypass), _) => (self.approve, None, false),
         };
         let mut args = Vec::new();
         for token in template {
             match *token {
+                // The prompt goes on standard input.
+                "--" if control => {}
+                token if control && token.contains("{prompt") => {}
                 "{model}" => {
                     if let Some(model) = invocation.model {
                         args.extend(self.model.iter().map(|flag| flag.replace("{model}", model)));
@@ -249,7 +292,7 @@ impl Adapter {
                 other => args.push(fill(other, invocation)),
             }
         }
-        CommandLine { program: self.binary.to_string(), args, note }
+        CommandLine { program: self.binary.to_string(), args, note, control }
     }
 }
 
@@ -261,7 +304,7 @@ impl CustomAgent {
         };
         let mut filled = template.iter().map(|token| fill(token, invocation));
         let program = filled.next().unwrap_or_default();
-        CommandLine { program, args: filled.collect(), note: None }
+        CommandLine { program, args: filled.collect(), note: None, control: false }
     }
 }
 
@@ -289,6 +332,7 @@ mod tests {
             model,
             as_root,
             unattended: true,
+            policy: Some(PermissionPolicy::Bypass),
         }
     }
 
@@ -333,6 +377,49 @@ mod tests {
             assert_eq!(line.args, ["-p", "--output-format", "stream-json", "--verbose", "--", "-fix it"]);
             assert_eq!(line.note, None);
         }
+    }
+
+    #[test]
+    fn under_ask_claude_opens_the_control_channel_and_takes_its_prompt_on_stdin() {
+        for as_root in [false, true] {
+            let mut asking = invocation(Some("abc"), None, as_root);
+            asking.policy = Some(PermissionPolicy::Ask);
+            let line = adapter("claude-code").unwrap().command_line(&asking);
+            assert!(line.control);
+            assert_eq!(
+                line.args,
+                [
+                    "-p",
+                    "--output-format",
+                    "stream-json",
+                    "--verbose",
+                    "--input-format",
+                    "stream-json",
+                    "--permission-prompt-tool",
+                    "stdio",
+                    "--resume",
+                    "abc"
+                ]
+            );
+            assert_eq!(line.note, None);
+        }
+    }
+
+    #[test]
+    fn accept_edits_and_ask_map_to_each_clis_nearest_flags() {
+        let mut editing = invocation(None, None, false);
+        editing.policy = Some(PermissionPolicy::AcceptEdits);
+        let claude = adapter("claude-code").unwrap().command_line(&editing);
+        assert!(claude.args.windows(2).any(|pair| pair == ["--permission-mode", "acceptEdits"]));
+        assert!(!claude.control);
+        editing.policy = Some(PermissionPolicy::Ask);
+        let gemini = adapter("gemini").unwrap().command_line(&editing);
+        assert!(gemini.args.windows(2).any(|pair| pair == ["--approval-mode", "auto_edit"]));
+        assert_eq!(gemini.note, Some(CANNOT_ASK));
+        let codex = adapter("codex").unwrap().command_line(&editing);
+        assert!(codex.args.windows(2).any(|pair| pair == ["--sandbox", "workspace-write"]));
+        assert!(!codex.args.iter().any(|arg| arg.contains("dangerously")));
+        assert!(!codex.control && !gemini.control);
     }
 
     #[test]

@@ -128,6 +128,9 @@ pub(super) struct Inner {
     active: Mutex<HashMap<Uuid, Active>>,
     /// Per-column limits (A5).
     pub(super) columns: Arc<Columns>,
+    /// Woken when a request is decided on this viban: runs waiting for an approval
+    /// read theirs again (`control`).
+    pub(super) decided: Arc<tokio::sync::Notify>,
 }
 
 impl Runner {
@@ -155,6 +158,7 @@ impl Runner {
             instance_id,
             active: Mutex::default(),
             columns: Arc::default(),
+            decided: Arc::default(),
         }));
         Ok(runner)
     }
@@ -232,6 +236,8 @@ impl Runner {
             repository: PathBuf::from(&repository.path),
             base,
             copy: settings.copy_files,
+            policy: settings.permission_policy,
+            approval_timeout: settings.approval_timeout,
         };
         let handle = tokio::spawn(job.drive(stop));
         if let Some(active) = self.active().get_mut(&task_id) {
@@ -239,6 +245,11 @@ impl Runner {
             active.handle = Some(handle);
         }
         Ok(session)
+    }
+
+    /// A request was decided (`board::requests`): the runs waiting for one read theirs.
+    pub fn request_decided(&self) {
+        self.0.decided.notify_waiters();
     }
 
     /// Stops the task's run: TERM to its group, KILL after the grace period.

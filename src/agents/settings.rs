@@ -4,7 +4,9 @@
 //! malformed key never hides the others.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -20,7 +22,28 @@ pub struct BoardSettings {
     pub custom_agents: BTreeMap<String, CustomAgent>,
     /// A merged task moves to the board's `done` column (V3); default true.
     pub move_to_done_after_merge: bool,
+    /// What the board's agents may do without asking (M3, docs/approvals.md); unset:
+    /// viban's default, `accept_edits` as root and `bypass` otherwise.
+    pub permission_policy: Option<PermissionPolicy>,
+    /// How long a pending approval waits before it is denied (`approval_timeout_minutes`,
+    /// fractions allowed; default 30).
+    pub approval_timeout: Duration,
 }
+
+/// What an agent may do without asking (`permission_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionPolicy {
+    /// Every tool call the CLI would ask about becomes a pending approval on the task.
+    Ask,
+    /// File edits without asking; what else would need asking is denied.
+    AcceptEdits,
+    /// Everything without asking (as root, what root is allowed: see `agents::Adapter`).
+    Bypass,
+}
+
+/// The default of `approval_timeout_minutes`.
+pub const APPROVAL_TIMEOUT_MINUTES: f64 = 30.0;
 
 impl Default for BoardSettings {
     fn default() -> Self {
@@ -29,6 +52,8 @@ impl Default for BoardSettings {
             copy_files: Vec::new(),
             custom_agents: BTreeMap::new(),
             move_to_done_after_merge: true,
+            permission_policy: None,
+            approval_timeout: minutes(APPROVAL_TIMEOUT_MINUTES),
         }
     }
 }
@@ -59,8 +84,19 @@ impl BoardSettings {
                 .get("move_to_done_after_merge")
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
+            permission_policy: key(settings, "permission_policy"),
+            approval_timeout: settings
+                .get("approval_timeout_minutes")
+                .and_then(Value::as_f64)
+                .filter(|minutes| minutes.is_finite() && *minutes > 0.0)
+                .map_or(minutes(APPROVAL_TIMEOUT_MINUTES), minutes),
         }
     }
+}
+
+/// `minutes` as a duration, at most a year.
+fn minutes(minutes: f64) -> Duration {
+    Duration::from_secs_f64((minutes * 60.0).min(365.0 * 24.0 * 3600.0))
 }
 
 #[cfg(test)]
@@ -81,5 +117,17 @@ mod tests {
         assert!(settings.copy_files.is_empty());
         assert_eq!(settings.custom_agents.keys().collect::<Vec<_>>(), ["aider"]);
         assert_eq!(BoardSettings::read(&json!([])), BoardSettings::default());
+    }
+
+    #[test]
+    fn the_permission_policy_and_a_fractional_approval_timeout_are_read() {
+        let settings =
+            BoardSettings::read(&json!({ "permission_policy": "ask", "approval_timeout_minutes": 0.05 }));
+        assert_eq!(settings.permission_policy, Some(PermissionPolicy::Ask));
+        assert_eq!(settings.approval_timeout, Duration::from_secs(3));
+        let unknown =
+            BoardSettings::read(&json!({ "permission_policy": "yes", "approval_timeout_minutes": -1 }));
+        assert_eq!(unknown.permission_policy, None);
+        assert_eq!(unknown.approval_timeout, Duration::from_secs(30 * 60));
     }
 }

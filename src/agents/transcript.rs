@@ -47,6 +47,9 @@ impl process::Lines for AgentLines {
     type Item = Chunk;
 
     fn line(&mut self, line: &str) -> Chunk {
+        if let Some(message) = super::control::Message::read(line) {
+            return Chunk { entries: Vec::new(), session_id: None, control: Some(message) };
+        }
         Chunk::from(self.0.line(line))
     }
 
@@ -59,12 +62,24 @@ impl process::Lines for AgentLines {
 pub(super) struct Chunk {
     entries: Vec<Stored>,
     session_id: Option<String>,
+    /// A control message of the approval channel (`control`): not activity.
+    control: Option<super::control::Message>,
 }
 
 impl Chunk {
     /// The entries the line produced.
     pub(super) fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.entries.iter().map(|stored| &stored.entry)
+    }
+
+    /// The control message the line was, taken out.
+    pub(super) fn take_control(&mut self) -> Option<super::control::Message> {
+        self.control.take()
+    }
+
+    /// Whether the line ended the agent's turn (its `result`).
+    pub(super) fn ends_turn(&self) -> bool {
+        self.entries().any(|entry| matches!(entry, Entry::Result { .. }))
     }
 }
 
@@ -78,7 +93,7 @@ impl From<Parsed> for Chunk {
                 Some(Stored { entry, json })
             })
             .collect();
-        Self { entries, session_id: parsed.session_id }
+        Self { entries, session_id: parsed.session_id, control: None }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod imports;
 pub mod open;
 pub mod openapi;
 pub mod repositories;
+pub mod requests;
 pub mod review;
 pub mod routes;
 pub mod system;

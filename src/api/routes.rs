@@ -9,8 +9,8 @@ use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema};
 
 use super::{
-    agents, boards, columns, executions, hooks, imports, open, openapi, repositories, review, system, tasks,
-    templates, update, ws,
+    agents, boards, columns, executions, hooks, imports, open, openapi, repositories, requests, review,
+    system, tasks, templates, update, ws,
 };
 use crate::db;
 use crate::state::AppState;
@@ -247,6 +247,27 @@ pub fn table() -> Vec<Route> {
             .accepts::<db::sessions::AgentSession>(),
         get("/tasks/{id}/sessions", "The task's agent runs, oldest first", agents::sessions)
             .returns::<Vec<db::sessions::AgentSession>>(),
+        // What agents ask of the user (M3)
+        get(
+            "/tasks/{id}/requests",
+            "The task's pending approvals and questions, then its recent ones",
+            requests::list,
+        )
+        .returns::<Vec<db::requests::Request>>(),
+        post(
+            "/approvals/{id}",
+            "Approve or deny a pending tool call; the waiting run continues",
+            requests::decide,
+        )
+        .body::<requests::DecisionBody>()
+        .returns::<db::requests::Request>(),
+        post(
+            "/questions/{id}",
+            "Answer an agent's question; the answer is its next message",
+            requests::answer,
+        )
+        .body::<requests::AnswerBody>()
+        .returns::<requests::Answered>(),
         // Review and ship
         get(
             "/tasks/{id}/diff",

@@ -15,6 +15,7 @@ pub mod imports;
 pub mod open;
 pub mod pipeline;
 pub mod repositories;
+pub mod requests;
 pub mod review;
 pub mod runs;
 pub mod tasks;

@@ -43,7 +43,7 @@ pub struct BoardSummary {
     pub task_count: i64,
     /// Tasks whose agent is running now.
     pub running_agents: i64,
-    /// Tasks that wait for the user: in error, or interrupted.
+    /// Tasks that wait for the user: in error, interrupted, or with a pending request (M3).
     pub needs_attention: i64,
 }
 
@@ -130,7 +130,9 @@ pub async fn list(connection: &mut PgConnection) -> Result<Vec<BoardSummary>, sq
                 r.path AS repository_path,
                 count(t.id) AS task_count,
                 count(t.id) FILTER (WHERE t.agent_status = 'running') AS running_agents,
-                count(t.id) FILTER (WHERE t.agent_status IN ('error', 'interrupted')) AS needs_attention
+                count(t.id) FILTER (WHERE t.agent_status IN ('error', 'interrupted')
+                    OR EXISTS (SELECT 1 FROM requests r WHERE r.task_id = t.id AND r.status = 'pending'))
+                    AS needs_attention
          FROM boards b
          LEFT JOIN repositories r ON r.id = b.repository_id
          LEFT JOIN tasks t ON t.board_id = b.id

@@ -58,6 +58,10 @@ pub enum EventKind {
     TaskMerged,
     /// The task's branch was rebased onto its base (on the task's stream).
     TaskRebased,
+    /// An agent asks the user: an approval or a question (`db::requests`).
+    RequestOpened,
+    /// A request was decided, answered, timed out or interrupted.
+    RequestClosed,
 }
 
 impl EventKind {
@@ -92,6 +96,8 @@ impl EventKind {
             Self::ReviewCommentsSent => "review_comment.sent",
             Self::TaskMerged => "task.merged",
             Self::TaskRebased => "task.rebased",
+            Self::RequestOpened => "request.opened",
+            Self::RequestClosed => "request.closed",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod imports;
 pub mod instances;
 pub mod repositories;
+pub mod requests;
 pub mod review_comments;
 pub mod sessions;
 pub mod tasks;

@@ -383,6 +383,9 @@ async fn interrupt(
     .bind(gone_for.as_secs_f64())
     .fetch_all(&mut *connection)
     .await?;
+    // What those runs asked and nobody decided is closed with them (docs/approvals.md).
+    let ids: Vec<Uuid> = sessions.iter().map(|session| session.id).collect();
+    super::requests::interrupt_for_sessions(connection, &ids, "viban restarted").await?;
     for session in &sessions {
         let message = "viban stopped during this run; resume it to continue";
         set_task_status(connection, session.task_id, AgentStatus::Interrupted, Some(message), None).await?;

@@ -50,6 +50,9 @@ pub struct Task {
     pub auto_start: bool,
     /// Tasks that must be done before this one's agent starts (D11).
     pub blocked_by: Vec<Uuid>,
+    /// What the task's agent waits for from the user (M3): its oldest pending request's
+    /// kind (`GET /api/tasks/{id}/requests`), or null. Shown as "Needs you".
+    pub waiting_for: Option<super::requests::RequestKind>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -59,7 +62,8 @@ macro_rules! task_fields {
         "id, board_id, column_id, position, number, title, description, agent_status, status_message, error, \
          agent, agent_settings, base_branch, branch, worktree_path, pr_url, pr_number, pr_status, parent_task_id, \
          auto_start, ARRAY(SELECT blocker_id FROM task_blockers WHERE task_id = tasks.id ORDER BY created_at, blocker_id) \
-         AS blocked_by, created_at, updated_at"
+         AS blocked_by, (SELECT r.kind FROM requests r WHERE r.task_id = tasks.id AND r.status = 'pending' \
+         ORDER BY r.created_at LIMIT 1) AS waiting_for, created_at, updated_at"
     };
 }
 pub(crate) use task_fields;

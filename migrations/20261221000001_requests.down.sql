@@ -1,0 +1,3 @@
+DROP TABLE requests;
+DROP TYPE request_status;
+DROP TYPE request_kind;
