@@ -142,6 +142,26 @@ fn claude_signed_out_puts_not_logged_in_on_the_task_and_its_session_id_is_kept()
 }
 
 #[test]
+fn claude_under_the_ask_policy_accepts_the_control_flags_reads_its_prompt_on_stdin_and_ends_when_it_closes() {
+    let cli = Cli::new(&[]);
+    let board_id = cli.task()["board_id"].as_str().unwrap().to_string();
+    let patch = json!({ "settings": { "permission_policy": "ask" } });
+    assert_eq!(cli.viban.send_json("PATCH", &format!("/api/boards/{board_id}"), &patch).status, 200);
+    cli.run("claude-code");
+    // It answers the prompt it read on stdin (signed out), and exits once viban closes
+    // stdin after the result: well before the run's timeout.
+    let session = cli.ended(Duration::from_secs(90));
+    assert_eq!(session["status"], "failed", "{session}");
+    assert_eq!(cli.task()["error"], "Not logged in · Please run /login");
+    let argv: Vec<&str> =
+        session["command"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert!(argv.windows(2).any(|pair| pair == ["--permission-prompt-tool", "stdio"]), "{argv:?}");
+    assert!(argv.windows(2).any(|pair| pair == ["--input-format", "stream-json"]), "{argv:?}");
+    assert!(!argv.contains(&"say hi"), "the prompt goes on stdin: {argv:?}");
+    assert!(!cli.activity_text().contains("unknown option"));
+}
+
+#[test]
 fn gemini_signed_out_shows_its_own_auth_hint() {
     let cli = Cli::new(&[]);
     cli.run("gemini");
