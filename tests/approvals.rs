@@ -246,6 +246,22 @@ fn stopping_a_run_that_waits_for_an_approval_closes_the_approval() {
 }
 
 #[test]
+fn the_boards_approval_settings_are_checked() {
+    let setup = Setup::new(json!({}));
+    let path = format!("/api/boards/{}", setup.board_id);
+    for (settings, field) in [
+        (json!({ "permission_policy": "sometimes" }), "settings.permission_policy"),
+        (json!({ "approval_timeout_minutes": 0 }), "settings.approval_timeout_minutes"),
+    ] {
+        let refused = setup.viban.send_json("PATCH", &path, &json!({ "settings": settings }));
+        assert_eq!(refused.status, 422, "{}", refused.text());
+        assert_eq!(refused.json()["field"], field);
+    }
+    let settings = json!({ "permission_policy": "bypass", "approval_timeout_minutes": 2.5 });
+    assert_eq!(setup.viban.send_json("PATCH", &path, &json!({ "settings": settings })).status, 200);
+}
+
+#[test]
 fn an_answered_question_becomes_the_agents_next_message() {
     let setup = Setup::new(json!({}));
     let path = format!("/api/boards/{}/tasks", setup.board_id);

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::pipeline::{self, Chat};
 use super::{Error, Result, bounded_text, required_text};
 use crate::agents::run::Runner;
+use crate::agents::settings::PermissionPolicy;
 use crate::db::requests::{self as request_rows, NewRequest, Request, RequestKind, RequestStatus};
 use crate::limits::TEXT_MAX;
 
@@ -28,6 +29,28 @@ pub enum Decision {
     ApproveForSession,
     /// Deny; the note, if any, is what the agent is told.
     Deny,
+}
+
+/// The board settings of approvals, when given: `permission_policy` is one of the
+/// three (or null for viban's default), `approval_timeout_minutes` a positive number.
+pub(crate) fn check_settings(settings: &serde_json::Value) -> Result<()> {
+    if let Some(policy) = settings.get("permission_policy").filter(|policy| !policy.is_null())
+        && serde_json::from_value::<PermissionPolicy>(policy.clone()).is_err()
+    {
+        return Err(Error::invalid(
+            "settings.permission_policy",
+            "settings.permission_policy must be \"ask\", \"accept_edits\" or \"bypass\"",
+        ));
+    }
+    if let Some(minutes) = settings.get("approval_timeout_minutes").filter(|minutes| !minutes.is_null())
+        && !minutes.as_f64().is_some_and(|minutes| minutes > 0.0)
+    {
+        return Err(Error::invalid(
+            "settings.approval_timeout_minutes",
+            "settings.approval_timeout_minutes must be a number of minutes above 0",
+        ));
+    }
+    Ok(())
 }
 
 /// The task's pending requests and its latest closed ones, oldest first.
