@@ -21,6 +21,9 @@ pub struct Availability {
     /// The first line of `<binary> --version`.
     pub version: Option<String>,
     pub install_hint: &'static str,
+    /// Whether, under a board's `ask` permission policy, it asks viban before risky
+    /// tool calls (docs/approvals.md); otherwise it runs as `accept_edits` there.
+    pub can_ask: bool,
 }
 
 /// How long a look-up is reused: starting six CLIs for their versions takes seconds.
@@ -75,5 +78,6 @@ fn missing(adapter: &'static Adapter) -> Availability {
         path: None,
         version: None,
         install_hint: adapter.install_hint,
+        can_ask: adapter.ask.is_some(),
     }
 }

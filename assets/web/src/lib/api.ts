@@ -51,6 +51,9 @@ export type ReviewSent = Schemas["ReviewSent"];
 export type ImportReport = Schemas["ImportReport"];
 export type SystemInfo = Schemas["SystemInfo"];
 export type ExternalTool = Schemas["ExternalTool"];
+/** What an agent asks of the user: an approval of a tool call, or a question (M3). */
+export type AgentRequest = Schemas["Request"];
+export type Decision = Schemas["Decision"];
 
 /** A failed request: the server's problem+json, or what went wrong on the way. */
 export class ApiError extends Error {
@@ -154,6 +157,11 @@ export const api = {
   retryExecution: (id: string) => post<HookExecution[]>(`/hook-executions/${id}/retry`),
 
   agents: () => get<Availability[]>("/agents"),
+
+  requests: (taskId: string) => get<AgentRequest[]>(`/tasks/${taskId}/requests`),
+  decide: (id: string, decision: Decision, note?: string) =>
+    post<AgentRequest>(`/approvals/${id}`, note ? { decision, note } : { decision }),
+  answer: (id: string, answer: string) => post<Schemas["Answered"]>(`/questions/${id}`, { answer }),
 
   diff: (id: string, file?: string) => get<Diff>(`/tasks/${id}/diff${file ? `?file=${q(file)}` : ""}`),
   reviewComments: (id: string) => get<ReviewComment[]>(`/tasks/${id}/review/comments`),
