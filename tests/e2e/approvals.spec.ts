@@ -94,3 +94,27 @@ test("denying from the panel sends the note to the agent", async ({ signedIn: pa
     timeout: 30_000,
   });
 });
+
+test("the board settings choose the permission policy and the approval timeout, and say which agents cannot ask", async ({
+  signedIn: page,
+  viban,
+}) => {
+  const board = await viban.board("Policy");
+  await page.goto(`${viban.url}boards/${board.id}/settings`);
+  const policy = page.getByLabel("Permissions");
+  await expect(policy).toHaveValue("");
+  await policy.selectOption("ask");
+  await expect(page.locator("#settings-policy-hint")).toContainText("Cannot ask: Codex, Gemini CLI");
+  await page.getByLabel("Deny an unanswered approval after").fill("0");
+  await page.getByRole("button", { name: "Save board" }).click();
+  await expect(page.locator("#settings-timeout-error")).toContainText("above 0");
+  await page.getByLabel("Deny an unanswered approval after").fill("10");
+  await page.getByRole("button", { name: "Save board" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Saved" })).toBeVisible();
+  await policy.evaluate((element) => element.scrollIntoView({ block: "center" }));
+  await screenshot(page, "approval-settings");
+  const saved = await viban.api<{ board: { settings: Record<string, unknown> } }>("GET", `/boards/${board.id}`);
+  expect(saved.board.settings).toMatchObject({ permission_policy: "ask", approval_timeout_minutes: 10 });
+  await page.reload();
+  await expect(page.getByLabel("Permissions")).toHaveValue("ask");
+});
