@@ -86,6 +86,7 @@ impl Runner {
             model: None,
             as_root: process::running_as_root(),
             unattended: false,
+            mcp_config: None,
         });
         let answer = match agent.command(&line, &task, &directory) {
             Ok((command, program)) => {

@@ -13,8 +13,10 @@
 //! Templates are argv arrays, never shell strings. Placeholders: `{prompt}`,
 //! `{prompt_file}`, `{worktree}`, `{session_id}` anywhere inside an element; `{model}`
 //! and `{approve}` alone as an element expand to the model flags (or nothing) and to
-//! the flags that let the agent work unattended.
+//! the flags that let the agent work unattended; `{mcp}` alone expands to
+//! `--mcp-config <file>`, viban's MCP server for the run ([`access`]), or nothing.
 
+pub mod access;
 pub mod ask;
 mod columns;
 pub mod detect;
@@ -63,6 +65,7 @@ pub const ADAPTERS: &[Adapter] = &[
             "--verbose",
             "{model}",
             "{approve}",
+            "{mcp}",
             "--",
             "{prompt}",
         ],
@@ -73,6 +76,7 @@ pub const ADAPTERS: &[Adapter] = &[
             "--verbose",
             "{model}",
             "{approve}",
+            "{mcp}",
             "--resume",
             "{session_id}",
             "--",
@@ -218,6 +222,8 @@ pub struct Invocation<'a> {
     /// Whether the agent may edit and run commands without asking (`{approve}`); a
     /// call that is only to read and answer (`builtin:refine`) is not.
     pub unattended: bool,
+    /// The run's MCP configuration file (`{mcp}`), when it has one.
+    pub mcp_config: Option<&'a Path>,
 }
 
 /// The program, its arguments, and a note for the activity (why flags differ).
@@ -246,6 +252,11 @@ impl Adapter {
                     }
                 }
                 "{approve}" => args.extend(approve.iter().map(|flag| flag.to_string())),
+                "{mcp}" => {
+                    if let Some(file) = invocation.mcp_config {
+                        args.extend(["--mcp-config".to_string(), file.to_string_lossy().into_owned()]);
+                    }
+                }
                 other => args.push(fill(other, invocation)),
             }
         }
@@ -289,6 +300,7 @@ mod tests {
             model,
             as_root,
             unattended: true,
+            mcp_config: None,
         }
     }
 

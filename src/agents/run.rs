@@ -128,6 +128,8 @@ pub(super) struct Inner {
     active: Mutex<HashMap<Uuid, Active>>,
     /// Per-column limits (A5).
     pub(super) columns: Arc<Columns>,
+    /// Each run's MCP token (M2).
+    pub(super) tokens: super::access::RunTokens,
 }
 
 impl Runner {
@@ -155,12 +157,18 @@ impl Runner {
             instance_id,
             active: Mutex::default(),
             columns: Arc::default(),
+            tokens: super::access::RunTokens::default(),
         }));
         Ok(runner)
     }
 
     fn active(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Active>> {
         self.0.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The tokens this runner's runs reach the MCP server with.
+    pub fn run_tokens(&self) -> &super::access::RunTokens {
+        &self.0.tokens
     }
 
     pub fn is_running(&self, task_id: Uuid) -> bool {

@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod repositories;
 pub mod review;
 pub mod runs;
+pub mod subtasks;
 pub mod tasks;
 pub mod templates;
 pub mod views;
