@@ -294,3 +294,108 @@ async fn an_agent_run_gets_a_token_for_its_own_task_that_ends_with_the_run() {
     );
     assert!(eventually(Duration::from_secs(10), || !std::path::Path::new(&config_file).exists()));
 }
+
+/// The real Claude Code, installed from npm by scripts/test.sh (as for agent_clis.rs).
+fn claude() -> std::path::PathBuf {
+    let clis = std::env::var("VIBAN_TEST_AGENT_CLIS")
+        .expect("VIBAN_TEST_AGENT_CLIS must name the bin folder of the npm-installed agent CLIs; scripts/test.sh installs them");
+    std::path::Path::new(&clis).join("claude")
+}
+
+#[test]
+fn claude_code_added_over_http_lists_viban_as_connected() {
+    let home = temp_home();
+    let viban = Viban::start(home.path(), &[]);
+    let user_home = tempfile::tempdir().unwrap();
+    let url = format!("{}api/mcp", viban.url());
+    let claude = |args: &[&str]| {
+        std::process::Command::new(claude())
+            .args(args)
+            .current_dir(user_home.path())
+            .env("HOME", user_home.path())
+            .output()
+            .expect("run claude")
+    };
+    let auth = format!("Authorization: Bearer {}", viban.token());
+    let added = claude(&["mcp", "add", "--transport", "http", "viban", &url, "-H", &auth]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let wrong =
+        claude(&["mcp", "add", "--transport", "http", "stranger", &url, "-H", "Authorization: Bearer nope"]);
+    assert!(wrong.status.success());
+    // `claude mcp list` exits 0 whatever it finds: its words say.
+    let listed = claude(&["mcp", "list"]);
+    let words = String::from_utf8_lossy(&listed.stdout);
+    assert!(words.contains(&format!("viban: {url} (HTTP) - ✔ Connected")), "{words}");
+    assert!(
+        words.contains(&format!("stranger: {url} (HTTP) - ✘")),
+        "a wrong token does not connect: {words}"
+    );
+}
+
+#[test]
+fn claude_code_accepts_the_mcp_config_a_run_gets_and_sees_only_the_run_tools() {
+    let home = temp_home();
+    let repo = tempfile::tempdir().unwrap();
+    repository(repo.path());
+    let user_home = tempfile::tempdir().unwrap();
+    let clis = claude().parent().unwrap().display().to_string();
+    let path = format!("{clis}:{}", std::env::var("PATH").unwrap_or_default());
+    // A key that is no key, and an API that does not answer: Claude starts, connects
+    // its MCP servers, prints its init line, then retries the model for minutes.
+    let env = [
+        ("PATH", path.as_str()),
+        ("HOME", user_home.path().to_str().unwrap()),
+        ("ANTHROPIC_API_KEY", "sk-ant-not-a-key"),
+        ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9"),
+    ];
+    let viban = Viban::spawn(home.path(), &[], &env);
+    viban.wait_healthy(common::START_TIMEOUT);
+    let board_id = board_on(&viban, repo.path(), json!({}));
+    let task =
+        viban.send_json("POST", &format!("/api/boards/{board_id}/tasks"), &json!({ "title": "Hi" })).json();
+    let task_id = task["id"].as_str().unwrap();
+    let run =
+        viban.send_json("POST", &format!("/api/tasks/{task_id}/runs"), &json!({ "agent": "claude-code" }));
+    assert_eq!(run.status, 202, "{}", run.text());
+    let session = || viban.get(&format!("/api/tasks/{task_id}/sessions")).json()[0].clone();
+    // The init line came: Claude accepted every argument viban gave it.
+    assert!(
+        eventually(Duration::from_secs(90), || session()["external_session_id"].is_string()),
+        "{}\n{}",
+        session(),
+        viban.output()
+    );
+    let argv: Vec<String> = session()["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|arg| arg.as_str().unwrap().to_string())
+        .collect();
+    assert!(argv.iter().any(|arg| arg == "--mcp-config"), "{argv:?}");
+
+    // The same command line, run here while the run lasts: its MCP server is viban,
+    // connected with the run's token, offering the run tools only.
+    let mut child = std::process::Command::new(claude())
+        .args(&argv[1..])
+        .current_dir(user_home.path())
+        .envs(env)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run claude");
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut first)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let init: Value = serde_json::from_str(&first).unwrap_or_else(|error| panic!("{error}: {first}"));
+    assert_eq!(init["mcp_servers"], json!([{ "name": "viban", "status": "connected" }]), "{first}");
+    let tools: Vec<&str> = init["tools"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    for tool in RUN_TOOLS {
+        assert!(tools.contains(&format!("mcp__viban__{tool}").as_str()), "{tool} missing: {tools:?}");
+    }
+    assert!(!tools.contains(&"mcp__viban__delete_task"), "{tools:?}");
+
+    let stop = viban.send_json("POST", &format!("/api/tasks/{task_id}/stop"), &json!({}));
+    assert_eq!(stop.status, 202, "{}", stop.text());
+    assert!(eventually(Duration::from_secs(30), || session()["status"] == "stopped"));
+}
