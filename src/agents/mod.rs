@@ -329,6 +329,22 @@ mod tests {
     }
 
     #[test]
+    fn a_run_with_mcp_access_gives_claude_its_config_before_the_prompt() {
+        let mut run = invocation(Some("abc"), None, false);
+        run.mcp_config = Some(Path::new("/run/mcp-1.json"));
+        for line in [adapter("claude-code").unwrap().command_line(&run), {
+            run.session_id = None;
+            adapter("claude-code").unwrap().command_line(&run)
+        }] {
+            let flag = line.args.iter().position(|arg| arg == "--mcp-config").expect("--mcp-config");
+            assert_eq!(line.args[flag + 1], "/run/mcp-1.json");
+            assert!(flag < line.args.iter().position(|arg| arg == "--").unwrap(), "{:?}", line.args);
+        }
+        let codex = adapter("codex").unwrap().command_line(&run);
+        assert!(!codex.args.iter().any(|arg| arg.contains("mcp")), "{:?}", codex.args);
+    }
+
+    #[test]
     fn as_root_claude_gets_accept_edits_and_the_reason() {
         let line = adapter("claude-code").unwrap().command_line(&invocation(None, None, true));
         assert!(!line.args.contains(&"--dangerously-skip-permissions".to_string()));
