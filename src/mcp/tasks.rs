@@ -4,7 +4,6 @@
 //! takes from its path, and a column may be named by its role.
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Caller;
@@ -12,6 +11,7 @@ use crate::api::tasks::ActivityPage;
 use crate::board::{self, Error, Result};
 use crate::db::boards::ColumnRole;
 use crate::db::tasks::Task;
+use crate::schema::Timestamp;
 
 /// How much of an activity entry's text `get_activity` shows.
 const SUMMARY_CHARS: usize = 400;
@@ -70,8 +70,7 @@ pub(crate) struct GetActivity {
 pub(crate) struct Entry {
     id: i64,
     kind: String,
-    #[serde(with = "time::serde::rfc3339")]
-    at: OffsetDateTime,
+    at: Timestamp,
     summary: String,
 }
 
