@@ -108,6 +108,9 @@ fi
 # Plain `cargo test`: lib, binary and integration tests (clippy already builds the bench).
 cargo test "$@"
 
+# The MCP conformance suite against the binary cargo test just built.
+scripts/mcp-conformance.sh target/debug/viban
+
 # The web UI end to end: Playwright drives Debian's Chromium against the binary cargo
 # test just built (tests/e2e; screenshots land in target/artifacts/e2e).
 (

@@ -1,5 +1,6 @@
 //! The command line (L2): `viban [serve]`, `status`, `stop`, `open`, `doctor`,
-//! `service install|uninstall`, `update [--check]`, `rollback`, `import vibe-kanban|board`, `export`.
+//! `service install|uninstall`, `update [--check]`, `rollback`, `import vibe-kanban|board`, `export`,
+//! `mcp`.
 //! Every option has an environment equivalent; every error says what to do next.
 
 use std::net::{IpAddr, SocketAddr};
@@ -21,7 +22,7 @@ Exit codes:
   0  success (also: `viban` found viban already running and showed it)
   1  failure; the message says why and what to do
   2  invalid command line
-  3  viban is not running (status, stop, open)";
+  3  viban is not running (status, stop, open, mcp)";
 
 /// viban: a local kanban board that runs coding agents on your git repositories.
 #[derive(Debug, Parser)]
@@ -70,6 +71,10 @@ pub enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Speak MCP on standard input and output, relayed to the running viban (for MCP
+    /// clients that start a command; see docs/mcp.md).
+    #[command(after_help = EXIT_CODES)]
+    Mcp,
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +168,7 @@ pub fn main() -> ExitCode {
         }
         Some(Command::Import(ImportSource::Board { file })) => import_board(&home, &file),
         Some(Command::Export { board, output }) => export(&home, &board, output),
+        Some(Command::Mcp) => mcp(&home),
     });
     outcome.unwrap_or_else(|error| {
         eprintln!("viban: {error:#}");
@@ -188,6 +194,25 @@ fn running_or_exit(home: &Home) -> anyhow::Result<Result<InstanceInfo, ExitCode>
             Ok(Err(ExitCode::from(NOT_RUNNING)))
         }
     }
+}
+
+/// `viban mcp`: standard output is the protocol's, so everything else goes to stderr.
+fn mcp(home: &Home) -> anyhow::Result<ExitCode> {
+    let info = match instance::running(home, Duration::from_secs(5))? {
+        Some(info) if !info.paused => info,
+        _ => {
+            eprintln!(
+                "viban is not running (home: {}). Start it with `viban` (or `viban serve --headless`), \
+                 then start this MCP server again.",
+                home.root().display()
+            );
+            return Ok(ExitCode::from(NOT_RUNNING));
+        }
+    };
+    let addr = socket_addr(&info.url)?;
+    let token = read_token(home)?;
+    crate::mcp::proxy::relay(addr, &token).context("relaying MCP to the running viban failed")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn status(home: &Home) -> anyhow::Result<ExitCode> {

@@ -4,7 +4,7 @@
 //! Launcher and runtime: [`cli`], [`app`] (the serve lifecycle), [`config`], [`home`],
 //! [`instance`], [`postgres`], [`db`], [`logging`], [`progress`], [`browser`],
 //! [`shutdown`]. Server: [`server`] (router, security, assets, WebSocket), [`realtime`], [`api`]
-//! (handlers), [`error`]. Shared: [`process`] (every child process), [`client`]
+//! (handlers), [`mcp`] (the MCP server), [`error`]. Shared: [`process`] (every child process), [`client`]
 //! (loopback HTTP for the CLI), [`agents`], [`doctor`].
 
 pub mod agents;
@@ -28,6 +28,7 @@ pub mod import;
 pub mod instance;
 pub mod limits;
 pub mod logging;
+pub mod mcp;
 pub mod merge;
 pub mod opener;
 pub mod position;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use tracing::warn;
 
 use super::control::{self, Channel};
+use super::access::{RunAccess, RunGrant};
 use super::resolve::Agent;
 use super::run::{Runner, StopReason};
 use super::settings::PermissionPolicy;
@@ -82,6 +83,15 @@ impl Job {
         if let Err(error) = crate::home::write_private_file(&prompt_file, self.session.prompt.as_bytes()) {
             return Ending::NotStarted(format!("could not write the prompt file: {error}"));
         }
+        // The run's own MCP access (M2): a token that dies with `access`, at the end
+        // of this function, and a private file that gives it to the agent.
+        let access = inner.tokens.issue(RunGrant { task_id: self.task.id, session_id: self.session.id });
+        let mcp_file = inner.home.run_dir().join(format!("mcp-{}.json", self.session.id));
+        let mcp_config = access.as_ref().and_then(|access| {
+            crate::home::write_private_file(&mcp_file, super::access::claude_config(access).as_bytes())
+                .ok()?;
+            Some(mcp_file.as_path())
+        });
         let line = self.agent.command_line(&Invocation {
             prompt: &self.session.prompt,
             prompt_file: &prompt_file,
@@ -91,9 +101,11 @@ impl Job {
             as_root: process::running_as_root(),
             unattended: true,
             policy: self.policy,
+            mcp_config,
         });
-        let ending = self.follow(&line, &path, &branch, stop, transcript).await;
+        let ending = self.follow(&line, &path, &branch, access.as_ref(), stop, transcript).await;
         let _ = std::fs::remove_file(&prompt_file);
+        let _ = std::fs::remove_file(&mcp_file);
         ending
     }
 
@@ -103,6 +115,7 @@ impl Job {
         line: &CommandLine,
         worktree: &Path,
         branch: &str,
+        access: Option<&RunAccess>,
         stop: &Stop<StopReason>,
         transcript: &mut Transcript,
     ) -> Ending {
@@ -116,6 +129,9 @@ impl Job {
             .env("VIBAN_WORKTREE", worktree)
             .env("VIBAN_BASE_BRANCH", &self.base)
             .env("VIBAN_SESSION_ID", self.session.id.to_string());
+        if let Some(access) = access {
+            command.env("VIBAN_MCP_URL", &access.url).env("VIBAN_MCP_TOKEN", &access.token);
+        }
         let supervision = Supervision {
             stderr_tail: STDERR_TAIL,
             deadline: Some(inner.settings.timeout),

@@ -15,8 +15,11 @@
 //! and `{approve}` alone as an element expand to the model flags (or nothing) and to
 //! the flags of the board's permission policy (`settings::PermissionPolicy`, M3): under
 //! `ask`, a CLI with an approval channel gets the flags that open it ([`control`]), and
-//! its prompt goes on standard input instead of the command line (docs/approvals.md).
+//! its prompt goes on standard input instead of the command line (docs/approvals.md);
+//! `{mcp}` alone expands to
+//! `--mcp-config <file>`, viban's MCP server for the run ([`access`]), or nothing.
 
+pub mod access;
 pub mod ask;
 mod columns;
 mod control;
@@ -74,6 +77,7 @@ pub const ADAPTERS: &[Adapter] = &[
             "--verbose",
             "{model}",
             "{approve}",
+            "{mcp}",
             "--",
             "{prompt}",
         ],
@@ -84,6 +88,7 @@ pub const ADAPTERS: &[Adapter] = &[
             "--verbose",
             "{model}",
             "{approve}",
+            "{mcp}",
             "--resume",
             "{session_id}",
             "--",
@@ -244,6 +249,8 @@ pub struct Invocation<'a> {
     /// The board's permission policy; `None`: viban's default (`bypass`, or what root
     /// is allowed).
     pub policy: Option<PermissionPolicy>,
+    /// The run's MCP configuration file (`{mcp}`), when it has one.
+    pub mcp_config: Option<&'a Path>,
 }
 
 /// The program, its arguments, and a note for the activity (why flags differ).
@@ -289,6 +296,11 @@ impl Adapter {
                     }
                 }
                 "{approve}" => args.extend(approve.iter().map(|flag| flag.to_string())),
+                "{mcp}" => {
+                    if let Some(file) = invocation.mcp_config {
+                        args.extend(["--mcp-config".to_string(), file.to_string_lossy().into_owned()]);
+                    }
+                }
                 other => args.push(fill(other, invocation)),
             }
         }
@@ -333,6 +345,7 @@ mod tests {
             as_root,
             unattended: true,
             policy: Some(PermissionPolicy::Bypass),
+            mcp_config: None,
         }
     }
 
@@ -358,6 +371,22 @@ mod tests {
         let again = claude.command_line(&invocation(Some("abc"), None, false));
         assert!(again.args.windows(2).any(|pair| pair == ["--resume", "abc"]), "{:?}", again.args);
         assert!(!again.args.contains(&"--continue".to_string()));
+    }
+
+    #[test]
+    fn a_run_with_mcp_access_gives_claude_its_config_before_the_prompt() {
+        let mut run = invocation(Some("abc"), None, false);
+        run.mcp_config = Some(Path::new("/run/mcp-1.json"));
+        for line in [adapter("claude-code").unwrap().command_line(&run), {
+            run.session_id = None;
+            adapter("claude-code").unwrap().command_line(&run)
+        }] {
+            let flag = line.args.iter().position(|arg| arg == "--mcp-config").expect("--mcp-config");
+            assert_eq!(line.args[flag + 1], "/run/mcp-1.json");
+            assert!(flag < line.args.iter().position(|arg| arg == "--").unwrap(), "{:?}", line.args);
+        }
+        let codex = adapter("codex").unwrap().command_line(&run);
+        assert!(!codex.args.iter().any(|arg| arg.contains("mcp")), "{:?}", codex.args);
     }
 
     #[test]

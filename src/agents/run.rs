@@ -131,6 +131,8 @@ pub(super) struct Inner {
     /// Woken when a request is decided on this viban: runs waiting for an approval
     /// read theirs again (`control`).
     pub(super) decided: Arc<tokio::sync::Notify>,
+    /// Each run's MCP token (M2).
+    pub(super) tokens: super::access::RunTokens,
 }
 
 impl Runner {
@@ -159,12 +161,18 @@ impl Runner {
             active: Mutex::default(),
             columns: Arc::default(),
             decided: Arc::default(),
+            tokens: super::access::RunTokens::default(),
         }));
         Ok(runner)
     }
 
     fn active(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Active>> {
         self.0.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The tokens this runner's runs reach the MCP server with.
+    pub fn run_tokens(&self) -> &super::access::RunTokens {
+        &self.0.tokens
     }
 
     pub fn is_running(&self, task_id: Uuid) -> bool {

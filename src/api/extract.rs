@@ -85,7 +85,7 @@ fn holds_nul_escape(bytes: &[u8]) -> bool {
 }
 
 /// The path (`settings.sound`, `items[2]`) of the first key or string holding NUL.
-fn nul_field(value: &serde_json::Value, path: &str) -> Option<String> {
+pub(crate) fn nul_field(value: &serde_json::Value, path: &str) -> Option<String> {
     use serde_json::Value;
     let join = |key: &str| if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
     match value {

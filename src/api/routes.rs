@@ -15,6 +15,11 @@ use super::{
 use crate::db;
 use crate::state::AppState;
 
+/// The MCP server's Streamable HTTP endpoint below `/api` (GET, POST, DELETE), served
+/// by rmcp ([`crate::mcp::server::service`]) rather than from the table: it speaks
+/// JSON-RPC, whose tools are listed by `tools/list`, not in the OpenAPI document.
+pub const MCP: &str = "/mcp";
+
 /// Produces the schema of one type (a `$ref` for named types) in a generator.
 pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 

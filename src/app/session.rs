@@ -145,7 +145,16 @@ impl Launcher {
                 extra_hosts.push(args.host.to_string());
             }
         }
-        let security = Arc::new(Security::new(token.clone(), self.password.clone(), extra_hosts, port));
+        let security = Arc::new(
+            Security::new(token.clone(), self.password.clone(), extra_hosts, port)
+                .with_run_tokens(runner.run_tokens().clone()),
+        );
+        // Agent runs reach the MCP server where the UI is (loopback for 0.0.0.0).
+        runner.run_tokens().set_endpoint(format!(
+            "{}{}",
+            url.trim_end_matches('/'),
+            server::security::MCP_PATH
+        ));
         let hub = crate::realtime::Hub::start(database.pool().clone(), background);
         // The hook engine: recovers what this instance left running (docs/hooks.md, rule
         // 8), then claims on the background, which the stop sequence cancels at step 2.

@@ -166,3 +166,13 @@ async fn slot(
     position::place(&siblings, after, before)
         .map_err(|error| Error::placement(error, "column", "on this board"))
 }
+
+/// The board's first column with `role`, for callers that name columns by role (the
+/// MCP tools); the error names `column_role`.
+pub async fn with_role(pool: &PgPool, board_id: Uuid, role: ColumnRole) -> Result<Uuid> {
+    let mut connection = pool.acquire().await?;
+    super::boards::existing(&mut connection, board_id).await?;
+    task_rows::column_with_role(&mut connection, board_id, role).await?.ok_or_else(|| {
+        Error::invalid("column_role", format!("the board has no {} column", super::pipeline::role_name(role)))
+    })
+}

@@ -18,6 +18,7 @@ pub mod repositories;
 pub mod requests;
 pub mod review;
 pub mod runs;
+pub mod subtasks;
 pub mod tasks;
 pub mod templates;
 pub mod views;

@@ -40,6 +40,9 @@ pub fn router(state: AppState, security: Arc<Security>) -> Router {
     for (path, methods) in by_path {
         api = api.route(path, methods);
     }
+    // The MCP server (JSON-RPC over Streamable HTTP, not in the OpenAPI document).
+    let mcp = crate::mcp::server::service(state.clone(), security.host_names(), BODY_LIMIT);
+    api = api.route_service(routes::MCP, mcp);
     Router::new()
         .nest("/api", api.fallback(api::system::unknown_route))
         .fallback(assets::serve)

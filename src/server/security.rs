@@ -16,6 +16,9 @@ use crate::server::BODY_LIMIT;
 /// Routes that answer without the token; they reveal nothing but status.
 const PUBLIC_PATHS: &[&str] = &["/api/health"];
 
+/// The MCP endpoint, the one route an agent run's token opens (M2).
+pub const MCP_PATH: &str = "/api/mcp";
+
 #[derive(Debug, Clone)]
 pub struct Security {
     token: String,
@@ -24,13 +27,36 @@ pub struct Security {
     /// Host names accepted besides the loopback ones.
     extra_hosts: Vec<String>,
     cookie_name: String,
+    /// Agent runs' tokens, accepted at [`MCP_PATH`] only.
+    run_tokens: Option<crate::agents::access::RunTokens>,
 }
 
 impl Security {
     pub fn new(token: String, password: Option<String>, extra_hosts: Vec<String>, port: u16) -> Self {
         let extra_hosts = extra_hosts.into_iter().map(|host| host.to_ascii_lowercase()).collect();
         // Cookies ignore ports: one name per port keeps two viban homes apart.
-        Self { token, password, extra_hosts, cookie_name: format!("viban-{port}") }
+        Self { token, password, extra_hosts, cookie_name: format!("viban-{port}"), run_tokens: None }
+    }
+
+    /// Also accepts agent runs' tokens at [`MCP_PATH`].
+    pub fn with_run_tokens(mut self, tokens: crate::agents::access::RunTokens) -> Self {
+        self.run_tokens = Some(tokens);
+        self
+    }
+
+    /// Every Host name accepted, for a server behind this guard that checks them again.
+    pub fn host_names(&self) -> Vec<String> {
+        let loopback = ["localhost", "127.0.0.1", "::1", "[::1]"].map(String::from);
+        loopback.into_iter().chain(self.extra_hosts.iter().cloned()).collect()
+    }
+
+    /// The run a Bearer token was issued to, at the MCP endpoint.
+    fn run_grant(&self, headers: &HeaderMap) -> Option<crate::agents::access::RunGrant> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))?;
+        self.run_tokens.as_ref()?.check(token.trim())
     }
 
     fn host_allowed(&self, host: &str) -> bool {
@@ -69,7 +95,7 @@ impl Security {
     }
 }
 
-pub async fn guard(State(security): State<Arc<Security>>, request: Request, next: Next) -> Response {
+pub async fn guard(State(security): State<Arc<Security>>, mut request: Request, next: Next) -> Response {
     let headers = request.headers();
     let path = request.uri().path().to_string();
     let is_api = path == "/api" || path.starts_with("/api/");
@@ -106,10 +132,17 @@ pub async fn guard(State(security): State<Arc<Security>>, request: Request, next
         return next.run(request).await;
     }
 
-    let bearer = security.bearer(headers);
-    if !bearer && !security.cookie(headers) {
+    let mut bearer = security.bearer(headers);
+    let principal = if bearer || security.cookie(headers) {
+        crate::mcp::Principal::Owner
+    } else if path == MCP_PATH
+        && let Some(grant) = security.run_grant(headers)
+    {
+        bearer = true;
+        crate::mcp::Principal::Run { task_id: grant.task_id }
+    } else {
         return unauthorized(is_api);
-    }
+    };
 
     let upgrade = headers.get(header::UPGRADE).is_some();
     if !read_only || upgrade {
@@ -140,6 +173,7 @@ pub async fn guard(State(security): State<Arc<Security>>, request: Request, next
         return ApiError::payload_too_large(BODY_LIMIT).into_response();
     }
 
+    request.extensions_mut().insert(principal);
     let response = next.run(request).await;
     // Axum's own body-limit rejection (chunked bodies) is plain text: make it a problem.
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_problem(&response) {
@@ -157,7 +191,12 @@ fn is_problem(response: &Response) -> bool {
 
 fn unauthorized(is_api: bool) -> Response {
     if is_api {
-        return ApiError::unauthorized().into_response();
+        // What MCP clients (and RFC 9110) expect with a 401: the scheme to use.
+        let mut response = ApiError::unauthorized().into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"viban\""));
+        return response;
     }
     (StatusCode::UNAUTHORIZED, Html(UNAUTHORIZED_PAGE)).into_response()
 }
