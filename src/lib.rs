@@ -29,6 +29,7 @@ pub mod instance;
 pub mod limits;
 pub mod logging;
 pub mod merge;
+pub mod notify;
 pub mod opener;
 pub mod position;
 pub mod postgres;

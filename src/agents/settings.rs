@@ -20,6 +20,9 @@ pub struct BoardSettings {
     pub custom_agents: BTreeMap<String, CustomAgent>,
     /// A merged task moves to the board's `done` column (V3); default true.
     pub move_to_done_after_merge: bool,
+    /// "Notify me" (N1, N2): browser and desktop notifications when a task needs the
+    /// user; default true.
+    pub notify: bool,
 }
 
 impl Default for BoardSettings {
@@ -29,6 +32,7 @@ impl Default for BoardSettings {
             copy_files: Vec::new(),
             custom_agents: BTreeMap::new(),
             move_to_done_after_merge: true,
+            notify: true,
         }
     }
 }
@@ -59,6 +63,7 @@ impl BoardSettings {
                 .get("move_to_done_after_merge")
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
+            notify: settings.get("notify").and_then(Value::as_bool).unwrap_or(true),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod runs;
 pub mod tasks;
 pub mod templates;
 pub mod views;
+pub mod webhooks;
 
 use uuid::Uuid;
 
