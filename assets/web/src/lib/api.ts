@@ -51,6 +51,9 @@ export type ReviewSent = Schemas["ReviewSent"];
 export type ImportReport = Schemas["ImportReport"];
 export type SystemInfo = Schemas["SystemInfo"];
 export type ExternalTool = Schemas["ExternalTool"];
+export type Webhook = Schemas["Webhook"];
+export type WebhookBody = Schemas["WebhookBody"];
+export type Delivery = Schemas["Delivery"];
 
 /** A failed request: the server's problem+json, or what went wrong on the way. */
 export class ApiError extends Error {
@@ -168,6 +171,12 @@ export const api = {
   createTemplate: (boardId: string, body: TemplateBody) => post<Template>(`/boards/${boardId}/templates`, body),
   updateTemplate: (id: string, body: TemplateBody) => patch<Template>(`/templates/${id}`, body),
   deleteTemplate: (id: string) => del(`/templates/${id}`),
+
+  webhooks: (boardId: string) => get<Webhook[]>(`/boards/${boardId}/webhooks`),
+  createWebhook: (boardId: string, body: WebhookBody) => post<Webhook>(`/boards/${boardId}/webhooks`, body),
+  updateWebhook: (id: string, body: WebhookBody) => patch<Webhook>(`/webhooks/${id}`, body),
+  deleteWebhook: (id: string) => del(`/webhooks/${id}`),
+  testWebhook: (id: string) => post<Delivery>(`/webhooks/${id}/test`),
 
   builtins: () => get<Builtin[]>("/hooks/builtin"),
   hooks: (boardId: string) => get<Hook[]>(`/boards/${boardId}/hooks`),
