@@ -38,3 +38,27 @@ test("an auto-started task's hooks are grouped per column stay in the activity, 
   await page.emulateMedia({ colorScheme: "dark" });
   await screenshot(page, "task-hooks-in-activity-dark");
 });
+
+test("a failed hook shows failed in its stay with its error and a Retry", async ({ signedIn: page, viban }) => {
+  const board = await viban.board("Failing hooks");
+  const task = await viban.api<{ id: string }>("POST", `/boards/${board.id}/tasks`, {
+    title: "Fails on purpose",
+    description: "MODE:fail",
+    auto_start: true,
+  });
+  await page.goto(`${viban.url}boards/${board.id}/tasks/${task.id}`);
+  const panel = page.getByRole("complementary", { name: "Task" });
+  const stay = panel.getByRole("log").getByRole("group", { name: "Hooks in In Progress" });
+  const failed = stay.getByRole("listitem").filter({ hasText: "Run agent" });
+  await expect(failed).toContainText("failed", { timeout: 30_000 });
+  await expect(failed.getByRole("button", { name: "Retry Run agent" })).toBeVisible();
+  await screenshot(page, "task-hook-failed");
+  await page.emulateMedia({ colorScheme: "dark" });
+  await screenshot(page, "task-hook-failed-dark");
+  await page.emulateMedia({ colorScheme: "light" });
+
+  // The failure did not keep the task (its Move task hook took it on to Review): the
+  // server refuses the retry, and the stream says why.
+  await failed.getByRole("button", { name: "Retry Run agent" }).click();
+  await expect(stay.getByRole("alert")).toContainText("Could not retry: the task has left that column");
+});
