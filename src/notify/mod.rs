@@ -96,7 +96,7 @@ impl Notice {
 }
 
 /// Delivers notices as the session's background work.
-pub struct Notifier {
+pub(crate) struct Notifier {
     pool: PgPool,
     hub: Hub,
     background: Background,
@@ -104,7 +104,7 @@ pub struct Notifier {
 
 impl Notifier {
     /// Starts following the hub from the events committed from now on.
-    pub fn start(pool: PgPool, hub: &Hub, background: &Background) {
+    pub(crate) fn start(pool: PgPool, hub: &Hub, background: &Background) {
         let notifier = Self { pool, hub: hub.clone(), background: background.clone() };
         let receiver = hub.subscribe();
         background.spawn(notifier.run(receiver));
