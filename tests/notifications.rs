@@ -422,3 +422,31 @@ fn without_a_session_bus_a_task_needing_you_shows_nothing_and_logs_no_error() {
     assert!(!output.contains("ERROR") && !output.contains("WARN"), "{output}");
     assert!(!output.contains("desktop notification"), "{output}");
 }
+
+#[test]
+fn two_vibans_on_one_database_call_a_webhook_once_per_event() {
+    // Needs VIBAN_TEST_DATABASE_URL, like the other external-database tests.
+    let cluster = common::Cluster::start(2, 1, &[]);
+    let receiver = Receiver::start(|_| 200);
+    let created = cluster.vibans[1].send_json(
+        "POST",
+        &format!("/api/boards/{}/webhooks", cluster.board_id),
+        &json!({ "url": receiver.url, "events": ["task.entered_column"] }),
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    let done = cluster.column("done");
+    let mut tasks = Vec::new();
+    for (index, viban) in cluster.vibans.iter().enumerate() {
+        let task = cluster.task(viban, &json!({ "title": format!("Moved through viban {index}") }));
+        move_to(viban, &task, &done);
+        tasks.push(task);
+    }
+    assert!(eventually(Duration::from_secs(10), || receiver.received().len() >= 2));
+    // Both processes heard both moves; a late duplicate would arrive within this wait.
+    std::thread::sleep(Duration::from_secs(2));
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "one call per move: {received:?}");
+    for task in &tasks {
+        assert_eq!(received.iter().filter(|(_, body)| body["task"]["id"] == task.as_str()).count(), 1);
+    }
+}
