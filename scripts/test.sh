@@ -80,6 +80,18 @@ if [ -n "$missing" ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+# The desktop-notification test (tests/notifications.rs) runs a real notification
+# daemon on the same kind of desktop, watched with dbus-monitor.
+missing=""
+command -v dbus-monitor >/dev/null || missing="$missing dbus-bin"
+[ -x /usr/lib/notification-daemon/notification-daemon ] || missing="$missing notification-daemon"
+if [ -n "$missing" ]; then
+  echo "test: installing Debian's$missing for the desktop-notification test"
+  as_root apt-get update -qq
+  # shellcheck disable=SC2086 # one package per word
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
 # The browser test drives Debian's Chromium headless.
 if [ -z "${VIBAN_TEST_CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then
   echo "test: installing Debian's Chromium for the browser test"

@@ -30,6 +30,7 @@ pub mod limits;
 pub mod logging;
 pub mod mcp;
 pub mod merge;
+pub mod notify;
 pub mod opener;
 pub mod position;
 pub mod postgres;

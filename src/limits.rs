@@ -44,6 +44,10 @@ pub const REVIEW_COMMENT_MAX: usize = 20_000;
 pub const REVIEW_QUOTE_LINES_MAX: usize = 40;
 /// A merge's commit message.
 pub const COMMIT_MESSAGE_MAX: usize = 20_000;
+/// A webhook's URL (`webhooks.url` CHECK).
+pub const WEBHOOK_URL_MAX: usize = 2000;
+/// Webhooks on one board.
+pub const WEBHOOKS_PER_BOARD_MAX: i64 = 20;
 
 #[cfg(test)]
 mod tests {
@@ -64,6 +68,7 @@ mod tests {
             ("templates.name", TEMPLATE_NAME_MAX),
             ("hooks.name", HOOK_NAME_MAX),
             ("review_comments.body", REVIEW_COMMENT_MAX),
+            ("webhooks.url", WEBHOOK_URL_MAX),
         ] {
             let (table, field) = column.split_once('.').unwrap_or_default();
             let create = schema

@@ -8,6 +8,7 @@
 //! whenever the listener reconnects, the channel lags, or a sequence jumps.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -33,6 +34,17 @@ pub enum HubMessage {
 #[derive(Clone)]
 pub struct Hub {
     sender: broadcast::Sender<HubMessage>,
+    /// WebSocket sessions open now: browser tabs showing viban (see [`Hub::connect`]).
+    clients: Arc<AtomicUsize>,
+}
+
+/// One connected WebSocket client, counted while it lives.
+pub struct Client(Arc<AtomicUsize>);
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Hub {
@@ -41,7 +53,18 @@ impl Hub {
         let (sender, _) = broadcast::channel(4096);
         background.spawn(listen(pool.clone(), sender.clone(), background.clone()));
         background.spawn(prune_periodically(pool, background.clone()));
-        Self { sender }
+        Self { sender, clients: Arc::default() }
+    }
+
+    /// Counts a WebSocket client until the returned guard is dropped.
+    pub fn connect(&self) -> Client {
+        self.clients.fetch_add(1, Ordering::SeqCst);
+        Client(self.clients.clone())
+    }
+
+    /// How many WebSocket clients (browser tabs) are connected to this process.
+    pub fn clients(&self) -> usize {
+        self.clients.load(Ordering::SeqCst)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<HubMessage> {

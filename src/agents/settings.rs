@@ -28,6 +28,9 @@ pub struct BoardSettings {
     /// How long a pending approval waits before it is denied (`approval_timeout_minutes`,
     /// fractions allowed; default 30).
     pub approval_timeout: Duration,
+    /// "Notify me" (N1, N2): browser and desktop notifications when a task needs the
+    /// user; default true.
+    pub notify: bool,
 }
 
 /// What an agent may do without asking (`permission_policy`).
@@ -54,6 +57,7 @@ impl Default for BoardSettings {
             move_to_done_after_merge: true,
             permission_policy: None,
             approval_timeout: minutes(APPROVAL_TIMEOUT_MINUTES),
+            notify: true,
         }
     }
 }
@@ -90,6 +94,7 @@ impl BoardSettings {
                 .and_then(Value::as_f64)
                 .filter(|minutes| minutes.is_finite() && *minutes > 0.0)
                 .map_or(minutes(APPROVAL_TIMEOUT_MINUTES), minutes),
+            notify: settings.get("notify").and_then(Value::as_bool).unwrap_or(true),
         }
     }
 }

@@ -18,4 +18,5 @@ pub mod system;
 pub mod tasks;
 pub mod templates;
 pub mod update;
+pub mod webhooks;
 pub mod ws;

@@ -10,7 +10,7 @@ use schemars::{JsonSchema, Schema};
 
 use super::{
     agents, boards, columns, executions, hooks, imports, open, openapi, repositories, requests, review,
-    system, tasks, templates, update, ws,
+    system, tasks, templates, update, webhooks, ws,
 };
 use crate::db;
 use crate::state::AppState;
@@ -323,6 +323,22 @@ pub fn table() -> Vec<Route> {
             .body::<crate::board::templates::TemplateRequest>()
             .returns::<Template>(),
         delete("/templates/{id}", "Delete a task template", templates::delete),
+        // Webhooks
+        get("/boards/{id}/webhooks", "A board's webhooks, with their last delivery", webhooks::list)
+            .returns::<Vec<db::webhooks::Webhook>>(),
+        post("/boards/{id}/webhooks", "Add a webhook", webhooks::create)
+            .body::<crate::board::webhooks::WebhookRequest>()
+            .creates::<db::webhooks::Webhook>(),
+        patch("/webhooks/{id}", "Edit a webhook", webhooks::update)
+            .body::<crate::board::webhooks::WebhookRequest>()
+            .returns::<db::webhooks::Webhook>(),
+        delete("/webhooks/{id}", "Delete a webhook", webhooks::delete),
+        post(
+            "/webhooks/{id}/test",
+            "Send a test delivery now; answers what the receiver said",
+            webhooks::test,
+        )
+        .returns::<crate::notify::webhook::Delivery>(),
         // Hooks
         get("/hooks/builtin", "The built-in hooks", hooks::builtins).returns::<Vec<crate::hooks::Builtin>>(),
         get("/boards/{id}/hooks", "A board's script and agent hooks", hooks::list).returns::<Vec<Hook>>(),

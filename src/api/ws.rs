@@ -69,6 +69,8 @@ struct Closed;
 async fn run(socket: WebSocket, state: AppState) {
     // Subscribe to the hub before anything else, so nothing committed from now on is missed.
     let mut hub = state.hub.subscribe();
+    // Counted while open: desktop notifications are for when no tab is (`notify`).
+    let _client = state.hub.connect();
     let mut session = Session { socket, state, subscriptions: HashMap::new() };
     if session.send(json!({ "type": "hello", "version": env!("CARGO_PKG_VERSION") })).await.is_err() {
         return;

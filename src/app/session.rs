@@ -167,6 +167,8 @@ impl Launcher {
         )
         .await
         .context("could not recover the hooks of the last session")?;
+        // Webhooks and desktop notifications follow the events (docs/notifications.md).
+        crate::notify::Notifier::start(database.pool().clone(), &hub, background);
         let state = AppState {
             pool: database.pool().clone(),
             instance: instance.clone(),

@@ -22,6 +22,7 @@ pub mod subtasks;
 pub mod tasks;
 pub mod templates;
 pub mod views;
+pub mod webhooks;
 
 use uuid::Uuid;
 

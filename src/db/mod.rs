@@ -19,6 +19,7 @@ pub mod review_comments;
 pub mod sessions;
 pub mod tasks;
 pub mod templates;
+pub mod webhooks;
 
 use std::collections::HashSet;
 use std::time::Duration;

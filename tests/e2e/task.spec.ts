@@ -83,6 +83,9 @@ test("stop ends a run mid-way after a confirmation", async ({ signedIn: page, vi
   await expect(panel.getByText("running", { exact: true })).toBeVisible();
   await expect(panel.getByLabel("Message to the agent")).toHaveAttribute("placeholder", /queued/);
   await screenshot(page, "task-running");
+  await page.emulateMedia({ colorScheme: "dark" });
+  await screenshot(page, "task-running-dark");
+  await page.emulateMedia({ colorScheme: "light" });
 
   let asked = "";
   page.once("dialog", (dialog) => {
@@ -94,6 +97,9 @@ test("stop ends a run mid-way after a confirmation", async ({ signedIn: page, vi
   expect(asked).toContain("Stop the agent");
   await expect(panel.getByText("idle", { exact: true })).toBeVisible();
   await screenshot(page, "task-stopped");
+  await page.emulateMedia({ colorScheme: "dark" });
+  await screenshot(page, "task-stopped-dark");
+  await page.emulateMedia({ colorScheme: "light" });
 });
 
 test("a message sent while the agent runs shows queued, then runs", async ({ signedIn: page, viban }) => {
@@ -108,6 +114,9 @@ test("a message sent while the agent runs shows queued, then runs", async ({ sig
   await expect(message).toContainText("queued");
   await expect(panel.getByRole("status").filter({ hasText: "Queued" })).toBeVisible();
   await screenshot(page, "task-queued");
+  await page.emulateMedia({ colorScheme: "dark" });
+  await screenshot(page, "task-queued-dark");
+  await page.emulateMedia({ colorScheme: "light" });
 
   // The run ends; the queued message starts the next one, which resumes the session.
   await expect(activity.getByText("✓ Run finished")).toHaveCount(2, { timeout: 30_000 });

@@ -124,6 +124,22 @@ export class Viban {
     this.child = null;
   }
 
+  /** Kills viban at once (SIGKILL), as a crash would, and waits until it has exited;
+   *  `run()` starts it again on the same home, database and port. */
+  async kill() {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((done) => child.once("exit", done));
+    child.kill("SIGKILL");
+    await exited;
+    this.child = null;
+  }
+
+  /** What viban printed since it last started. */
+  get log(): string {
+    return this.output;
+  }
+
   /** Deletes the temporary home (its PostgreSQL cluster and worktrees); viban must be stopped. */
   remove() {
     rmSync(this.home, { recursive: true, force: true });

@@ -54,6 +54,9 @@ export type ExternalTool = Schemas["ExternalTool"];
 /** What an agent asks of the user: an approval of a tool call, or a question (M3). */
 export type AgentRequest = Schemas["Request"];
 export type Decision = Schemas["Decision"];
+export type Webhook = Schemas["Webhook"];
+export type WebhookBody = Schemas["WebhookBody"];
+export type Delivery = Schemas["Delivery"];
 
 /** A failed request: the server's problem+json, or what went wrong on the way. */
 export class ApiError extends Error {
@@ -176,6 +179,12 @@ export const api = {
   createTemplate: (boardId: string, body: TemplateBody) => post<Template>(`/boards/${boardId}/templates`, body),
   updateTemplate: (id: string, body: TemplateBody) => patch<Template>(`/templates/${id}`, body),
   deleteTemplate: (id: string) => del(`/templates/${id}`),
+
+  webhooks: (boardId: string) => get<Webhook[]>(`/boards/${boardId}/webhooks`),
+  createWebhook: (boardId: string, body: WebhookBody) => post<Webhook>(`/boards/${boardId}/webhooks`, body),
+  updateWebhook: (id: string, body: WebhookBody) => patch<Webhook>(`/webhooks/${id}`, body),
+  deleteWebhook: (id: string) => del(`/webhooks/${id}`),
+  testWebhook: (id: string) => post<Delivery>(`/webhooks/${id}/test`),
 
   builtins: () => get<Builtin[]>("/hooks/builtin"),
   hooks: (boardId: string) => get<Hook[]>(`/boards/${boardId}/hooks`),

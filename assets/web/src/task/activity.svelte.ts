@@ -2,8 +2,9 @@
 // /api/tasks/{id}/activity?before=…), older pages as the user scrolls up, and the
 // entries `activity.appended` brings on the `task:<id>` stream. `rows` turns entries
 // into what a person reads: a tool call with its result, one todo list per run that
-// updates in place, a queued message until its run takes it.
-import { api, messageOf, type ActivityEntry } from "../lib/api";
+// updates in place, a queued message until its run takes it. `withHooks` places the
+// task's column-hook executions among them, grouped per stay in a column.
+import { api, messageOf, type ActivityEntry, type HookExecution } from "../lib/api";
 import { realtime, type StreamEvent } from "../lib/realtime.svelte";
 
 /** Above every entry id: `before` for the newest page. */
@@ -41,7 +42,9 @@ export type Row =
       outputTokens: number | null;
       durationMs: number | null;
     }
-  | { key: string; type: "raw"; text: string };
+  | { key: string; type: "raw"; text: string }
+  /** The hooks of one stay in a column, in their order. */
+  | { key: string; type: "hooks"; column: string; executions: HookExecution[] };
 
 type Data = Record<string, unknown>;
 const str = (value: unknown): string => (typeof value === "string" ? value : value == null ? "" : String(value));
@@ -152,6 +155,45 @@ export function toRows(entries: ActivityEntry[]): Row[] {
     }
   }
   return rows;
+}
+
+/**
+ * `rows` with the task's hook executions placed by time: consecutive executions in one
+ * column (a stay) make one group, put before the first row that came after it was
+ * queued. While older pages are still unloaded, groups older than the first loaded
+ * entry wait with them.
+ */
+export function withHooks(
+  rows: Row[],
+  entries: ActivityEntry[],
+  executions: HookExecution[],
+  columnName: (id: string | null | undefined) => string,
+  complete: boolean,
+): Row[] {
+  if (!executions.length) return rows;
+  const sorted = [...executions].sort((a, b) => Date.parse(a.queued_at) - Date.parse(b.queued_at));
+  const groups: { at: number; row: Extract<Row, { type: "hooks" }> }[] = [];
+  for (const execution of sorted) {
+    const last = groups[groups.length - 1];
+    if (last && last.row.executions[0].column_id === execution.column_id) last.row.executions.push(execution);
+    else
+      groups.push({
+        at: Date.parse(execution.queued_at),
+        row: { key: `hooks-${execution.id}`, type: "hooks", column: columnName(execution.column_id), executions: [execution] },
+      });
+  }
+  const times = new Map(entries.map((entry) => [String(entry.id), Date.parse(entry.created_at)]));
+  const first = entries.length ? Date.parse(entries[0].created_at) : -Infinity;
+  const shown = complete ? groups : groups.filter((group) => group.at >= first);
+  const merged: Row[] = [];
+  let next = 0;
+  for (const row of rows) {
+    const at = times.get(row.key) ?? -Infinity;
+    while (next < shown.length && shown[next].at < at) merged.push(shown[next++].row);
+    merged.push(row);
+  }
+  while (next < shown.length) merged.push(shown[next++].row);
+  return merged;
 }
 
 export class ActivityStore {

@@ -1,0 +1,2 @@
+DROP TABLE notified_events;
+DROP TABLE webhooks;
