@@ -263,7 +263,11 @@ async fn an_agent_run_gets_a_token_for_its_own_task_that_ends_with_the_run() {
     ok(&run, "report_progress", json!({ "message": "running the\ntests" })).await;
     assert_eq!(viban.get(&format!("/api/tasks/{task_id}")).json()["status_message"], "running the tests");
     let asked = ok(&run, "ask_user", json!({ "question": "Which database?" })).await;
-    assert_eq!((asked["kind"].as_str(), asked["status"].as_str()), (Some("question"), Some("pending")), "{asked}");
+    assert_eq!(
+        (asked["kind"].as_str(), asked["status"].as_str()),
+        (Some("question"), Some("pending")),
+        "{asked}"
+    );
     assert_eq!(viban.get(&format!("/api/tasks/{task_id}")).json()["waiting_for"], "question");
 
     // Nothing beyond its own task: no board tools, no other task, no REST API.

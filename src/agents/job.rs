@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use tracing::warn;
 
-use super::control::{self, Channel};
 use super::access::{RunAccess, RunGrant};
+use super::control::{self, Channel};
 use super::resolve::Agent;
 use super::run::{Runner, StopReason};
 use super::settings::PermissionPolicy;

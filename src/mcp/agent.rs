@@ -5,8 +5,8 @@
 use serde::Deserialize;
 
 use super::{Caller, NoArguments};
-use crate::board::subtasks::{self, TaskContext};
 use crate::board::Result;
+use crate::board::subtasks::{self, TaskContext};
 use crate::db::tasks::Task;
 use crate::limits::{TEXT_MAX, TITLE_MAX};
 
