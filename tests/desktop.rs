@@ -208,27 +208,8 @@ struct Desktop {
 impl Desktop {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut children = Vec::new();
-        let mut display = String::new();
-        for number in 200 + std::process::id() % 300..600 {
-            if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists() {
-                continue;
-            }
-            let xvfb = Command::new("Xvfb")
-                .args([&format!(":{number}"), "-screen", "0", "480x96x24", "-nolisten", "tcp"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("Xvfb (scripts/test.sh installs it)");
-            children.push(xvfb);
-            if eventually(Duration::from_secs(10), || {
-                Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
-            }) {
-                display = format!(":{number}");
-                break;
-            }
-        }
-        assert!(!display.is_empty(), "no display number was free for Xvfb");
+        let (display, xvfb) = common::xvfb(200 + std::process::id() % 300..600, "480x96x24");
+        let children = vec![xvfb];
         let runtime = dir.path().join("runtime");
         std::fs::create_dir_all(&runtime).unwrap();
         assert!(Command::new("chmod").arg("700").arg(&runtime).status().unwrap().success());

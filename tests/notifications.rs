@@ -7,7 +7,6 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -256,27 +255,8 @@ struct NotificationDesktop {
 impl NotificationDesktop {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut children = Vec::new();
-        let mut display = String::new();
-        for number in 600 + std::process::id() % 300..1000 {
-            if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists() {
-                continue;
-            }
-            let xvfb = Command::new("Xvfb")
-                .args([&format!(":{number}"), "-screen", "0", "640x480x24", "-nolisten", "tcp"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("Xvfb (scripts/test.sh installs it)");
-            children.push(xvfb);
-            if eventually(Duration::from_secs(10), || {
-                Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
-            }) {
-                display = format!(":{number}");
-                break;
-            }
-        }
-        assert!(!display.is_empty(), "no display number was free for Xvfb");
+        let (display, xvfb) = common::xvfb(600 + std::process::id() % 300..1000, "640x480x24");
+        let children = vec![xvfb];
         let bus = format!("unix:path={}", dir.path().join("bus").display());
         let mut desktop = Self { dir, display, bus, children };
         let daemon = Command::new("dbus-daemon")

@@ -552,3 +552,25 @@ pub fn most_at_once<T: Ord + Copy>(intervals: &[(T, T)]) -> usize {
     }
     usize::try_from(most).unwrap_or(0)
 }
+
+/// Xvfb on the first free display number in `numbers` with a `geometry` screen (e.g.
+/// `640x480x24`): its `:N` name and the process (scripts/test.sh installs Xvfb).
+pub fn xvfb(numbers: std::ops::Range<u32>, geometry: &str) -> (String, Child) {
+    for number in numbers {
+        if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists() {
+            continue;
+        }
+        let mut xvfb = Command::new("Xvfb")
+            .args([&format!(":{number}"), "-screen", "0", geometry, "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb (scripts/test.sh installs it)");
+        if eventually(Duration::from_secs(10), || Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()) {
+            return (format!(":{number}"), xvfb);
+        }
+        let _ = xvfb.kill();
+        let _ = xvfb.wait();
+    }
+    panic!("no display number was free for Xvfb");
+}
