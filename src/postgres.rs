@@ -85,7 +85,7 @@ pub struct Cluster {
 impl Cluster {
     /// Reaps a server left by a crash, extracts the binaries and runs initdb as needed.
     pub async fn prepare(home: &Home, progress: &impl Progress) -> Result<Self, PostgresError> {
-        reap_orphan(&home.data_dir());
+        reap_orphan(&home.data_dir(), &home.run_dir());
         let bin_dir = install(home, progress).await?;
         let password = home.read_or_create_secret(&home.postgres_password_file(), home::random_secret)?;
         let mut cluster = Self { home: home.clone(), bin_dir, password, created: false };
@@ -288,6 +288,22 @@ impl Launch {
         self.logs_dir.join("postgresql-startup.log")
     }
 
+    /// Where a failed start said why: the startup log, unless the logging collector
+    /// had already taken over, in which case its newest file.
+    fn failed_start_log(&self) -> PathBuf {
+        let startup = self.startup_log();
+        let redirected =
+            fs::read_to_string(&startup).is_ok_and(|text| text.contains("redirecting log output"));
+        if !redirected {
+            return startup;
+        }
+        let newest = fs::read_dir(&self.logs_dir).into_iter().flatten().flatten().filter_map(|entry| {
+            let modified = entry.metadata().and_then(|metadata| metadata.modified()).ok()?;
+            (entry.path() != startup).then(|| (modified, entry.path()))
+        });
+        newest.max().map_or(startup, |(_, path)| path)
+    }
+
     /// Polls `postmaster.pid` until it says `ready`, as `pg_ctl` does.
     fn wait_ready(&self, child: &mut Child) -> Result<(), PostgresError> {
         let deadline = Instant::now() + START_TIMEOUT;
@@ -296,7 +312,7 @@ impl Launch {
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(PostgresError::Start(format!(
                     "the server exited ({status}) during startup: {}",
-                    tail(&self.startup_log())
+                    tail(&self.failed_start_log())
                 )));
             }
             let contents = fs::read_to_string(&pid_file).unwrap_or_default();
@@ -444,19 +460,35 @@ async fn install(home: &Home, progress: &impl Progress) -> Result<PathBuf, Postg
 /// Stops a postmaster left running by a crashed viban, if `postmaster.pid` names a
 /// live PostgreSQL server on this data directory. A pid that now belongs to some other
 /// process is never signalled: its stale pid file is removed so PostgreSQL can start.
-fn reap_orphan(data_dir: &Path) {
+fn reap_orphan(data_dir: &Path, socket_dir: &Path) {
     let pid_file = data_dir.join("postmaster.pid");
-    let Ok(contents) = fs::read_to_string(&pid_file) else { return };
-    let Some(pid) = contents.lines().next().and_then(|line| line.trim().parse::<u32>().ok()) else {
-        return;
-    };
+    let Some(pid) = pid_in(&pid_file) else { return };
     if process::is_postgres_for(pid, data_dir) {
         warn!(pid, "stopping a PostgreSQL server left running by an earlier viban");
         stop_postmaster(pid, || !process::is_alive(pid));
+        if process::is_alive(pid) {
+            return; // PostgreSQL's own lock check will say so
+        }
     } else if process::is_alive(pid) {
         warn!(pid, "postmaster.pid names a process that is not this PostgreSQL; removing the stale file");
-        let _ = fs::remove_file(&pid_file);
     }
+    // A postmaster killed outright leaves its lock files behind, and until its new
+    // parent reaps it (a container's init may never do so) its zombie still answers
+    // PostgreSQL's "is that pid alive" check, which then refuses to start. The pid is
+    // not a running postmaster of this home: its files are stale. PostgreSQL still
+    // refuses on its own if a backend of the old server holds the shared memory.
+    let socket_lock = socket_dir.join(format!(".s.PGSQL.{PORT}.lock"));
+    for lock in [pid_file, socket_lock] {
+        if pid_in(&lock) == Some(pid) {
+            let _ = fs::remove_file(&lock);
+        }
+    }
+}
+
+/// The postmaster pid on the first line of a `postmaster.pid` or socket lock file.
+fn pid_in(pid_file: &Path) -> Option<u32> {
+    let contents = fs::read_to_string(pid_file).ok()?;
+    contents.lines().next()?.trim().parse().ok()
 }
 
 fn remove_dir_if_exists(path: &Path) -> Result<(), PostgresError> {

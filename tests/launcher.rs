@@ -111,6 +111,12 @@ fn a_killed_viban_loses_no_committed_rows_and_the_next_start_recovers() {
 
 #[test]
 fn an_orphaned_postmaster_of_this_home_is_reaped_at_start() {
+    // Become the orphan's new parent and do not reap it, as a container's init may
+    // not: once killed it stays a zombie, which PostgreSQL's pid check takes for alive.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1)
+    };
     let home = temp_home();
     let mut viban = Viban::start(home.path(), &[]);
     viban.sql().execute("CREATE TABLE orphan_probe (id int); INSERT INTO orphan_probe VALUES (7)");
@@ -128,6 +134,7 @@ fn an_orphaned_postmaster_of_this_home_is_reaped_at_start() {
     let now = std::fs::read_to_string(home.path().join("data/postmaster.pid")).unwrap();
     assert_ne!(now.lines().next().unwrap(), postmaster.to_string(), "a new postmaster serves the home");
     assert!(eventually(Duration::from_secs(10), || !viban::process::is_alive(postmaster as u32)));
+    unsafe { libc::waitpid(postmaster, std::ptr::null_mut(), libc::WNOHANG) };
 }
 
 #[test]
