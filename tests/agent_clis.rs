@@ -205,5 +205,15 @@ fn codex_retrying_without_network_is_ended_by_the_timeout() {
     let session = cli.ended(Duration::from_secs(60));
     assert_eq!(session["status"], "timed_out", "{session}");
     assert_eq!(cli.task()["error"], "the agent did not finish within 8 seconds and was stopped");
+    // Codex connected to viban's MCP server with the run's token at its start: its MCP
+    // client (rmcp) logs an error when the server cannot be reached or refuses it.
+    let command = session["command"].as_array().unwrap();
+    assert!(
+        command.iter().any(|arg| arg.as_str().unwrap().starts_with("mcp_servers.viban.url=")),
+        "{command:?}"
+    );
+    let stderr = session["stderr_tail"].as_str().unwrap_or_default();
+    assert!(stderr.contains("Responses WebSocket") || stderr.contains("Reconnecting"), "it ran: {stderr}");
+    assert!(!stderr.contains("rmcp::"), "codex's MCP client failed: {stderr}");
     assert!(eventually(Duration::from_secs(10), || cli.processes_in_worktree().is_empty()));
 }

@@ -161,6 +161,63 @@ fn a_webhook_receives_the_events_it_chose_in_its_body_shape() {
 }
 
 #[test]
+fn a_failing_column_hook_tells_the_webhooks_that_the_task_failed_and_needs_you() {
+    let home = temp_home();
+    let repo = tempfile::tempdir().unwrap();
+    common::repository(repo.path());
+    let viban = Viban::start(home.path(), &[]);
+    let board_id = common::board_on(&viban, repo.path(), json!({}));
+    let board = viban.get(&format!("/api/boards/{board_id}")).json();
+    let done = board["columns"].as_array().unwrap().iter().find(|c| c["role"] == "done").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hook = viban.send_json(
+        "POST",
+        &format!("/api/boards/{board_id}/hooks"),
+        &json!({ "name": "lint", "kind": "script", "command": "echo 'src/main.rs:3: unused import' >&2; exit 3" }),
+    );
+    assert_eq!(hook.status, 201, "{}", hook.text());
+    let attached = viban.send_json(
+        "POST",
+        &format!("/api/columns/{done}/hooks"),
+        &json!({ "hook_id": hook.json()["id"] }),
+    );
+    assert_eq!(attached.status, 201, "{}", attached.text());
+    let receiver = Receiver::start(|_| 200);
+    let webhook = viban.send_json(
+        "POST",
+        &format!("/api/boards/{board_id}/webhooks"),
+        &json!({ "url": receiver.url, "events": ["run.failed", "needs_you"] }),
+    );
+    assert_eq!(webhook.status, 201, "{}", webhook.text());
+    let created = viban.send_json(
+        "POST",
+        &format!("/api/boards/{board_id}/tasks"),
+        &json!({ "title": "Tidy imports" }),
+    );
+    let task = created.json()["id"].as_str().unwrap().to_string();
+
+    move_to(&viban, &task, &done);
+    assert!(
+        eventually(Duration::from_secs(30), || receiver.received().len() >= 2),
+        "{:?}\n{}",
+        receiver.received(),
+        viban.output()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let received = receiver.received();
+    let events: Vec<&str> = received.iter().map(|(_, body)| body["event"].as_str().unwrap()).collect();
+    assert_eq!(events.len(), 2, "one of each, nothing twice: {received:?}");
+    assert!(events.contains(&"run.failed") && events.contains(&"needs_you"), "{events:?}");
+    for (_, body) in &received {
+        let text = body["text"].as_str().unwrap();
+        assert!(text.contains("#1 Tidy imports") && text.contains("hook lint in Done failed"), "{text}");
+        assert_eq!(body["column"]["name"], "Done");
+    }
+}
+
+#[test]
 fn a_failed_delivery_is_retried_and_its_error_shows_until_one_succeeds() {
     let home = temp_home();
     let viban = Viban::start(home.path(), &[]);

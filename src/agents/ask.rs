@@ -87,7 +87,7 @@ impl Runner {
             as_root: process::running_as_root(),
             unattended: false,
             policy: None,
-            mcp_config: None,
+            mcp: None,
         });
         let answer = match agent.command(&line, &task, &directory) {
             Ok((command, program)) => {

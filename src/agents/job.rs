@@ -87,10 +87,10 @@ impl Job {
         // of this function, and a private file that gives it to the agent.
         let access = inner.tokens.issue(RunGrant { task_id: self.task.id, session_id: self.session.id });
         let mcp_file = inner.home.run_dir().join(format!("mcp-{}.json", self.session.id));
-        let mcp_config = access.as_ref().and_then(|access| {
+        let mcp = access.as_ref().and_then(|access| {
             crate::home::write_private_file(&mcp_file, super::access::claude_config(access).as_bytes())
                 .ok()?;
-            Some(mcp_file.as_path())
+            Some(super::McpAccess { config_file: mcp_file.as_path(), url: &access.url })
         });
         let line = self.agent.command_line(&Invocation {
             prompt: &self.session.prompt,
@@ -101,7 +101,7 @@ impl Job {
             as_root: process::running_as_root(),
             unattended: true,
             policy: self.policy,
-            mcp_config,
+            mcp,
         });
         let ending = self.follow(&line, &path, &branch, access.as_ref(), stop, transcript).await;
         let _ = std::fs::remove_file(&prompt_file);

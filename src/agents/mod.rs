@@ -16,8 +16,10 @@
 //! the flags of the board's permission policy (`settings::PermissionPolicy`, M3): under
 //! `ask`, a CLI with an approval channel gets the flags that open it ([`control`]), and
 //! its prompt goes on standard input instead of the command line (docs/approvals.md);
-//! `{mcp}` alone expands to
-//! `--mcp-config <file>`, viban's MCP server for the run ([`access`]), or nothing.
+//! `{mcp}` alone expands to the adapter's `mcp` flags, which give the CLI viban's MCP
+//! server for the run ([`access`]) — `{mcp_config}` in them is the run's Claude-style
+//! configuration file, `{mcp_url}` the server's address, and the token is in the
+//! environment as `VIBAN_MCP_TOKEN` — or to nothing when the run has no access.
 
 pub mod access;
 pub mod ask;
@@ -61,6 +63,9 @@ pub struct Adapter {
     /// What `{approve}` becomes when viban runs as root, for a CLI that refuses
     /// `approve` as root, and why.
     pub approve_as_root: Option<(&'static [&'static str], &'static str)>,
+    /// What `{mcp}` becomes for a run with MCP access; empty for a CLI that has no
+    /// per-run way to add a server (docs/mcp.md).
+    pub mcp: &'static [&'static str],
     pub format: Format,
 }
 
@@ -104,6 +109,7 @@ pub const ADAPTERS: &[Adapter] = &[
              with --permission-mode acceptEdits: file edits are allowed, shell commands that need approval \
              are denied. Run viban as a regular user for unattended shell access.",
         )),
+        mcp: &["--mcp-config", "{mcp_config}"],
         format: Format::ClaudeStreamJson,
     },
     Adapter {
@@ -111,7 +117,16 @@ pub const ADAPTERS: &[Adapter] = &[
         display_name: "Codex",
         binary: "codex",
         install_hint: "npm i -g @openai/codex",
-        start: &["exec", "--json", "--skip-git-repo-check", "{model}", "{approve}", "--", "{prompt}"],
+        start: &[
+            "exec",
+            "--json",
+            "--skip-git-repo-check",
+            "{model}",
+            "{approve}",
+            "{mcp}",
+            "--",
+            "{prompt}",
+        ],
         resume: &[
             "exec",
             "resume",
@@ -119,6 +134,7 @@ pub const ADAPTERS: &[Adapter] = &[
             "--skip-git-repo-check",
             "{model}",
             "{approve}",
+            "{mcp}",
             "{session_id}",
             "{prompt}",
         ],
@@ -127,6 +143,13 @@ pub const ADAPTERS: &[Adapter] = &[
         accept_edits: &["--sandbox", "workspace-write"],
         ask: None,
         approve_as_root: None,
+        // Codex reads the bearer token from the variable it is named by.
+        mcp: &[
+            "-c",
+            "mcp_servers.viban.url=\"{mcp_url}\"",
+            "-c",
+            "mcp_servers.viban.bearer_token_env_var=\"VIBAN_MCP_TOKEN\"",
+        ],
         format: Format::CodexJson,
     },
     Adapter {
@@ -150,6 +173,7 @@ pub const ADAPTERS: &[Adapter] = &[
         accept_edits: &["--approval-mode", "auto_edit"],
         ask: None,
         approve_as_root: None,
+        mcp: &[],
         format: Format::GeminiStreamJson,
     },
     Adapter {
@@ -164,6 +188,7 @@ pub const ADAPTERS: &[Adapter] = &[
         accept_edits: &[],
         ask: None,
         approve_as_root: None,
+        mcp: &[],
         format: Format::OpencodeJson,
     },
     Adapter {
@@ -187,6 +212,7 @@ pub const ADAPTERS: &[Adapter] = &[
         accept_edits: &[],
         ask: None,
         approve_as_root: None,
+        mcp: &[],
         format: Format::ClaudeStreamJson,
     },
     Adapter {
@@ -209,6 +235,7 @@ pub const ADAPTERS: &[Adapter] = &[
         accept_edits: &[],
         ask: None,
         approve_as_root: None,
+        mcp: &[],
         format: Format::ClaudeStreamJson,
     },
 ];
@@ -249,8 +276,17 @@ pub struct Invocation<'a> {
     /// The board's permission policy; `None`: viban's default (`bypass`, or what root
     /// is allowed).
     pub policy: Option<PermissionPolicy>,
-    /// The run's MCP configuration file (`{mcp}`), when it has one.
-    pub mcp_config: Option<&'a Path>,
+    /// The run's MCP access (`{mcp}`), when it has one.
+    pub mcp: Option<McpAccess<'a>>,
+}
+
+/// How a run reaches viban's MCP server (`{mcp}`).
+#[derive(Debug, Clone, Copy)]
+pub struct McpAccess<'a> {
+    /// A private file with the server, its address and the run's token, in Claude
+    /// Code's `--mcp-config` shape.
+    pub config_file: &'a Path,
+    pub url: &'a str,
 }
 
 /// The program, its arguments, and a note for the activity (why flags differ).
@@ -297,8 +333,11 @@ impl Adapter {
                 }
                 "{approve}" => args.extend(approve.iter().map(|flag| flag.to_string())),
                 "{mcp}" => {
-                    if let Some(file) = invocation.mcp_config {
-                        args.extend(["--mcp-config".to_string(), file.to_string_lossy().into_owned()]);
+                    if let Some(mcp) = invocation.mcp {
+                        args.extend(self.mcp.iter().map(|flag| {
+                            flag.replace("{mcp_config}", &mcp.config_file.to_string_lossy())
+                                .replace("{mcp_url}", mcp.url)
+                        }));
                     }
                 }
                 other => args.push(fill(other, invocation)),
@@ -345,7 +384,7 @@ mod tests {
             as_root,
             unattended: true,
             policy: Some(PermissionPolicy::Bypass),
-            mcp_config: None,
+            mcp: None,
         }
     }
 
@@ -374,9 +413,12 @@ mod tests {
     }
 
     #[test]
-    fn a_run_with_mcp_access_gives_claude_its_config_before_the_prompt() {
+    fn a_run_with_mcp_access_gives_claude_its_config_and_codex_the_server_before_the_prompt() {
         let mut run = invocation(Some("abc"), None, false);
-        run.mcp_config = Some(Path::new("/run/mcp-1.json"));
+        run.mcp = Some(McpAccess {
+            config_file: Path::new("/run/mcp-1.json"),
+            url: "http://127.0.0.1:7777/api/mcp",
+        });
         for line in [adapter("claude-code").unwrap().command_line(&run), {
             run.session_id = None;
             adapter("claude-code").unwrap().command_line(&run)
@@ -385,8 +427,28 @@ mod tests {
             assert_eq!(line.args[flag + 1], "/run/mcp-1.json");
             assert!(flag < line.args.iter().position(|arg| arg == "--").unwrap(), "{:?}", line.args);
         }
-        let codex = adapter("codex").unwrap().command_line(&run);
-        assert!(!codex.args.iter().any(|arg| arg.contains("mcp")), "{:?}", codex.args);
+        let codex = adapter("codex").unwrap();
+        let first = codex.command_line(&run);
+        let url = first
+            .args
+            .iter()
+            .position(|arg| arg == "mcp_servers.viban.url=\"http://127.0.0.1:7777/api/mcp\"");
+        let url = url.expect("the server's address");
+        assert_eq!(first.args[url - 1], "-c");
+        assert!(
+            first.args.contains(&"mcp_servers.viban.bearer_token_env_var=\"VIBAN_MCP_TOKEN\"".to_string())
+        );
+        assert!(url < first.args.iter().position(|arg| arg == "--").unwrap(), "{:?}", first.args);
+        run.session_id = Some("thread-1");
+        let resumed = codex.command_line(&run);
+        let url = resumed
+            .args
+            .iter()
+            .position(|arg| arg.starts_with("mcp_servers.viban.url="))
+            .expect("on resume too");
+        assert!(url < resumed.args.iter().position(|arg| arg == "thread-1").unwrap(), "{:?}", resumed.args);
+        let gemini = adapter("gemini").unwrap().command_line(&run);
+        assert!(!gemini.args.iter().any(|arg| arg.contains("mcp")), "{:?}", gemini.args);
     }
 
     #[test]

@@ -428,6 +428,21 @@ async fn publish_session(connection: &mut PgConnection, session: &AgentSession) 
         .await
 }
 
+/// Whether an agent run that hook execution `execution_id` started failed or ran out
+/// of time (so the run's own end already said the task failed).
+pub async fn failed_for_execution(
+    connection: &mut PgConnection,
+    execution_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM agent_sessions
+                        WHERE hook_execution_id = $1 AND status IN ('failed', 'timed_out'))",
+    )
+    .bind(execution_id)
+    .fetch_one(connection)
+    .await
+}
+
 pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<AgentSession>, sqlx::Error> {
     sqlx::query_as(concat!("SELECT ", session_fields!(), " FROM agent_sessions WHERE id = $1"))
         .bind(id)

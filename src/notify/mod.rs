@@ -41,7 +41,16 @@ pub(crate) const NEEDS_YOU: &str = "needs_you";
 /// or an answer (on the task's stream, the task's id in its payload or stream name).
 const REQUEST_OPENED: &str = "request.opened";
 /// The event kinds notices come from.
-const SOURCES: &[&str] = &[EventKind::TaskMoved.as_str(), EventKind::SessionUpdated.as_str(), REQUEST_OPENED];
+const SOURCES: &[&str] = &[
+    EventKind::TaskMoved.as_str(),
+    EventKind::SessionUpdated.as_str(),
+    EventKind::HookExecutionUpdated.as_str(),
+    REQUEST_OPENED,
+];
+/// How many of the latest events a starting notifier looks through for ones no process
+/// delivered: those its own start published (runs it found interrupted) and those a
+/// crashed viban committed but never delivered.
+const START_LOOKBACK: i64 = 10_000;
 /// The waits between a failed delivery and the next attempt.
 pub(crate) const RETRY_DELAYS: [Duration; 3] =
     [Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(30)];
@@ -115,6 +124,7 @@ impl Notifier {
             Ok(mut connection) => latest_event(&mut connection).await.unwrap_or_default(),
             Err(_) => 0,
         };
+        self.catch_up((since - START_LOOKBACK).max(0)).await;
         loop {
             let message = tokio::select! {
                 () = self.background.cancelled() => return,
@@ -262,6 +272,19 @@ async fn notices(connection: &mut PgConnection, event: &Event) -> Result<Vec<Not
             return Ok(Vec::new());
         }
         id_at(payload, &["task", "id"])
+    } else if kind == EventKind::HookExecutionUpdated.as_str() {
+        // On the task's stream only (it is on the board's too). A transparent hook's
+        // failure does not put the task in error; a failed agent run was told already.
+        let failed = payload["status"] == "failed" && payload["transparent"] == Value::Bool(false);
+        let Some(execution_id) =
+            id_at(payload, &["id"]).filter(|_| failed && event.stream.starts_with("task:"))
+        else {
+            return Ok(Vec::new());
+        };
+        if crate::db::sessions::failed_for_execution(connection, execution_id).await? {
+            return Ok(Vec::new());
+        }
+        id_at(payload, &["task_id"])
     } else {
         id_at(payload, &["task_id"])
             .or_else(|| id_at(payload, &["task", "id"]))
@@ -271,8 +294,15 @@ async fn notices(connection: &mut PgConnection, event: &Event) -> Result<Vec<Not
     let Some(task) = crate::db::tasks::get(connection, task_id).await? else { return Ok(Vec::new()) };
     let Some(board) = crate::db::boards::get(connection, task.board_id).await? else { return Ok(Vec::new()) };
     let columns = crate::db::boards::columns(connection, board.id).await?;
-    // A move names the column entered: the task may have moved on since.
-    let column_id = id_at(payload, &["task", "column_id"]).filter(|_| kind == EventKind::TaskMoved.as_str());
+    // A move names the column entered, a hook execution its own: the task may have
+    // moved on since.
+    let column_id = if kind == EventKind::TaskMoved.as_str() {
+        id_at(payload, &["task", "column_id"])
+    } else if kind == EventKind::HookExecutionUpdated.as_str() {
+        id_at(payload, &["column_id"])
+    } else {
+        None
+    };
     let column_id = column_id.unwrap_or(task.column_id);
     let column = columns.iter().find(|column| column.id == column_id);
     let base = Notice {
@@ -309,8 +339,23 @@ async fn notices(connection: &mut PgConnection, event: &Event) -> Result<Vec<Not
                 found.push(with(RUN_FAILED, format!("{name}: the agent's run {why}{detail}")));
                 found.push(with(NEEDS_YOU, format!("{name} needs you: the agent's run {why}{detail}")));
             }
+            Some("interrupted") => {
+                found.push(with(
+                    NEEDS_YOU,
+                    format!(
+                        "{name} needs you: viban stopped during the agent's run; resume it from the task"
+                    ),
+                ));
+            }
             _ => {}
         }
+    } else if kind == EventKind::HookExecutionUpdated.as_str() {
+        let hook = payload["hook_name"].as_str().unwrap_or("a hook");
+        let error =
+            payload["error"].as_str().and_then(|error| error.lines().next()).unwrap_or("no reason given");
+        let where_ = column.map(|column| format!(" in {}", column.name)).unwrap_or_default();
+        found.push(with(RUN_FAILED, format!("{name}: hook {hook}{where_} failed: {error}")));
+        found.push(with(NEEDS_YOU, format!("{name} needs you: hook {hook}{where_} failed: {error}")));
     } else if kind == REQUEST_OPENED {
         found.push(with(NEEDS_YOU, format!("{name} needs you: the agent is waiting for your answer")));
     }

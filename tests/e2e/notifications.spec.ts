@@ -50,7 +50,7 @@ test("a webhook added in settings is tested, hears a task reach Review and shows
     await form.getByRole("button", { name: "Save webhook" }).click();
     const row = card.getByRole("listitem", { name: `Webhook ${hooks.url}` });
     await expect(row).toContainText("Slack");
-    await expect(row).toContainText("Entered a column, Run failed, Needs you.");
+    await expect(row).toContainText("Entered a column, Run or hook failed, Needs you.");
     await expect(row).toContainText("Not called yet.");
 
     await row.getByRole("button", { name: `Send test to ${hooks.url}` }).click();
