@@ -27,6 +27,9 @@ const BOARD_TOOLS: &[&str] = &[
     "send_message",
     "start_run",
     "stop_run",
+    "list_requests",
+    "decide_approval",
+    "answer_question",
 ];
 
 const RUN_TOOLS: &[&str] =
@@ -269,6 +272,36 @@ async fn an_agent_run_gets_a_token_for_its_own_task_that_ends_with_the_run() {
         "{asked}"
     );
     assert_eq!(viban.get(&format!("/api/tasks/{task_id}")).json()["waiting_for"], "question");
+
+    // The user's own assistant, with the install's token, sees the question and answers
+    // it; the answer waits as the agent's next message (its run is still underway).
+    let user = over_http(&viban, &viban.token()).await;
+    let pending = ok(&user, "list_requests", json!({ "task_id": task_id })).await;
+    let question = pending.as_array().unwrap().iter().find(|request| request["kind"] == "question").unwrap();
+    assert_eq!(question["question"], "Which database?");
+    let not_an_approval =
+        refused(&user, "decide_approval", json!({ "request_id": question["id"], "decision": "approve" }))
+            .await;
+    assert!(not_an_approval.contains("approval"), "{not_an_approval}");
+    let answered =
+        ok(&user, "answer_question", json!({ "request_id": question["id"], "answer": "PostgreSQL" })).await;
+    assert_eq!(answered["request"]["status"], "answered");
+    assert_eq!(answered["request"]["answer"], "PostgreSQL");
+    assert_eq!(answered["queued"], true);
+    assert!(viban.get(&format!("/api/tasks/{task_id}")).json()["waiting_for"].is_null());
+    let again =
+        refused(&user, "answer_question", json!({ "request_id": question["id"], "answer": "MySQL" })).await;
+    assert!(again.contains("closed") || again.contains("answered"), "{again}");
+    for (tool, arguments) in [
+        ("list_requests", json!({ "task_id": task_id })),
+        ("decide_approval", json!({ "request_id": question["id"], "decision": "approve" })),
+    ] {
+        let refusal = refused(&run, tool, arguments).await;
+        assert!(
+            refusal.contains("not for an agent run's token"),
+            "a run cannot decide for the user: {refusal}"
+        );
+    }
 
     // Nothing beyond its own task: no board tools, no other task, no REST API.
     for (tool, arguments) in [

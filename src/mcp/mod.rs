@@ -15,6 +15,7 @@
 mod agent;
 mod boards;
 pub mod proxy;
+mod requests;
 mod runs;
 pub mod server;
 mod tasks;
@@ -226,6 +227,25 @@ pub(crate) fn table() -> Vec<Tool> {
             runs::start,
         ),
         Tool::new("stop_run", "Stop the task's agent and everything it started.", runs::stop).destructive(),
+        // What agents ask of the user (M3)
+        Tool::new(
+            "list_requests",
+            "A task's approvals and questions from its agent: the pending ones (what the agent waits for) and the \
+             latest closed ones, oldest first.",
+            requests::list,
+        )
+        .read_only(),
+        Tool::new(
+            "decide_approval",
+            "Decide a pending approval of a tool call: `approve`, `approve_for_session` (the same tool is allowed \
+             for the rest of the run) or `deny` with an optional note the agent is told.",
+            requests::decide,
+        ),
+        Tool::new(
+            "answer_question",
+            "Answer a pending question from a task's agent; the answer is its next message.",
+            requests::answer,
+        ),
         // What an agent's run may do on its own task (M2)
         Tool::new(
             "get_task_context",
