@@ -125,3 +125,20 @@ test("a pull request created from the panel shows on the card, and syncing it on
   await expect(done.getByText("PR #7 · merged")).toBeVisible();
   await screenshot(page, "ship-merged");
 });
+
+test("the board's pull request settings are saved from the settings page", async ({ signedIn: page, viban }) => {
+  const board = await viban.board("Ship settings");
+  await page.goto(`${viban.url}boards/${board.id}/settings`);
+  const drafts = page.getByLabel("Open pull requests as drafts");
+  const moveToDone = page.getByLabel("Move a task to Done when its pull request is merged");
+  await expect(drafts).not.toBeChecked();
+  await expect(moveToDone).toBeChecked();
+  await drafts.check();
+  await moveToDone.uncheck();
+  await page.getByRole("button", { name: "Save board" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Saved" })).toBeVisible();
+  const saved = await viban.api<{ board: { settings: Record<string, unknown> } }>("GET", `/boards/${board.id}`);
+  expect(saved.board.settings).toMatchObject({ pr_draft: true, move_to_done_after_pr_merge: false });
+  await page.getByRole("group", { name: "Pull requests" }).scrollIntoViewIfNeeded();
+  await screenshot(page, "ship-settings");
+});
