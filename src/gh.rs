@@ -106,7 +106,7 @@ pub struct Checks {
 /// status (older CI integrations).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "__typename")]
-enum Check {
+enum RollupEntry {
     CheckRun {
         #[serde(default)]
         status: String,
@@ -131,7 +131,7 @@ enum Verdict {
     Ignored,
 }
 
-impl Check {
+impl RollupEntry {
     fn verdict(&self) -> Verdict {
         match self {
             Self::CheckRun { status, conclusion } => {
@@ -204,7 +204,7 @@ pub(crate) fn parse_view(json: &[u8]) -> Result<PrView, String> {
     let mut checks = Checks::default();
     // An entry of a kind this version does not know counts as nothing, not as an error.
     for value in raw.status_check_rollup.unwrap_or_default() {
-        let check = serde_json::from_value::<Check>(value).unwrap_or(Check::Other);
+        let check = serde_json::from_value::<RollupEntry>(value).unwrap_or(RollupEntry::Other);
         match check.verdict() {
             Verdict::Passed => checks.passed += 1,
             Verdict::Failed => checks.failed += 1,

@@ -367,3 +367,31 @@ fn the_branch_answer_counts_ahead_and_behind_and_shows_a_removed_worktree_and_br
     assert!(gone["ahead"].is_null() && gone["behind"].is_null(), "{gone}");
     assert!(ship.state(&task)["branch_ahead"].is_null());
 }
+
+#[test]
+fn a_due_pull_request_is_claimed_by_one_sync_at_a_time_across_connections() {
+    // The background round never comes due during the test: the claims below are ours.
+    let ship = Ship::new(Gh::Fake, json!({}), &[("VIBAN_PR_SYNC_SECONDS", "3600")]);
+    let (task, _worktree) = ship.worked_task("Claimed once", true);
+    assert_eq!(ship.create_pr(&task, json!({})).status, 200);
+    let (first, second) = (ship.viban.sql(), ship.viban.sql());
+    first.execute(&format!("UPDATE tasks SET pr_synced_at = NULL WHERE id = '{task}'"));
+    let claim = |database: &common::Database| {
+        database.with_connection(async |connection| {
+            viban::db::pull_requests::claim_due(connection, 60.0, 10).await.unwrap()
+        })
+    };
+
+    // Two instances' rounds at once: the first holds its claim, the second skips it.
+    first.execute("BEGIN");
+    let claimed = claim(&first);
+    assert_eq!(claimed.iter().map(|id| id.to_string()).collect::<Vec<_>>(), [task.as_str()]);
+    assert!(claim(&second).is_empty(), "a row being claimed is skipped, not waited for");
+    first.execute("COMMIT");
+    // Claimed moments ago: not due for anyone until the period has (mostly) passed.
+    assert!(claim(&second).is_empty());
+    first.execute(&format!(
+        "UPDATE tasks SET pr_synced_at = now() - interval '2 minutes' WHERE id = '{task}'"
+    ));
+    assert_eq!(claim(&second).len(), 1);
+}
