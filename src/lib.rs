@@ -21,6 +21,7 @@ pub mod diff;
 pub mod doctor;
 pub mod error;
 pub mod filesystem;
+pub mod gh;
 pub mod git;
 pub mod home;
 pub mod hooks;

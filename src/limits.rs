@@ -44,6 +44,10 @@ pub const REVIEW_COMMENT_MAX: usize = 20_000;
 pub const REVIEW_QUOTE_LINES_MAX: usize = 40;
 /// A merge's commit message.
 pub const COMMIT_MESSAGE_MAX: usize = 20_000;
+/// A pull request's title (GitHub refuses longer ones).
+pub const PR_TITLE_MAX: usize = 256;
+/// A pull request's body (GitHub's limit is 65,536 characters).
+pub const PR_BODY_MAX: usize = 60_000;
 /// A webhook's URL (`webhooks.url` CHECK).
 pub const WEBHOOK_URL_MAX: usize = 2000;
 /// Webhooks on one board.

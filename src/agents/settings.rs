@@ -22,6 +22,12 @@ pub struct BoardSettings {
     pub custom_agents: BTreeMap<String, CustomAgent>,
     /// A merged task moves to the board's `done` column (V3); default true.
     pub move_to_done_after_merge: bool,
+    /// A pull request opened by "Create PR" (or `builtin:create-pr` without a `draft`
+    /// setting) is a draft (V5); default false.
+    pub pr_draft: bool,
+    /// A task whose pull request the sync finds merged moves to the board's `done`
+    /// column (V5); default true.
+    pub move_to_done_after_pr_merge: bool,
     /// What the board's agents may do without asking (M3, docs/approvals.md); unset:
     /// viban's default, `accept_edits` as root and `bypass` otherwise.
     pub permission_policy: Option<PermissionPolicy>,
@@ -55,6 +61,8 @@ impl Default for BoardSettings {
             copy_files: Vec::new(),
             custom_agents: BTreeMap::new(),
             move_to_done_after_merge: true,
+            pr_draft: false,
+            move_to_done_after_pr_merge: true,
             permission_policy: None,
             approval_timeout: minutes(APPROVAL_TIMEOUT_MINUTES),
             notify: true,
@@ -86,6 +94,11 @@ impl BoardSettings {
             custom_agents,
             move_to_done_after_merge: settings
                 .get("move_to_done_after_merge")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            pr_draft: settings.get("pr_draft").and_then(Value::as_bool).unwrap_or(false),
+            move_to_done_after_pr_merge: settings
+                .get("move_to_done_after_pr_merge")
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
             permission_policy: key(settings, "permission_policy"),

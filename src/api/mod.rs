@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod imports;
 pub mod open;
 pub mod openapi;
+pub mod pull_requests;
 pub mod repositories;
 pub mod requests;
 pub mod review;

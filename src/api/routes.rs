@@ -9,8 +9,8 @@ use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema};
 
 use super::{
-    agents, boards, columns, executions, hooks, imports, open, openapi, repositories, requests, review,
-    system, tasks, templates, update, webhooks, ws,
+    agents, boards, columns, executions, hooks, imports, open, openapi, pull_requests, repositories,
+    requests, review, system, tasks, templates, update, webhooks, ws,
 };
 use crate::db;
 use crate::state::AppState;
@@ -315,6 +315,25 @@ pub fn table() -> Vec<Route> {
             review::rebase,
         )
         .returns::<crate::board::review::Rebased>(),
+        get(
+            "/tasks/{id}/branch",
+            "Where the task's branch stands: ahead/behind its base, branch and worktree present",
+            pull_requests::branch,
+        )
+        .returns::<crate::board::pull_requests::BranchState>(),
+        post(
+            "/tasks/{id}/pull-request",
+            "Push the task's branch to origin and open a pull request with gh (or return the open one)",
+            pull_requests::create,
+        )
+        .body::<crate::board::pull_requests::CreateRequest>()
+        .returns::<crate::board::pull_requests::PullRequest>(),
+        post(
+            "/tasks/{id}/pull-request/sync",
+            "Read the task's pull request back from GitHub now: state, review decision, checks",
+            pull_requests::sync,
+        )
+        .returns::<crate::board::pull_requests::Synced>(),
         // Templates
         post("/boards/{id}/templates", "Add a task template", templates::create)
             .body::<crate::board::templates::TemplateRequest>()

@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod imports;
 pub mod open;
 pub mod pipeline;
+pub mod pull_requests;
 pub mod repositories;
 pub mod requests;
 pub mod review;

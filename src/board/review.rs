@@ -32,17 +32,17 @@ use crate::limits::{COMMIT_MESSAGE_MAX, PATH_MAX, REVIEW_COMMENT_MAX, REVIEW_QUO
 use crate::merge::{self, IntegrateError};
 
 /// A task with what its git work needs.
-struct Located {
-    task: Task,
-    board: Board,
-    repository: PathBuf,
-    worktree: PathBuf,
-    base: String,
+pub(super) struct Located {
+    pub task: Task,
+    pub board: Board,
+    pub repository: PathBuf,
+    pub worktree: PathBuf,
+    pub base: String,
 }
 
 /// The task, its board's repository and its worktree; a 409 saying why when there is
 /// no repository or no worktree yet.
-async fn locate(pool: &PgPool, task_id: Uuid) -> Result<Located> {
+pub(super) async fn locate(pool: &PgPool, task_id: Uuid) -> Result<Located> {
     let mut connection = pool.acquire().await?;
     let task = tasks::existing(&mut connection, task_id).await?;
     let board = crate::db::boards::get(&mut connection, task.board_id)
@@ -72,7 +72,7 @@ async fn locate(pool: &PgPool, task_id: Uuid) -> Result<Located> {
     Ok(Located { task, board, repository: PathBuf::from(&repository.path), worktree, base })
 }
 
-fn git_failed(error: impl std::fmt::Display) -> Error {
+pub(super) fn git_failed(error: impl std::fmt::Display) -> Error {
     Error::Conflict { title: "git failed", message: error.to_string() }
 }
 
@@ -97,9 +97,12 @@ impl From<GitError> for Error {
 // ---- Diff (V1) ----
 
 /// The task's diff; with `file`, that file alone and whole (up to the hard limits).
+/// The ahead/behind counts it computes are kept on the task for its card.
 pub async fn diff(pool: &PgPool, task_id: Uuid, file: Option<&str>) -> Result<Diff> {
     let located = locate(pool, task_id).await?;
-    Ok(diff::diff(&located.worktree, &located.base, file).await?)
+    let diff = diff::diff(&located.worktree, &located.base, file).await?;
+    super::pull_requests::remember_position(pool, task_id, Some((diff.ahead, diff.behind))).await?;
+    Ok(diff)
 }
 
 // ---- Comments (V2) ----
@@ -319,7 +322,7 @@ async fn send_once(
 
 /// Moves the task into its board's column with `role` unless it is there, through
 /// `board::tasks::enter_column` (so that column's hooks are queued).
-async fn to_role(connection: &mut PgConnection, task_id: Uuid, role: ColumnRole) -> Result<()> {
+pub(super) async fn to_role(connection: &mut PgConnection, task_id: Uuid, role: ColumnRole) -> Result<()> {
     let task =
         task_rows::lock(connection, task_id).await?.ok_or_else(|| Error::not_found("task", task_id))?;
     let column_id = task_rows::column_with_role(connection, task.board_id, role)
@@ -562,6 +565,7 @@ pub async fn rebase(pool: &PgPool, runner: &Runner, task_id: Uuid) -> Result<Reb
         tx.commit().await?;
     }
     let now = diff::position(&located.worktree, &located.base).await?;
+    super::pull_requests::remember_position(pool, task_id, Some((now.ahead, now.behind))).await?;
     Ok(Rebased {
         base_branch: located.base,
         onto: now.base.sha,
@@ -574,7 +578,7 @@ pub async fn rebase(pool: &PgPool, runner: &Runner, task_id: Uuid) -> Result<Reb
     })
 }
 
-fn not_running(runner: &Runner, task: &Task) -> Result<()> {
+pub(super) fn not_running(runner: &Runner, task: &Task) -> Result<()> {
     if runner.is_running(task.id) {
         return Err(Error::Conflict {
             title: "Agent running",
@@ -589,7 +593,7 @@ fn not_running(runner: &Runner, task: &Task) -> Result<()> {
 
 /// Refuses when the task's worktree holds uncommitted work, which a merge or rebase
 /// would leave behind or lose.
-async fn committed(worktree: &Path, what: &str) -> Result<()> {
+pub(super) async fn committed(worktree: &Path, what: &str) -> Result<()> {
     let changed = merge::uncommitted(worktree, true).await?;
     if changed.is_empty() {
         return Ok(());

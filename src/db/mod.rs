@@ -13,6 +13,7 @@ pub mod executions;
 pub mod hooks;
 pub mod imports;
 pub mod instances;
+pub mod pull_requests;
 pub mod repositories;
 pub mod requests;
 pub mod review_comments;

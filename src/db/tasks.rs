@@ -46,6 +46,21 @@ pub struct Task {
     pub pr_url: Option<String>,
     pub pr_number: Option<i32>,
     pub pr_status: Option<String>,
+    /// What GitHub's review says, as of the last sync: `approved`, `changes_requested`,
+    /// `review_required`, or null (none required, or not synced yet).
+    pub pr_review_decision: Option<String>,
+    /// The pull request's checks, as of the last sync.
+    #[schemars(with = "Option<crate::gh::Checks>")]
+    pub pr_checks: Option<sqlx::types::Json<crate::gh::Checks>>,
+    /// When viban last asked gh about the pull request.
+    pub pr_synced_at: Option<Timestamp>,
+    /// Why that failed (gh missing, not logged in), until a sync succeeds.
+    pub pr_sync_error: Option<String>,
+    /// Commits on the task's branch that its base lacks, and commits on the base the
+    /// branch lacks, as of the last time viban computed them (opening the task, its
+    /// diff, a pull request, a sync); null when never computed or the branch is gone.
+    pub branch_ahead: Option<i32>,
+    pub branch_behind: Option<i32>,
     pub parent_task_id: Option<Uuid>,
     pub auto_start: bool,
     /// Tasks that must be done before this one's agent starts (D11).
@@ -60,7 +75,8 @@ pub struct Task {
 macro_rules! task_fields {
     () => {
         "id, board_id, column_id, position, number, title, description, agent_status, status_message, error, \
-         agent, agent_settings, base_branch, branch, worktree_path, pr_url, pr_number, pr_status, parent_task_id, \
+         agent, agent_settings, base_branch, branch, worktree_path, pr_url, pr_number, pr_status, \
+         pr_review_decision, pr_checks, pr_synced_at, pr_sync_error, branch_ahead, branch_behind, parent_task_id, \
          auto_start, ARRAY(SELECT blocker_id FROM task_blockers WHERE task_id = tasks.id ORDER BY created_at, blocker_id) \
          AS blocked_by, (SELECT r.kind FROM requests r WHERE r.task_id = tasks.id AND r.status = 'pending' \
          ORDER BY r.created_at LIMIT 1) AS waiting_for, created_at, updated_at"

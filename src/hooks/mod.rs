@@ -51,7 +51,8 @@ pub const BUILTINS: &[Builtin] = &[
     Builtin {
         id: "builtin:create-pr",
         name: "Create pull request",
-        description: "Push the branch and open a pull request with gh.",
+        description: "Push the task's branch to origin and open a pull request with gh (title and body from \
+                      the task and its last run); `draft` overrides the board's `pr_draft` setting.",
         settings: &["draft"],
     },
     Builtin {
@@ -83,8 +84,11 @@ pub enum Step {
     PlaySound {
         sound: String,
     },
+    /// Push the branch and open a pull request (`board::pull_requests::create`);
+    /// `draft` overrides the board's `pr_draft` setting.
     CreatePr {
-        draft: bool,
+        #[serde(default)]
+        draft: Option<bool>,
     },
     /// A one-shot agent call that rewrites the description (`hooks::refine`).
     Refine,
@@ -158,9 +162,11 @@ impl Step {
             "builtin:play-sound" => Ok(Self::PlaySound {
                 sound: setting("sound").and_then(|sound| sound.as_str()).unwrap_or("done").to_string(),
             }),
-            "builtin:create-pr" => Ok(Self::CreatePr {
-                draft: setting("draft").and_then(|draft| draft.as_bool()).unwrap_or(false),
-            }),
+            "builtin:create-pr" => match setting("draft") {
+                None | Some(serde_json::Value::Null) => Ok(Self::CreatePr { draft: None }),
+                Some(serde_json::Value::Bool(draft)) => Ok(Self::CreatePr { draft: Some(*draft) }),
+                Some(other) => Err(format!("create-pr: draft must be true or false, not {other}")),
+            },
             "builtin:refine" => Ok(Self::Refine),
             other => Err(format!("unknown built-in hook '{other}'")),
         }
@@ -169,7 +175,10 @@ impl Step {
     /// Whether it takes a while (a process, an agent): while such a non-transparent step
     /// runs, the task's card says so. The others finish in one transaction.
     pub fn takes_time(&self) -> bool {
-        matches!(self, Self::RunAgent | Self::Refine | Self::Script { .. } | Self::Agent { .. })
+        matches!(
+            self,
+            Self::RunAgent | Self::Refine | Self::Script { .. } | Self::Agent { .. } | Self::CreatePr { .. }
+        )
     }
 
     /// Whether running it starts an agent, now or by the move it makes: such steps wait

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::Step;
 use crate::agents::run::{RunError, Runner, StartRequest};
 use crate::board::pipeline::{self, Outcome};
+use crate::board::pull_requests::{self, CreateRequest};
 use crate::db::executions::Claimed;
 use crate::db::sessions::{self, SessionStatus};
 
@@ -64,10 +65,21 @@ pub(super) async fn run(step: &Step, context: &Context<'_>) -> Option<Outcome> {
             )
             .await
         }
-        Step::CreatePr { .. } => Some(failed(
-            "creating pull requests is not available in this version of viban yet; push the branch and open \
-             the pull request yourself, or detach this hook",
-        )),
+        Step::CreatePr { draft } => {
+            let request = CreateRequest { draft: *draft, ..CreateRequest::default() };
+            Some(match pull_requests::create(context.pool, context.runner, task_id, request).await {
+                Ok(pr) if pr.created => Outcome::Completed {
+                    output: format!(
+                        "Pushed {} and opened pull request #{}: {}",
+                        pr.branch, pr.number, pr.url
+                    ),
+                },
+                Ok(pr) => Outcome::Completed {
+                    output: format!("The task has pull request #{} already: {}", pr.number, pr.url),
+                },
+                Err(error) => failed(error.to_string()),
+            })
+        }
         Step::Refine => super::refine::run(context).await,
         Step::Invalid { message } => Some(failed(message.clone())),
     }
