@@ -169,6 +169,9 @@ impl Launcher {
         .context("could not recover the hooks of the last session")?;
         // Webhooks and desktop notifications follow the events (docs/notifications.md).
         crate::notify::Notifier::start(database.pool().clone(), &hub, background);
+        // Schedules fire, and done tasks' worktrees are cleaned up (docs/schedules.md,
+        // docs/housekeeping.md).
+        crate::upkeep::start(database.pool().clone(), runner.clone(), background);
         let state = AppState {
             pool: database.pool().clone(),
             instance: instance.clone(),
