@@ -73,5 +73,4 @@ mod tests {
         let missing = count_disk_usage(&root.path().join("nothing"), Instant::now() + Duration::from_secs(1));
         assert_eq!((missing.bytes, missing.partial), (0, false));
     }
-
 }

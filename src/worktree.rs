@@ -71,7 +71,10 @@ impl Keep {
                 let shown: Vec<&str> = paths.iter().take(3).map(String::as_str).collect();
                 let more = paths.len().saturating_sub(shown.len());
                 let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-                format!("uncommitted changes ({}{more}); commit or discard them to let it go", shown.join(", "))
+                format!(
+                    "uncommitted changes ({}{more}); commit or discard them to let it go",
+                    shown.join(", ")
+                )
             }
             Self::Unpushed { commits } => format!(
                 "{branch} has {commits} commit{} that {base} lacks and no remote has; merge or push it to let it go",
@@ -85,7 +88,9 @@ impl Keep {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Removal {
     /// The worktree is gone, and its branch with it when it had one.
-    Removed { branch_deleted: bool },
+    Removed {
+        branch_deleted: bool,
+    },
     Kept(Keep),
 }
 
@@ -178,7 +183,10 @@ impl Worktrees {
             ))));
         }
         let inside = worktree.path.starts_with(root)
-            && worktree.path.components().all(|part| matches!(part, std::path::Component::Normal(_) | std::path::Component::RootDir));
+            && worktree
+                .path
+                .components()
+                .all(|part| matches!(part, std::path::Component::Normal(_) | std::path::Component::RootDir));
         if !inside {
             return Ok(Some(Keep::NotViban(format!(
                 "{} is outside viban's worktrees folder; viban leaves it alone",
@@ -223,7 +231,8 @@ impl Worktrees {
         }
         git::run(repository, &["worktree", "prune"], LOCAL).await?;
         let reference = format!("refs/heads/{}", worktree.branch);
-        let exists = git::run(repository, &["rev-parse", "--verify", "--quiet", &reference], LOCAL).await.is_ok();
+        let exists =
+            git::run(repository, &["rev-parse", "--verify", "--quiet", &reference], LOCAL).await.is_ok();
         if exists {
             git::run(repository, &["branch", "-D", &worktree.branch], LOCAL).await?;
         }
@@ -291,7 +300,8 @@ async fn unsafe_commits(repository: &Path, branch: &str, base: &str) -> Result<u
     if git::run(repository, &["rev-parse", "--verify", "--quiet", &reference], LOCAL).await.is_err() {
         return Ok(0);
     }
-    let mut args = vec!["rev-list".to_string(), "--count".into(), reference, "--not".into(), "--remotes".into()];
+    let mut args =
+        vec!["rev-list".to_string(), "--count".into(), reference, "--not".into(), "--remotes".into()];
     let base_reference = format!("refs/heads/{base}");
     if git::run(repository, &["rev-parse", "--verify", "--quiet", &base_reference], LOCAL).await.is_ok() {
         args.push(base_reference);

@@ -39,7 +39,8 @@ impl Setup {
         let home = temp_home();
         let scratch = tempfile::tempdir().unwrap();
         let env = fake_agent_env(&scratch.path().join("calls.log"), env);
-        let env: Vec<(&str, &str)> = env.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        let env: Vec<(&str, &str)> =
+            env.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
         let viban = Viban::spawn(home.path(), &[], &env);
         viban.wait_healthy(common::START_TIMEOUT);
         let board_id = board_on(&viban, &repo, settings);
@@ -64,7 +65,11 @@ impl Setup {
         assert_eq!(created.status, 201, "{}", created.text());
         let task = created.json()["id"].as_str().unwrap().to_string();
         self.settles_in(&task, "review");
-        let moved = self.viban.send_json("POST", &format!("/api/tasks/{task}/move"), &json!({ "column_id": self.column("done") }));
+        let moved = self.viban.send_json(
+            "POST",
+            &format!("/api/tasks/{task}/move"),
+            &json!({ "column_id": self.column("done") }),
+        );
         assert_eq!(moved.status, 200, "{}", moved.text());
         self.settles_in(&task, "done");
         let worktree = PathBuf::from(self.state(&task)["worktree_path"].as_str().unwrap());
@@ -79,7 +84,11 @@ impl Setup {
             let executions = self.viban.get(&format!("/api/tasks/{task}/hook-executions")).json();
             state["column_id"] == column.as_str()
                 && state["agent_status"] != "running"
-                && executions.as_array().unwrap().iter().all(|e| !matches!(e["status"].as_str(), Some("pending" | "running")))
+                && executions
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|e| !matches!(e["status"].as_str(), Some("pending" | "running")))
         });
         assert!(settled, "{task} did not settle in {role}\n{}", self.viban.output());
     }
@@ -152,7 +161,11 @@ fn housekeeping_removes_only_what_loses_nothing_and_does_what_its_dry_run_said()
         "{planned:#}"
     );
     assert!(plan[&dirty].1.contains("uncommitted changes (notes.txt)"), "{}", plan[&dirty].1);
-    assert!(plan[&unpushed].1.contains("1 commit that main lacks and no remote has"), "{}", plan[&unpushed].1);
+    assert!(
+        plan[&unpushed].1.contains("1 commit that main lacks and no remote has"),
+        "{}",
+        plan[&unpushed].1
+    );
     assert!(plan[&recent].1.contains("cleaned up once it has been there 7 days"), "{}", plan[&recent].1);
     assert!(planned["worktrees"].as_array().unwrap().iter().all(|w| w["bytes"].as_u64().unwrap() > 0));
     assert!(clean_tree.exists() && pushed_tree.exists(), "the dry run removed nothing");
@@ -163,18 +176,29 @@ fn housekeeping_removes_only_what_loses_nothing_and_does_what_its_dry_run_said()
     let ran = ran.json();
     assert_eq!(ran["dry_run"], false);
     let done: BTreeMap<String, String> = verdicts(&ran).into_iter().map(|(task, (v, _))| (task, v)).collect();
-    let said: BTreeMap<String, String> = plan.iter().map(|(task, (v, _))| (task.clone(), v.clone())).collect();
+    let said: BTreeMap<String, String> =
+        plan.iter().map(|(task, (v, _))| (task.clone(), v.clone())).collect();
     assert_eq!(done, said, "the run did what the dry run said");
 
     assert!(!clean_tree.exists() && !pushed_tree.exists());
-    assert!(dirty_tree.join("notes.txt").exists() && unpushed_tree.join("local.txt").exists() && recent_tree.exists());
+    assert!(
+        dirty_tree.join("notes.txt").exists()
+            && unpushed_tree.join("local.txt").exists()
+            && recent_tree.exists()
+    );
     let mut expected = branches_before.clone();
     let clean_branch = setup.state(&clean)["branch"].as_str().unwrap().to_string();
     expected.retain(|branch| *branch != clean_branch && *branch != pushed_branch);
     assert_eq!(setup.branches(), expected, "only the two tasks' own branches went");
-    assert!(expected.contains(&"feature/mine".to_string()) && expected.contains(&"viban/0000beef-someone-elses".to_string()));
+    assert!(
+        expected.contains(&"feature/mine".to_string())
+            && expected.contains(&"viban/0000beef-someone-elses".to_string())
+    );
     let origin = setup.dirs.path().join("origin.git");
-    assert!(git(&origin, &["branch", "--list", &pushed_branch]).contains(&pushed_branch), "the remote keeps it");
+    assert!(
+        git(&origin, &["branch", "--list", &pushed_branch]).contains(&pushed_branch),
+        "the remote keeps it"
+    );
 
     let note = |task: &str| setup.state(task)["worktree_cleanup"].clone();
     assert_eq!(note(&clean)["outcome"], "removed");
@@ -185,7 +209,11 @@ fn housekeeping_removes_only_what_loses_nothing_and_does_what_its_dry_run_said()
     assert!(note(&recent).is_null(), "a task not yet due is not flagged");
 
     let after = verdicts(&setup.viban.get("/api/housekeeping").json());
-    assert_eq!(after.keys().collect::<Vec<_>>().len(), 3, "removed worktrees are no longer listed: {after:?}");
+    assert_eq!(
+        after.keys().collect::<Vec<_>>().len(),
+        3,
+        "removed worktrees are no longer listed: {after:?}"
+    );
 
     // Moving the task on clears the note.
     let todo = setup.column("todo");
@@ -199,7 +227,8 @@ fn housekeeping_runs_on_its_own_every_period() {
     let (task, worktree) = setup.done_task("Finished");
     let removed = eventually(Duration::from_secs(30), || !worktree.exists());
     assert!(removed, "{}", setup.viban.output());
-    assert!(eventually(Duration::from_secs(10), || setup.state(&task)["worktree_cleanup"]["outcome"] == "removed"));
+    assert!(eventually(Duration::from_secs(10), || setup.state(&task)["worktree_cleanup"]["outcome"]
+        == "removed"));
     let invalid = setup.viban.send_json(
         "PATCH",
         &format!("/api/boards/{}", setup.board["board"]["id"].as_str().unwrap()),
@@ -239,13 +268,22 @@ fn a_schedule_fires_once_across_two_instances_and_skips_while_its_last_task_is_i
     };
     let made = |viban: &Viban| -> Vec<Value> {
         let tasks = viban.get(&format!("/api/boards/{}/tasks", cluster.board_id)).json();
-        tasks.as_array().unwrap().iter().filter(|t| t["title"].as_str().unwrap().contains("Bump dependencies")).cloned().collect()
+        tasks
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["title"].as_str().unwrap().contains("Bump dependencies"))
+            .cloned()
+            .collect()
     };
 
     database.execute("UPDATE schedules SET next_run_at = now()");
     assert!(eventually(Duration::from_secs(20), || state(b)["runs"] == 1), "{}", cluster.output());
     let fired = state(a);
-    assert!(fired["next_run_at"].as_str().unwrap().ends_with("-01-01T00:00:00Z"), "the next due time follows: {fired}");
+    assert!(
+        fired["next_run_at"].as_str().unwrap().ends_with("-01-01T00:00:00Z"),
+        "the next due time follows: {fired}"
+    );
     let tasks = made(a);
     assert_eq!(tasks.len(), 1, "one task across two instances: {tasks:#?}");
     assert_eq!(tasks[0]["title"], "#1 Bump dependencies");
@@ -259,10 +297,17 @@ fn a_schedule_fires_once_across_two_instances_and_skips_while_its_last_task_is_i
     assert!(started, "the scheduled task auto-starts\n{}", cluster.output());
 
     database.execute("UPDATE schedules SET next_run_at = now()");
-    assert!(eventually(Duration::from_secs(20), || !state(a)["last_skipped_at"].is_null()), "{}", cluster.output());
+    assert!(
+        eventually(Duration::from_secs(20), || !state(a)["last_skipped_at"].is_null()),
+        "{}",
+        cluster.output()
+    );
     let skipped = state(b);
     assert_eq!(skipped["runs"], 1);
-    assert!(skipped["last_skip_reason"].as_str().unwrap().contains("#1 Bump dependencies) is still in progress"), "{skipped}");
+    assert!(
+        skipped["last_skip_reason"].as_str().unwrap().contains("#1 Bump dependencies) is still in progress"),
+        "{skipped}"
+    );
     assert_eq!(made(b).len(), 1);
 
     assert_eq!(a.send_json("POST", &format!("/api/tasks/{first}/stop"), &json!({})).status, 202);
@@ -276,16 +321,23 @@ fn a_schedule_fires_once_across_two_instances_and_skips_while_its_last_task_is_i
     assert!(titles.contains(&"#2 Bump dependencies".to_string()), "{titles:?}");
     let second = made(a).into_iter().find(|t| t["title"] == "#2 Bump dependencies").unwrap();
     let second = second["id"].as_str().unwrap().to_string();
-    assert!(eventually(Duration::from_secs(30), || a.get(&format!("/api/tasks/{second}")).json()["agent_status"] == "running"));
+    assert!(eventually(
+        Duration::from_secs(30),
+        || a.get(&format!("/api/tasks/{second}")).json()["agent_status"] == "running"
+    ));
     a.send_json("POST", &format!("/api/tasks/{second}/stop"), &json!({}));
 
     // Disabled, it has no due time; edited, it keeps what was not sent.
     let off = a.send_json("PATCH", &format!("/api/schedules/{id}"), &json!({ "enabled": false }));
     assert_eq!(off.status, 200, "{}", off.text());
     assert!(off.json()["next_run_at"].is_null());
-    let edited = a.send_json("PATCH", &format!("/api/schedules/{id}"), &json!({ "cron": "@daily", "enabled": true }));
+    let edited =
+        a.send_json("PATCH", &format!("/api/schedules/{id}"), &json!({ "cron": "@daily", "enabled": true }));
     let edited = edited.json();
-    assert_eq!((edited["title"].as_str(), edited["cron"].as_str()), (Some("Bump dependencies"), Some("@daily")));
+    assert_eq!(
+        (edited["title"].as_str(), edited["cron"].as_str()),
+        (Some("Bump dependencies"), Some("@daily"))
+    );
     assert!(edited["next_run_at"].as_str().unwrap().ends_with("T00:00:00Z"), "{edited}");
     assert_eq!(a.delete(&format!("/api/schedules/{id}")).status, 204);
     assert_eq!(a.delete(&format!("/api/schedules/{id}")).status, 404);

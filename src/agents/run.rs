@@ -342,7 +342,8 @@ impl Runner {
         let Some((repository, copied)) = found.await else { return };
         let base = task_base(task, &repository.default_branch);
         let worktree = worktree::Worktree { path: PathBuf::from(path), branch: branch.clone() };
-        match self.remove_task_worktree(task.id, Path::new(&repository.path), &worktree, &base, &copied).await {
+        match self.remove_task_worktree(task.id, Path::new(&repository.path), &worktree, &base, &copied).await
+        {
             Ok(worktree::Removal::Removed { .. }) => info!("removed the worktree {path} and branch {branch}"),
             Ok(worktree::Removal::Kept(keep)) => {
                 warn!("kept the worktree {path}: {}", keep.reason(branch, &base));

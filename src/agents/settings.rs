@@ -156,7 +156,13 @@ mod tests {
     fn the_worktree_ttl_defaults_to_a_week_and_may_be_zero() {
         assert_eq!(BoardSettings::read(&json!({})).worktree_ttl, Duration::from_secs(7 * 86_400));
         assert_eq!(BoardSettings::read(&json!({ "worktree_ttl_days": 0 })).worktree_ttl, Duration::ZERO);
-        assert_eq!(BoardSettings::read(&json!({ "worktree_ttl_days": 0.5 })).worktree_ttl, Duration::from_secs(43_200));
-        assert_eq!(BoardSettings::read(&json!({ "worktree_ttl_days": -2 })).worktree_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(
+            BoardSettings::read(&json!({ "worktree_ttl_days": 0.5 })).worktree_ttl,
+            Duration::from_secs(43_200)
+        );
+        assert_eq!(
+            BoardSettings::read(&json!({ "worktree_ttl_days": -2 })).worktree_ttl,
+            Duration::from_secs(7 * 86_400)
+        );
     }
 }

@@ -37,6 +37,7 @@ const DISK_USAGE_BUDGET: Duration = Duration::from_secs(5);
 
 /// What a clean-up would do (the dry run) or did.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "HousekeepingReport")]
 pub struct Report {
     /// True for `GET /api/housekeeping`: nothing was changed.
     pub dry_run: bool,
@@ -195,7 +196,9 @@ fn due(candidate: &Candidate, now: OffsetDateTime, runner: &Runner) -> std::resu
 
 /// Why the due worktree would be kept, or `None` when it would go.
 async fn judge(runner: &Runner, candidate: &Candidate, due: &Due) -> Option<String> {
-    match runner.worktree_verdict(candidate.task_id, &due.repository, &due.worktree, &due.base, &due.copied).await
+    match runner
+        .worktree_verdict(candidate.task_id, &due.repository, &due.worktree, &due.base, &due.copied)
+        .await
     {
         Ok(None) => None,
         Ok(Some(keep)) => Some(keep.reason(&due.worktree.branch, &due.base)),
@@ -216,15 +219,17 @@ fn removable_reason(candidate: &Candidate, due: &Due) -> String {
 async fn clean(pool: &PgPool, runner: &Runner, task_id: Uuid) -> Result<(Verdict, String)> {
     let mut tx = pool.begin().await?;
     let Some(candidate) = rows::lock(&mut tx, task_id).await? else {
-        return Ok((Verdict::Keep, "another clean-up or a change of the task is under way; next time".into()));
+        return Ok((
+            Verdict::Keep,
+            "another clean-up or a change of the task is under way; next time".into(),
+        ));
     };
     let due = match due(&candidate, OffsetDateTime::now_utc(), runner) {
         Ok(due) => due,
         Err(why) => return Ok((Verdict::Keep, why)),
     };
-    let removal = runner
-        .remove_task_worktree(task_id, &due.repository, &due.worktree, &due.base, &due.copied)
-        .await;
+    let removal =
+        runner.remove_task_worktree(task_id, &due.repository, &due.worktree, &due.base, &due.copied).await;
     let branch = &due.worktree.branch;
     let (outcome, reason) = match removal {
         Ok(Removal::Removed { branch_deleted: true }) => (

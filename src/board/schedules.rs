@@ -59,7 +59,11 @@ pub async fn create(pool: &PgPool, board_id: Uuid, request: ScheduleRequest) -> 
     let enabled = request.enabled.unwrap_or(true);
     let fields = ScheduleFields {
         title: required_text("title", title, SCHEDULE_TITLE_MAX)?,
-        description: bounded_text("description", request.description.as_deref().unwrap_or_default(), TEXT_MAX)?,
+        description: bounded_text(
+            "description",
+            request.description.as_deref().unwrap_or_default(),
+            TEXT_MAX,
+        )?,
         agent: nullable_text("agent", request.agent, NAME_MAX)?.flatten(),
         enabled,
         next_run_at: if enabled { Some(next_after(&cron.1, OffsetDateTime::now_utc())?) } else { None },
@@ -81,7 +85,11 @@ pub async fn create(pool: &PgPool, board_id: Uuid, request: ScheduleRequest) -> 
 /// from now; disabling clears it.
 pub async fn update(pool: &PgPool, id: Uuid, request: ScheduleRequest) -> Result<Schedule> {
     let new_cron = request.cron.as_deref().map(checked_cron).transpose()?;
-    let title = request.title.as_deref().map(|title| required_text("title", title, SCHEDULE_TITLE_MAX)).transpose()?;
+    let title = request
+        .title
+        .as_deref()
+        .map(|title| required_text("title", title, SCHEDULE_TITLE_MAX))
+        .transpose()?;
     let description =
         request.description.as_deref().map(|text| bounded_text("description", text, TEXT_MAX)).transpose()?;
     let agent = nullable_text("agent", request.agent, NAME_MAX)?;
@@ -210,7 +218,10 @@ fn checked_cron(text: &str) -> Result<(String, Cron)> {
 fn next_after(cron: &Cron, after: OffsetDateTime) -> Result<OffsetDateTime> {
     let start = DateTime::<Utc>::from_timestamp(after.unix_timestamp(), 0).unwrap_or_default();
     let next = cron.find_next_occurrence(&start, false).map_err(|error| {
-        Error::invalid("cron", format!("cron: the expression never comes due ({error}); check its day and month"))
+        Error::invalid(
+            "cron",
+            format!("cron: the expression never comes due ({error}); check its day and month"),
+        )
     })?;
     OffsetDateTime::from_unix_timestamp(next.timestamp())
         .map_err(|_| Error::invalid("cron", "cron: its next due time is out of range"))

@@ -109,8 +109,7 @@ async fn insert_new(
     column_id: Option<Uuid>,
     blocked_by: &[Uuid],
 ) -> Result<Task> {
-    let number =
-        rows::next_number(tx, board_id).await?.ok_or_else(|| Error::not_found("board", board_id))?;
+    let number = rows::next_number(tx, board_id).await?.ok_or_else(|| Error::not_found("board", board_id))?;
     let column_id = match column_id {
         Some(column_id) => column_of_board(tx, column_id, board_id).await?,
         None => rows::first_column(tx, board_id).await?.ok_or_else(|| Error::not_found("board", board_id))?,

@@ -142,7 +142,10 @@ pub async fn claim_due(connection: &mut PgConnection) -> Result<Option<Schedule>
 }
 
 /// The role of the column `task_id` is in, if the task exists.
-pub async fn role_of_task(connection: &mut PgConnection, task_id: Uuid) -> Result<Option<ColumnRole>, sqlx::Error> {
+pub async fn role_of_task(
+    connection: &mut PgConnection,
+    task_id: Uuid,
+) -> Result<Option<ColumnRole>, sqlx::Error> {
     sqlx::query_scalar("SELECT c.role FROM tasks t JOIN columns c ON c.id = t.column_id WHERE t.id = $1")
         .bind(task_id)
         .fetch_optional(connection)

@@ -60,7 +60,7 @@ export type Delivery = Schemas["Delivery"];
 export type Schedule = Schemas["Schedule"];
 export type ScheduleBody = Schemas["ScheduleBody"];
 /** The worktree clean-up's dry run or outcome (H6). */
-export type HousekeepingReport = Schemas["Report"];
+export type HousekeepingReport = Schemas["HousekeepingReport"];
 export type WorktreeReport = Schemas["WorktreeReport"];
 
 /** A failed request: the server's problem+json, or what went wrong on the way. */
