@@ -94,7 +94,7 @@ pub async fn update(pool: &PgPool, id: Uuid, request: ScheduleRequest) -> Result
         request.description.as_deref().map(|text| bounded_text("description", text, TEXT_MAX)).transpose()?;
     let agent = nullable_text("agent", request.agent, NAME_MAX)?;
     let mut tx = pool.begin().await?;
-    let current = rows::get(&mut tx, id).await?.ok_or_else(|| Error::not_found("schedule", id))?;
+    let current = rows::lock(&mut tx, id).await?.ok_or_else(|| Error::not_found("schedule", id))?;
     let enabled = request.enabled.unwrap_or(current.enabled);
     let next_run_at = match (&new_cron, enabled) {
         (_, false) => None,

@@ -65,7 +65,9 @@ pub async fn list(connection: &mut PgConnection, board_id: Uuid) -> Result<Vec<S
     .await
 }
 
-pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<Schedule>, sqlx::Error> {
+/// The schedule, locked until the caller's transaction ends (an edit against the
+/// scheduler firing it).
+pub async fn lock(connection: &mut PgConnection, id: Uuid) -> Result<Option<Schedule>, sqlx::Error> {
     sqlx::query_as(concat!("SELECT ", schedule_fields!(), " FROM schedules WHERE id = $1 FOR UPDATE"))
         .bind(id)
         .fetch_optional(connection)
