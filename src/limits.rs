@@ -52,6 +52,13 @@ pub const PR_BODY_MAX: usize = 60_000;
 pub const WEBHOOK_URL_MAX: usize = 2000;
 /// Webhooks on one board.
 pub const WEBHOOKS_PER_BOARD_MAX: i64 = 20;
+/// A schedule's title (`schedules.title` CHECK): room is left for the `#<n> ` its
+/// tasks' titles start with.
+pub const SCHEDULE_TITLE_MAX: usize = 480;
+/// A schedule's cron expression (`schedules.cron` CHECK).
+pub const CRON_MAX: usize = 200;
+/// Schedules on one board.
+pub const SCHEDULES_PER_BOARD_MAX: i64 = 50;
 
 #[cfg(test)]
 mod tests {
@@ -73,6 +80,8 @@ mod tests {
             ("hooks.name", HOOK_NAME_MAX),
             ("review_comments.body", REVIEW_COMMENT_MAX),
             ("webhooks.url", WEBHOOK_URL_MAX),
+            ("schedules.title", SCHEDULE_TITLE_MAX),
+            ("schedules.cron", CRON_MAX),
         ] {
             let (table, field) = column.split_once('.').unwrap_or_default();
             let create = schema

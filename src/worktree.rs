@@ -36,14 +36,62 @@ pub struct Worktree {
     pub branch: String,
 }
 
-/// What a removal did.
+/// A worktree viban may remove, and what deciding that needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Removable<'a> {
+    pub repository: &'a Path,
+    pub worktree: &'a Worktree,
+    /// The task it was made for: its branch is `viban/<first 8 hex digits>…`.
+    pub task_id: Uuid,
+    /// viban's worktrees folder: nothing outside it is removed.
+    pub root: &'a Path,
+    /// The branch its work is merged into.
+    pub base: &'a str,
+    /// The patterns copied in at creation: untracked files matching them are not work.
+    pub copied: &'a [String],
+}
+
+/// Why a worktree (or its branch) stays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keep {
+    /// The branch or the folder is not one viban made for the task.
+    NotViban(String),
+    /// Uncommitted changes, untracked files included (their paths, a few).
+    Uncommitted(Vec<String>),
+    /// Commits on the branch that are neither in the base nor on any remote branch.
+    Unpushed { commits: u64 },
+}
+
+impl Keep {
+    /// In words, for the task's note and the clean-up's report.
+    pub fn reason(&self, branch: &str, base: &str) -> String {
+        match self {
+            Self::NotViban(why) => why.clone(),
+            Self::Uncommitted(paths) => {
+                let shown: Vec<&str> = paths.iter().take(3).map(String::as_str).collect();
+                let more = paths.len().saturating_sub(shown.len());
+                let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+                format!(
+                    "uncommitted changes ({}{more}); commit or discard them to let it go",
+                    shown.join(", ")
+                )
+            }
+            Self::Unpushed { commits } => format!(
+                "{branch} has {commits} commit{} that {base} lacks and no remote has; merge or push it to let it go",
+                if *commits == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}
+
+/// What removing a worktree did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Removal {
-    Removed,
-    /// The worktree has uncommitted changes: kept.
-    KeptDirty,
-    /// The worktree went, but its branch has commits the base lacks: kept.
-    KeptBranch,
+    /// The worktree is gone, and its branch with it when it had one.
+    Removed {
+        branch_deleted: bool,
+    },
+    Kept(Keep),
 }
 
 #[derive(Clone, Default)]
@@ -121,44 +169,145 @@ impl Worktrees {
         Ok(worktree)
     }
 
-    /// Removes a worktree viban made and its branch, unless that would lose work.
-    /// Untracked files matching `copied` (the patterns copied in at creation) are not
-    /// the agent's work and do not keep the worktree.
-    pub async fn remove(
-        &self,
-        repository: &Path,
-        worktree: &Worktree,
-        copied: &[String],
-    ) -> Result<Removal, WorktreeError> {
-        if !worktree.branch.starts_with("viban/") {
-            return Ok(Removal::KeptBranch);
+    /// Whether removing the worktree and its branch would lose nothing (the one rule,
+    /// for a deleted task and for housekeeping alike): the branch and the folder are
+    /// the ones viban made for the task, the worktree has no uncommitted change (no
+    /// untracked file but the copied ones), and every commit of the branch is in the
+    /// base or on a remote branch.
+    pub async fn verdict(&self, target: &Removable<'_>) -> Result<Option<Keep>, WorktreeError> {
+        let Removable { repository, worktree, task_id, root, base, copied } = *target;
+        if !made_for(&worktree.branch, task_id) {
+            return Ok(Some(Keep::NotViban(format!(
+                "the branch {} was not made by viban for this task; viban leaves it alone",
+                worktree.branch
+            ))));
         }
-        let lock = self.lock_for(repository);
-        let _serialized = lock.lock().await;
-        let _across_processes = lock_across_processes(repository).await;
+        let inside = worktree.path.starts_with(root)
+            && worktree
+                .path
+                .components()
+                .all(|part| matches!(part, std::path::Component::Normal(_) | std::path::Component::RootDir));
+        if !inside {
+            return Ok(Some(Keep::NotViban(format!(
+                "{} is outside viban's worktrees folder; viban leaves it alone",
+                worktree.path.display()
+            ))));
+        }
         if worktree.path.exists() {
-            let status =
-                git::run(&worktree.path, &["status", "--porcelain", "--untracked-files=all"], LOCAL).await?;
-            let holds_work = status.lines().any(|line| match line.strip_prefix("?? ") {
-                Some(path) => !copied.iter().any(|pattern| path_matches(pattern, path)),
-                None => true,
-            });
-            if holds_work {
-                return Ok(Removal::KeptDirty);
+            if !worktree.path.join(".git").exists() {
+                return Ok(Some(Keep::NotViban(format!(
+                    "{} is not a git worktree; viban leaves it alone",
+                    worktree.path.display()
+                ))));
             }
-            // --force only removes the copied files that were allowed above.
-            git::run(repository, &["worktree", "remove", "--force", &worktree.path.to_string_lossy()], LOCAL)
-                .await?;
+            let work = uncommitted(&worktree.path, copied).await?;
+            if !work.is_empty() {
+                return Ok(Some(Keep::Uncommitted(work)));
+            }
+        }
+        let commits = unsafe_commits(repository, &worktree.branch, base).await?;
+        Ok((commits > 0).then_some(Keep::Unpushed { commits }))
+    }
+
+    /// Removes a worktree viban made and its branch, unless that would lose work
+    /// ([`Self::verdict`], asked again under the repository's lock). Only `git worktree
+    /// remove` (without `--force`: git checks again that nothing is uncommitted) and
+    /// `git branch -D` of the task's own `viban/` branch.
+    pub async fn remove(&self, target: &Removable<'_>) -> Result<Removal, WorktreeError> {
+        let lock = self.lock_for(target.repository);
+        let _serialized = lock.lock().await;
+        let _across_processes = lock_across_processes(target.repository).await;
+        if let Some(keep) = self.verdict(target).await? {
+            return Ok(Removal::Kept(keep));
+        }
+        let (repository, worktree) = (target.repository, target.worktree);
+        if worktree.path.exists() {
+            // The copied files are the only untracked ones left (the verdict saw to
+            // that); they go first, so git's own check of the worktree passes.
+            for path in copied_files(&worktree.path, target.copied).await? {
+                let _ = std::fs::remove_file(worktree.path.join(path));
+            }
+            git::run(repository, &["worktree", "remove", &worktree.path.to_string_lossy()], LOCAL).await?;
         }
         git::run(repository, &["worktree", "prune"], LOCAL).await?;
-        // `-d`, not `-D`: git refuses to delete a branch with unmerged commits.
-        match git::run(repository, &["branch", "-d", &worktree.branch], LOCAL).await {
-            Ok(_) => Ok(Removal::Removed),
-            Err(GitError::Failed { stderr, .. }) if stderr.contains("not found") => Ok(Removal::Removed),
-            Err(GitError::Failed { .. }) => Ok(Removal::KeptBranch),
-            Err(other) => Err(other.into()),
+        let reference = format!("refs/heads/{}", worktree.branch);
+        let exists =
+            git::run(repository, &["rev-parse", "--verify", "--quiet", &reference], LOCAL).await.is_ok();
+        if exists {
+            git::run(repository, &["branch", "-D", &worktree.branch], LOCAL).await?;
         }
+        Ok(Removal::Removed { branch_deleted: exists })
     }
+}
+
+/// Whether `branch` is the one viban names for the task: `viban/<8 hex digits>` or
+/// `viban/<8 hex digits>-<slug>` ([`branch_name`]).
+fn made_for(branch: &str, task_id: Uuid) -> bool {
+    let short = &task_id.simple().to_string()[..8];
+    let prefix = format!("viban/{short}");
+    branch == prefix || branch.strip_prefix(&prefix).is_some_and(|rest| rest.starts_with('-'))
+}
+
+/// The worktree's `git status` entries, each `XY path` (`-z`: paths as they are).
+async fn status(worktree: &Path) -> Result<Vec<(String, String)>, GitError> {
+    let output = git::checked(
+        worktree,
+        ["--no-optional-locks", "status", "--porcelain", "-z", "--untracked-files=all"]
+            .map(String::from)
+            .to_vec(),
+        Vec::new(),
+        LOCAL,
+    )
+    .await?;
+    let mut entries = Vec::new();
+    let mut fields = output.stdout.split(|byte| *byte == 0).filter(|field| !field.is_empty());
+    while let Some(field) = fields.next() {
+        let entry = String::from_utf8_lossy(field);
+        let (code, path) = (entry.get(..2).unwrap_or_default(), entry.get(3..).unwrap_or_default());
+        if code.contains('R') || code.contains('C') {
+            fields.next();
+        }
+        entries.push((code.to_string(), path.to_string()));
+    }
+    Ok(entries)
+}
+
+/// Paths in the worktree that hold work: every change but the untracked files that
+/// match the copied patterns.
+async fn uncommitted(worktree: &Path, copied: &[String]) -> Result<Vec<String>, GitError> {
+    Ok(status(worktree)
+        .await?
+        .into_iter()
+        .filter(|(code, path)| code != "??" || !copied.iter().any(|pattern| path_matches(pattern, path)))
+        .map(|(_, path)| path)
+        .collect())
+}
+
+/// The untracked files that match the copied patterns.
+async fn copied_files(worktree: &Path, copied: &[String]) -> Result<Vec<String>, GitError> {
+    Ok(status(worktree)
+        .await?
+        .into_iter()
+        .filter(|(code, path)| code == "??" && copied.iter().any(|pattern| path_matches(pattern, path)))
+        .map(|(_, path)| path)
+        .collect())
+}
+
+/// Commits of `branch` that are neither in `base` (local) nor on any remote-tracking
+/// branch; 0 when the branch does not exist.
+async fn unsafe_commits(repository: &Path, branch: &str, base: &str) -> Result<u64, GitError> {
+    let reference = format!("refs/heads/{branch}");
+    if git::run(repository, &["rev-parse", "--verify", "--quiet", &reference], LOCAL).await.is_err() {
+        return Ok(0);
+    }
+    let mut args =
+        vec!["rev-list".to_string(), "--count".into(), reference, "--not".into(), "--remotes".into()];
+    let base_reference = format!("refs/heads/{base}");
+    if git::run(repository, &["rev-parse", "--verify", "--quiet", &base_reference], LOCAL).await.is_ok() {
+        args.push(base_reference);
+    }
+    let counted = git::checked(repository, args, Vec::new(), LOCAL).await?;
+    Ok(counted.text().parse().unwrap_or(0))
 }
 
 /// The lock file other viban processes on this repository (a team server) take turns
@@ -302,5 +451,15 @@ mod tests {
         assert!(wildcard_match("*.local.toml", "dev.local.toml"));
         assert!(wildcard_match("a?c", "abc"));
         assert!(!wildcard_match("a?c", "ac"));
+    }
+
+    #[test]
+    fn only_the_tasks_own_branch_is_viban_s() {
+        let id = Uuid::parse_str("0f1e2d3c-0000-4000-8000-000000000000").unwrap();
+        assert!(made_for("viban/0f1e2d3c-fix-the-login-page", id));
+        assert!(made_for("viban/0f1e2d3c", id));
+        assert!(!made_for("viban/0f1e2d3cx", id));
+        assert!(!made_for("viban/aaaaaaaa-fix", id));
+        assert!(!made_for("feature/0f1e2d3c", id));
     }
 }

@@ -328,7 +328,8 @@ impl Runner {
     }
 
     /// Removes a deleted task's worktree and branch, unless that would lose work: a
-    /// dirty worktree or an unmerged branch is kept, and the log says where.
+    /// dirty worktree or a branch with commits only it has is kept, and the log says
+    /// where.
     pub async fn remove_worktree(&self, task: &Task) {
         let (Some(path), Some(branch)) = (&task.worktree_path, &task.branch) else { return };
         let found = async {
@@ -339,13 +340,50 @@ impl Runner {
             Some((repository, BoardSettings::read(&board.settings).copy_files))
         };
         let Some((repository, copied)) = found.await else { return };
+        let base = task_base(task, &repository.default_branch);
         let worktree = worktree::Worktree { path: PathBuf::from(path), branch: branch.clone() };
-        match self.0.worktrees.remove(Path::new(&repository.path), &worktree, &copied).await {
-            Ok(worktree::Removal::Removed) => info!("removed the worktree {path} and branch {branch}"),
-            Ok(worktree::Removal::KeptDirty) => warn!("kept the worktree {path}: it has uncommitted changes"),
-            Ok(worktree::Removal::KeptBranch) => warn!("kept the branch {branch}: it has commits not merged"),
+        match self.remove_task_worktree(task.id, Path::new(&repository.path), &worktree, &base, &copied).await
+        {
+            Ok(worktree::Removal::Removed { .. }) => info!("removed the worktree {path} and branch {branch}"),
+            Ok(worktree::Removal::Kept(keep)) => {
+                warn!("kept the worktree {path}: {}", keep.reason(branch, &base));
+            }
             Err(error) => warn!("could not remove the worktree {path}: {error}"),
         }
+    }
+
+    /// Whether the task's worktree would be kept, and why (the one rule,
+    /// `worktree::Worktrees::verdict`, with viban's own worktrees folder).
+    pub async fn worktree_verdict(
+        &self,
+        task_id: Uuid,
+        repository: &Path,
+        worktree: &worktree::Worktree,
+        base: &str,
+        copied: &[String],
+    ) -> Result<Option<worktree::Keep>, worktree::WorktreeError> {
+        let root = self.0.home.worktrees_dir();
+        let target = worktree::Removable { repository, worktree, task_id, root: &root, base, copied };
+        self.0.worktrees.verdict(&target).await
+    }
+
+    /// Removes the task's worktree and branch when that loses nothing.
+    pub async fn remove_task_worktree(
+        &self,
+        task_id: Uuid,
+        repository: &Path,
+        worktree: &worktree::Worktree,
+        base: &str,
+        copied: &[String],
+    ) -> Result<worktree::Removal, worktree::WorktreeError> {
+        let root = self.0.home.worktrees_dir();
+        let target = worktree::Removable { repository, worktree, task_id, root: &root, base, copied };
+        self.0.worktrees.remove(&target).await
+    }
+
+    /// Where this instance makes worktrees (`<home>/worktrees`).
+    pub fn worktrees_dir(&self) -> PathBuf {
+        self.0.home.worktrees_dir()
     }
 
     /// Shutdown (L9): every run is stopped and recorded as interrupted.

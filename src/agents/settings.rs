@@ -37,6 +37,9 @@ pub struct BoardSettings {
     /// "Notify me" (N1, N2): browser and desktop notifications when a task needs the
     /// user; default true.
     pub notify: bool,
+    /// How long a task stays done or cancelled before housekeeping removes its worktree
+    /// (`worktree_ttl_days`, fractions allowed, 0: at the next clean-up; default 7).
+    pub worktree_ttl: Duration,
 }
 
 /// What an agent may do without asking (`permission_policy`).
@@ -53,6 +56,8 @@ pub enum PermissionPolicy {
 
 /// The default of `approval_timeout_minutes`.
 pub const APPROVAL_TIMEOUT_MINUTES: f64 = 30.0;
+/// The default of `worktree_ttl_days`.
+pub const WORKTREE_TTL_DAYS: f64 = 7.0;
 
 impl Default for BoardSettings {
     fn default() -> Self {
@@ -66,6 +71,7 @@ impl Default for BoardSettings {
             permission_policy: None,
             approval_timeout: minutes(APPROVAL_TIMEOUT_MINUTES),
             notify: true,
+            worktree_ttl: days(WORKTREE_TTL_DAYS),
         }
     }
 }
@@ -108,6 +114,11 @@ impl BoardSettings {
                 .filter(|minutes| minutes.is_finite() && *minutes > 0.0)
                 .map_or(minutes(APPROVAL_TIMEOUT_MINUTES), minutes),
             notify: settings.get("notify").and_then(Value::as_bool).unwrap_or(true),
+            worktree_ttl: settings
+                .get("worktree_ttl_days")
+                .and_then(Value::as_f64)
+                .filter(|days| days.is_finite() && *days >= 0.0)
+                .map_or(days(WORKTREE_TTL_DAYS), days),
         }
     }
 }
@@ -115,6 +126,11 @@ impl BoardSettings {
 /// `minutes` as a duration, at most a year.
 fn minutes(minutes: f64) -> Duration {
     Duration::from_secs_f64((minutes * 60.0).min(365.0 * 24.0 * 3600.0))
+}
+
+/// `days` as a duration, at most ten years.
+fn days(days: f64) -> Duration {
+    Duration::from_secs_f64((days * 86_400.0).min(3650.0 * 86_400.0))
 }
 
 #[cfg(test)]
@@ -147,5 +163,19 @@ mod tests {
             BoardSettings::read(&json!({ "permission_policy": "yes", "approval_timeout_minutes": -1 }));
         assert_eq!(unknown.permission_policy, None);
         assert_eq!(unknown.approval_timeout, Duration::from_secs(30 * 60));
+    }
+
+    #[test]
+    fn the_worktree_ttl_defaults_to_a_week_and_may_be_zero() {
+        assert_eq!(BoardSettings::read(&json!({})).worktree_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(BoardSettings::read(&json!({ "worktree_ttl_days": 0 })).worktree_ttl, Duration::ZERO);
+        assert_eq!(
+            BoardSettings::read(&json!({ "worktree_ttl_days": 0.5 })).worktree_ttl,
+            Duration::from_secs(43_200)
+        );
+        assert_eq!(
+            BoardSettings::read(&json!({ "worktree_ttl_days": -2 })).worktree_ttl,
+            Duration::from_secs(7 * 86_400)
+        );
     }
 }

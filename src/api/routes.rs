@@ -9,8 +9,8 @@ use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema};
 
 use super::{
-    agents, boards, columns, executions, hooks, imports, open, openapi, pull_requests, repositories,
-    requests, review, system, tasks, templates, update, webhooks, ws,
+    agents, boards, columns, executions, hooks, housekeeping, imports, open, openapi, pull_requests,
+    repositories, requests, review, schedules, system, tasks, templates, update, webhooks, ws,
 };
 use crate::db;
 use crate::state::AppState;
@@ -358,6 +358,29 @@ pub fn table() -> Vec<Route> {
             webhooks::test,
         )
         .returns::<crate::notify::webhook::Delivery>(),
+        // Schedules (periodic tasks)
+        get("/boards/{id}/schedules", "A board's schedules (periodic tasks)", schedules::list)
+            .returns::<Vec<db::schedules::Schedule>>(),
+        post("/boards/{id}/schedules", "Add a schedule: a cron expression (UTC) and the task it creates", schedules::create)
+            .body::<crate::board::schedules::ScheduleRequest>()
+            .creates::<db::schedules::Schedule>(),
+        patch("/schedules/{id}", "Edit, enable or disable a schedule", schedules::update)
+            .body::<crate::board::schedules::ScheduleRequest>()
+            .returns::<db::schedules::Schedule>(),
+        delete("/schedules/{id}", "Delete a schedule", schedules::delete),
+        // Housekeeping
+        get(
+            "/housekeeping",
+            "Dry run of the worktree clean-up: each worktree, its disk use, and whether it would go and why",
+            housekeeping::plan,
+        )
+        .returns::<crate::board::housekeeping::Report>(),
+        post(
+            "/housekeeping/run",
+            "Clean up now: remove the due worktrees that hold no work; says what went and why each kept one stays",
+            housekeeping::run,
+        )
+        .returns::<crate::board::housekeeping::Report>(),
         // Hooks
         get("/hooks/builtin", "The built-in hooks", hooks::builtins).returns::<Vec<crate::hooks::Builtin>>(),
         get("/boards/{id}/hooks", "A board's script and agent hooks", hooks::list).returns::<Vec<Hook>>(),

@@ -3,7 +3,7 @@
 //! the `git` and `gh` it would run, and the disk its worktrees use.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::OriginalUri;
@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::db;
+use crate::disk::{DiskUsage, disk_usage};
 use crate::error::ApiError;
 use crate::process;
 use crate::state::AppState;
@@ -88,14 +89,6 @@ pub struct SystemInfo {
     pub gh: ExternalTool,
 }
 
-#[derive(Serialize, schemars::JsonSchema)]
-pub struct DiskUsage {
-    /// Bytes on disk under the folder (the files' allocated blocks where the system says).
-    pub bytes: u64,
-    /// The count ran out of time: the folder uses at least `bytes`.
-    pub partial: bool,
-}
-
 /// A program viban runs on the user's behalf, found or not.
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct ExternalTool {
@@ -142,46 +135,6 @@ async fn version_of(program: &Path, timeout: Duration) -> Option<String> {
     text.lines().map(str::trim).find(|line| !line.is_empty()).map(String::from)
 }
 
-/// The disk used under `root`, counted off the async runtime and for at most `limit`.
-async fn disk_usage(root: PathBuf, limit: Duration) -> DiskUsage {
-    let deadline = Instant::now() + limit;
-    tokio::task::spawn_blocking(move || count_disk_usage(&root, deadline))
-        .await
-        .unwrap_or(DiskUsage { bytes: 0, partial: true })
-}
-
-/// Walks `root` without following symbolic links, until done or `deadline`.
-fn count_disk_usage(root: &Path, deadline: Instant) -> DiskUsage {
-    let mut usage = DiskUsage { bytes: 0, partial: false };
-    let mut folders = vec![root.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
-        for entry in entries.flatten() {
-            if Instant::now() >= deadline {
-                usage.partial = true;
-                return usage;
-            }
-            let Ok(metadata) = entry.metadata() else { continue };
-            usage.bytes = usage.bytes.saturating_add(allocated(&metadata));
-            if metadata.is_dir() {
-                folders.push(entry.path());
-            }
-        }
-    }
-    usage
-}
-
-#[cfg(unix)]
-fn allocated(metadata: &std::fs::Metadata) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    metadata.blocks().saturating_mul(512)
-}
-
-#[cfg(not(unix))]
-fn allocated(metadata: &std::fs::Metadata) -> u64 {
-    metadata.len()
-}
-
 /// Any `/api` path without a route.
 pub async fn unknown_route(OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::not_found(format!("no API route {}", uri.path()))
@@ -190,21 +143,6 @@ pub async fn unknown_route(OriginalUri(uri): OriginalUri) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn disk_usage_counts_nested_files_and_stops_at_its_deadline() {
-        let root = tempfile::tempdir().expect("a temp dir");
-        let nested = root.path().join("board").join("task");
-        std::fs::create_dir_all(&nested).expect("create folders");
-        std::fs::write(nested.join("big"), vec![1u8; 256 * 1024]).expect("write a file");
-        let counted = count_disk_usage(root.path(), Instant::now() + Duration::from_secs(10));
-        assert!(!counted.partial);
-        assert!(counted.bytes >= 256 * 1024, "{}", counted.bytes);
-        let late = count_disk_usage(root.path(), Instant::now());
-        assert!(late.partial);
-        let missing = count_disk_usage(&root.path().join("nothing"), Instant::now() + Duration::from_secs(1));
-        assert_eq!((missing.bytes, missing.partial), (0, false));
-    }
 
     #[tokio::test]
     async fn a_missing_program_says_how_to_install_it() {

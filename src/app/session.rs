@@ -171,6 +171,9 @@ impl Launcher {
         crate::notify::Notifier::start(database.pool().clone(), &hub, background);
         // Open pull requests are read back from GitHub (docs/pull-requests.md).
         crate::board::pull_requests::start_sync(database.pool().clone(), background, pr_sync_every());
+        // Schedules fire, and done tasks' worktrees are cleaned up (docs/schedules.md,
+        // docs/housekeeping.md).
+        crate::upkeep::start(database.pool().clone(), runner.clone(), background);
         let state = AppState {
             pool: database.pool().clone(),
             instance: instance.clone(),

@@ -169,6 +169,7 @@ pub async fn update(pool: &PgPool, id: Uuid, edit: BoardEdit) -> Result<Board> {
     if let Some(settings) = &edit.settings {
         settings_object("settings", settings)?;
         super::requests::check_settings(settings)?;
+        super::housekeeping::check_settings(settings)?;
     }
     let changes = BoardEdit {
         name: optional_text("name", edit.name, BOARD_NAME_MAX)?,

@@ -59,17 +59,32 @@ pub struct Destination {
 }
 
 pub async fn create(pool: &PgPool, board_id: Uuid, request: TaskRequest) -> Result<Task> {
-    let new = NewTask {
-        title: required_text("title", &request.title, TITLE_MAX)?,
-        description: bounded_text("description", &request.description, TEXT_MAX)?,
-        auto_start: request.auto_start,
-        agent: optional_text("agent", request.agent, NAME_MAX)?,
-        base_branch: optional_text("base_branch", request.base_branch, NAME_MAX)?,
-        parent_task_id: request.parent_task_id,
-    };
+    let new = checked(&request)?;
     // Retried: a create can deadlock with the hook engine's writes on the same board
     // (the column's lock against the board stream's row) and lose; it then runs again.
     crate::db::retrying(|| create_once(pool, board_id, &new, request.column_id, &request.blocked_by)).await
+}
+
+/// [`create`] in the caller's transaction (a schedule firing: the task and the
+/// schedule's record of it commit together).
+pub(crate) async fn create_in(
+    connection: &mut PgConnection,
+    board_id: Uuid,
+    request: &TaskRequest,
+) -> Result<Task> {
+    let new = checked(request)?;
+    insert_new(connection, board_id, &new, request.column_id, &request.blocked_by).await
+}
+
+fn checked(request: &TaskRequest) -> Result<NewTask> {
+    Ok(NewTask {
+        title: required_text("title", &request.title, TITLE_MAX)?,
+        description: bounded_text("description", &request.description, TEXT_MAX)?,
+        auto_start: request.auto_start,
+        agent: optional_text("agent", request.agent.clone(), NAME_MAX)?,
+        base_branch: optional_text("base_branch", request.base_branch.clone(), NAME_MAX)?,
+        parent_task_id: request.parent_task_id,
+    })
 }
 
 async fn create_once(
@@ -80,32 +95,42 @@ async fn create_once(
     blocked_by: &[Uuid],
 ) -> Result<Task> {
     let mut tx = pool.begin().await?;
-    let number =
-        rows::next_number(&mut tx, board_id).await?.ok_or_else(|| Error::not_found("board", board_id))?;
+    let task = insert_new(&mut tx, board_id, new, column_id, blocked_by).await?;
+    tx.commit().await?;
+    Ok(task)
+}
+
+/// Inserts the checked task at the end of its column (default: the board's first),
+/// publishes it and queues its column's hooks.
+async fn insert_new(
+    tx: &mut PgConnection,
+    board_id: Uuid,
+    new: &NewTask,
+    column_id: Option<Uuid>,
+    blocked_by: &[Uuid],
+) -> Result<Task> {
+    let number = rows::next_number(tx, board_id).await?.ok_or_else(|| Error::not_found("board", board_id))?;
     let column_id = match column_id {
-        Some(column_id) => column_of_board(&mut tx, column_id, board_id).await?,
-        None => {
-            rows::first_column(&mut tx, board_id).await?.ok_or_else(|| Error::not_found("board", board_id))?
-        }
+        Some(column_id) => column_of_board(tx, column_id, board_id).await?,
+        None => rows::first_column(tx, board_id).await?.ok_or_else(|| Error::not_found("board", board_id))?,
     };
     if let Some(parent) = new.parent_task_id
-        && !rows::on_board(&mut tx, parent, board_id).await?
+        && !rows::on_board(tx, parent, board_id).await?
     {
         return Err(Error::invalid(
             "parent_task_id",
             format!("parent_task_id: no task {parent} on this board"),
         ));
     }
-    rows::lock_column(&mut tx, column_id).await?;
-    let position = slot(&mut tx, column_id, None, Place::End).await?;
-    let mut task = rows::insert(&mut tx, board_id, column_id, &position, number, new).await?;
+    rows::lock_column(tx, column_id).await?;
+    let position = slot(tx, column_id, None, Place::End).await?;
+    let mut task = rows::insert(tx, board_id, column_id, &position, number, new).await?;
     if !blocked_by.is_empty() {
-        super::pipeline::set_blockers(&mut tx, &task, blocked_by).await?;
-        task = existing(&mut tx, task.id).await?;
+        super::pipeline::set_blockers(tx, &task, blocked_by).await?;
+        task = existing(tx, task.id).await?;
     }
-    rows::publish(&mut tx, &task, EventKind::TaskCreated).await?;
-    super::pipeline::queue_on_entry(&mut tx, &task).await?;
-    tx.commit().await?;
+    rows::publish(tx, &task, EventKind::TaskCreated).await?;
+    super::pipeline::queue_on_entry(tx, &task).await?;
     Ok(task)
 }
 

@@ -68,6 +68,10 @@ pub struct Task {
     /// What the task's agent waits for from the user (M3): its oldest pending request's
     /// kind (`GET /api/tasks/{id}/requests`), or null. Shown as "Needs you".
     pub waiting_for: Option<super::requests::RequestKind>,
+    /// What housekeeping (H6) last did to the worktree while the task was done or
+    /// cancelled: removed it, or kept it and why; null once the task moves.
+    #[schemars(with = "Option<super::housekeeping::WorktreeCleanup>")]
+    pub worktree_cleanup: Option<sqlx::types::Json<super::housekeeping::WorktreeCleanup>>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -79,7 +83,7 @@ macro_rules! task_fields {
          pr_review_decision, pr_checks, pr_synced_at, pr_sync_error, branch_ahead, branch_behind, parent_task_id, \
          auto_start, ARRAY(SELECT blocker_id FROM task_blockers WHERE task_id = tasks.id ORDER BY created_at, blocker_id) \
          AS blocked_by, (SELECT r.kind FROM requests r WHERE r.task_id = tasks.id AND r.status = 'pending' \
-         ORDER BY r.created_at LIMIT 1) AS waiting_for, created_at, updated_at"
+         ORDER BY r.created_at LIMIT 1) AS waiting_for, worktree_cleanup, created_at, updated_at"
     };
 }
 pub(crate) use task_fields;
@@ -258,7 +262,9 @@ pub async fn place(
 ) -> Result<Task, sqlx::Error> {
     sqlx::query_as(concat!(
         "UPDATE tasks SET column_id = $2, position = $3, updated_at = now(),
-                column_stay = CASE WHEN column_id = $2 THEN column_stay ELSE gen_random_uuid() END
+                column_stay = CASE WHEN column_id = $2 THEN column_stay ELSE gen_random_uuid() END,
+                column_entered_at = CASE WHEN column_id = $2 THEN column_entered_at ELSE now() END,
+                worktree_cleanup = CASE WHEN column_id = $2 THEN worktree_cleanup END
          WHERE id = $1 RETURNING ",
         task_fields!()
     ))

@@ -61,6 +61,11 @@ export type Decision = Schemas["Decision"];
 export type Webhook = Schemas["Webhook"];
 export type WebhookBody = Schemas["WebhookBody"];
 export type Delivery = Schemas["Delivery"];
+export type Schedule = Schemas["Schedule"];
+export type ScheduleBody = Schemas["ScheduleBody"];
+/** The worktree clean-up's dry run or outcome (H6). */
+export type HousekeepingReport = Schemas["HousekeepingReport"];
+export type WorktreeReport = Schemas["WorktreeReport"];
 
 /** A failed request: the server's problem+json, or what went wrong on the way. */
 export class ApiError extends Error {
@@ -192,6 +197,14 @@ export const api = {
   updateWebhook: (id: string, body: WebhookBody) => patch<Webhook>(`/webhooks/${id}`, body),
   deleteWebhook: (id: string) => del(`/webhooks/${id}`),
   testWebhook: (id: string) => post<Delivery>(`/webhooks/${id}/test`),
+
+  schedules: (boardId: string) => get<Schedule[]>(`/boards/${boardId}/schedules`),
+  createSchedule: (boardId: string, body: ScheduleBody) => post<Schedule>(`/boards/${boardId}/schedules`, body),
+  updateSchedule: (id: string, body: ScheduleBody) => patch<Schedule>(`/schedules/${id}`, body),
+  deleteSchedule: (id: string) => del(`/schedules/${id}`),
+
+  housekeeping: () => get<HousekeepingReport>("/housekeeping"),
+  cleanUp: () => post<HousekeepingReport>("/housekeeping/run"),
 
   builtins: () => get<Builtin[]>("/hooks/builtin"),
   hooks: (boardId: string) => get<Hook[]>(`/boards/${boardId}/hooks`),

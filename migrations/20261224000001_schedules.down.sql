@@ -1,0 +1,3 @@
+ALTER TABLE tasks DROP COLUMN worktree_cleanup;
+ALTER TABLE tasks DROP COLUMN column_entered_at;
+DROP TABLE schedules;
