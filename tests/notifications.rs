@@ -218,6 +218,50 @@ fn a_failing_column_hook_tells_the_webhooks_that_the_task_failed_and_needs_you()
 }
 
 #[test]
+fn a_run_cut_off_by_a_restart_tells_the_webhooks_the_task_needs_you() {
+    let home = temp_home();
+    let repo = tempfile::tempdir().unwrap();
+    common::repository(repo.path());
+    let scratch = tempfile::tempdir().unwrap();
+    let env = common::fake_agent_env(&scratch.path().join("calls.log"), &[]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let mut viban = Viban::spawn(home.path(), &[], &env);
+    viban.wait_healthy(common::START_TIMEOUT);
+    let board_id = common::board_on(&viban, repo.path(), json!({}));
+    let receiver = Receiver::start(|_| 200);
+    let webhook = viban.send_json(
+        "POST",
+        &format!("/api/boards/{board_id}/webhooks"),
+        &json!({ "url": receiver.url, "events": ["needs_you"] }),
+    );
+    assert_eq!(webhook.status, 201, "{}", webhook.text());
+    let created =
+        viban.send_json("POST", &format!("/api/boards/{board_id}/tasks"), &json!({ "title": "Long haul" }));
+    let task = created.json()["id"].as_str().unwrap().to_string();
+    let started =
+        viban.send_json("POST", &format!("/api/tasks/{task}/runs"), &json!({ "prompt": "MODE:hang" }));
+    assert_eq!(started.status, 202, "{}", started.text());
+    let running = || viban.get(&format!("/api/tasks/{task}")).json()["agent_status"] == "running";
+    assert!(eventually(Duration::from_secs(30), running), "{}", viban.output());
+
+    // viban dies under the run; the next start finds it interrupted and says so.
+    viban.kill9();
+    let viban = Viban::spawn(home.path(), &[], &env);
+    viban.wait_healthy(common::START_TIMEOUT);
+    assert_eq!(viban.get(&format!("/api/tasks/{task}")).json()["agent_status"], "interrupted");
+    assert!(
+        eventually(Duration::from_secs(20), || !receiver.received().is_empty()),
+        "no webhook call\n{}",
+        viban.output()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let text = received[0].1["text"].as_str().unwrap();
+    assert!(text.contains("#1 Long haul needs you") && text.contains("resume"), "{text}");
+}
+
+#[test]
 fn a_failed_delivery_is_retried_and_its_error_shows_until_one_succeeds() {
     let home = temp_home();
     let viban = Viban::start(home.path(), &[]);
