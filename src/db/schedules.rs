@@ -86,20 +86,12 @@ pub async fn insert(
     board_id: Uuid,
     fields: &ScheduleFields,
 ) -> Result<Schedule, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let sql = concat!(
         "INSERT INTO schedules (board_id, cron, title, description, agent, enabled, next_run_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
         schedule_fields!()
-    ))
-    .bind(board_id)
-    .bind(&fields.cron)
-    .bind(&fields.title)
-    .bind(&fields.description)
-    .bind(&fields.agent)
-    .bind(fields.enabled)
-    .bind(fields.next_run_at)
-    .fetch_one(connection)
-    .await
+    );
+    write(connection, sql, board_id, fields).await
 }
 
 pub async fn update(
@@ -107,21 +99,32 @@ pub async fn update(
     id: Uuid,
     fields: &ScheduleFields,
 ) -> Result<Schedule, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let sql = concat!(
         "UPDATE schedules SET cron = $2, title = $3, description = $4, agent = $5, enabled = $6,
                 next_run_at = $7, updated_at = now()
          WHERE id = $1 RETURNING ",
         schedule_fields!()
-    ))
-    .bind(id)
-    .bind(&fields.cron)
-    .bind(&fields.title)
-    .bind(&fields.description)
-    .bind(&fields.agent)
-    .bind(fields.enabled)
-    .bind(fields.next_run_at)
-    .fetch_one(connection)
-    .await
+    );
+    write(connection, sql, id, fields).await
+}
+
+/// `sql` with `$1` = `key` and `$2`…`$7` = the fields, in their order.
+async fn write(
+    connection: &mut PgConnection,
+    sql: &'static str,
+    key: Uuid,
+    fields: &ScheduleFields,
+) -> Result<Schedule, sqlx::Error> {
+    sqlx::query_as(sql)
+        .bind(key)
+        .bind(&fields.cron)
+        .bind(&fields.title)
+        .bind(&fields.description)
+        .bind(&fields.agent)
+        .bind(fields.enabled)
+        .bind(fields.next_run_at)
+        .fetch_one(connection)
+        .await
 }
 
 pub async fn delete(connection: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
