@@ -369,6 +369,32 @@ fn the_branch_answer_counts_ahead_and_behind_and_shows_a_removed_worktree_and_br
 }
 
 #[test]
+fn the_cards_ahead_and_behind_follow_the_agents_runs_without_opening_the_task() {
+    let ship = Ship::new(Gh::Fake, json!({}), &[]);
+    let (task, worktree) = ship.worked_task("Follow the branch", false);
+    let position = |state: &Value| (state["branch_ahead"].as_i64(), state["branch_behind"].as_i64());
+    assert_eq!(position(&ship.state(&task)), (Some(0), Some(0)), "counted when the run ended");
+
+    // The agent's work gains a commit and the base moves on; the next run (a follow-up
+    // message) ends with the card counting both.
+    std::fs::write(worktree.join("greet.txt"), "hi\n").unwrap();
+    git(&worktree, &["add", "."]);
+    git(&worktree, &["commit", "--quiet", "-m", "Greet"]);
+    std::fs::write(ship.repo.join("base.txt"), "base\n").unwrap();
+    git(&ship.repo, &["add", "."]);
+    git(&ship.repo, &["commit", "--quiet", "-m", "Base moves on"]);
+    let sent =
+        ship.viban.send_json("POST", &format!("/api/tasks/{task}/messages"), &json!({ "text": "Go on" }));
+    assert!(sent.status < 300, "{}", sent.text());
+    assert!(
+        eventually(Duration::from_secs(60), || position(&ship.state(&task)) == (Some(1), Some(1))),
+        "{}\n{}",
+        ship.state(&task),
+        ship.viban.output()
+    );
+}
+
+#[test]
 fn a_due_pull_request_is_claimed_by_one_sync_at_a_time_across_connections() {
     // The background round never comes due during the test: the claims below are ours.
     let ship = Ship::new(Gh::Fake, json!({}), &[("VIBAN_PR_SYNC_SECONDS", "3600")]);

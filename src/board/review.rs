@@ -483,6 +483,10 @@ pub async fn merge(pool: &PgPool, runner: &Runner, task_id: Uuid, request: Merge
     if moved_to_done {
         move_to(pool, &located.task, ColumnRole::Done).await?;
     }
+    // The base moved: the card's ahead/behind follow.
+    if let Err(error) = super::pull_requests::branch(pool, task_id).await {
+        tracing::debug!(task_id = %task_id, "the branch's ahead/behind were not refreshed after the merge: {error}");
+    }
     Ok(Merged {
         mode: request.mode,
         base_branch: located.base,

@@ -44,18 +44,24 @@ pub(super) async fn run(step: &Step, context: &Context<'_>) -> Option<Outcome> {
         },
         Step::MoveTask { target } => Some(Outcome::Move { target: target.clone() }),
         Step::PlaySound { sound } => Some(Outcome::Sound { sound: sound.clone() }),
-        Step::RunAgent => run_agent(context).await,
+        Step::RunAgent => {
+            let outcome = run_agent(context).await;
+            refresh_branch(context).await;
+            outcome
+        }
         Step::Agent { prompt, agent } => {
             let request = StartRequest {
                 prompt: Some(prompt.clone()),
                 agent: agent.clone(),
                 ..StartRequest::default()
             };
-            match start(context, request).await {
+            let outcome = match start(context, request).await {
                 Ok(session) => wait_for_run(context, session).await.map(|(outcome, _)| outcome),
-                Err(_) if context.cancel.is_cancelled() => None,
-                Err(error) => Some(failed(error.to_string())),
-            }
+                Err(_) if context.cancel.is_cancelled() => return None,
+                Err(error) => return Some(failed(error.to_string())),
+            };
+            refresh_branch(context).await;
+            outcome
         }
         Step::Script { command, timeout_seconds } => {
             super::script::run(
@@ -82,6 +88,14 @@ pub(super) async fn run(step: &Step, context: &Context<'_>) -> Option<Outcome> {
         }
         Step::Refine => super::refine::run(context).await,
         Step::Invalid { message } => Some(failed(message.clone())),
+    }
+}
+
+/// After an agent's runs the branch may hold new commits: the card's ahead/behind follow
+/// (`board::pull_requests::branch` keeps them on the task).
+async fn refresh_branch(context: &Context<'_>) {
+    if let Err(error) = pull_requests::branch(context.pool, context.claimed.task_id).await {
+        tracing::debug!(task_id = %context.claimed.task_id, "the branch's ahead/behind were not refreshed: {error}");
     }
 }
 
