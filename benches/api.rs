@@ -154,10 +154,8 @@ fn main() {
                     while start.elapsed() < window {
                         let task = &task_ids[TIMED_MOVES + (count * 4 + worker) % (TASKS - TIMED_MOVES)];
                         let body = json!({ "column_id": columns[count % columns.len()] });
-                        assert_eq!(
-                            viban.send_json("POST", &format!("/api/tasks/{task}/move"), &body).status,
-                            200
-                        );
+                        let moved = viban.send_json("POST", &format!("/api/tasks/{task}/move"), &body);
+                        assert_eq!(moved.status, 200, "{}\n{}", moved.text(), viban.stderr());
                         count += 1;
                     }
                     count

@@ -132,6 +132,21 @@ pub fn task_stream(task_id: uuid::Uuid) -> String {
 }
 
 /// Appends `kind` with `payload` to each of `streams` and notifies listeners on commit.
+/// Locks `stream`'s sequence row until the transaction ends, as publishing on it would.
+/// A transaction that will lock a column and publish on its board takes this lock first
+/// ([`super::tasks::lock_column`]): every writer then takes the two in the same order,
+/// the board's stream before its column, and none waits for another in a cycle.
+pub async fn lock_stream(connection: &mut PgConnection, stream: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO event_streams (stream, last_seq, view_seq) VALUES ($1, 0, 0)
+         ON CONFLICT (stream) DO UPDATE SET last_seq = event_streams.last_seq",
+    )
+    .bind(stream)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
 pub async fn publish(
     connection: &mut PgConnection,
     streams: &[String],

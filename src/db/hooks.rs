@@ -201,6 +201,13 @@ pub async fn lock_column(
     connection: &mut PgConnection,
     column_id: Uuid,
 ) -> Result<Option<Uuid>, sqlx::Error> {
+    let board_id: Option<Uuid> = sqlx::query_scalar("SELECT board_id FROM columns WHERE id = $1")
+        .bind(column_id)
+        .fetch_optional(&mut *connection)
+        .await?;
+    let Some(board_id) = board_id else { return Ok(None) };
+    // The board's event stream first, then the column (`events::lock_stream`).
+    super::events::lock_stream(connection, &super::events::board_stream(board_id)).await?;
     sqlx::query_scalar("SELECT board_id FROM columns WHERE id = $1 FOR UPDATE")
         .bind(column_id)
         .fetch_optional(connection)

@@ -319,7 +319,7 @@ pub async fn publish_payload(
 
 /// Serializes position changes within one column.
 pub async fn lock_column(connection: &mut PgConnection, column_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM columns WHERE id = $1 FOR UPDATE").bind(column_id).execute(connection).await?;
+    super::hooks::lock_column(connection, column_id).await?;
     Ok(())
 }
 
