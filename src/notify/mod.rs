@@ -166,6 +166,9 @@ impl Notifier {
     }
 
     async fn handle(&self, event: &Event) {
+        if !may_matter(event) {
+            return;
+        }
         let outcome = async {
             let mut connection = self.pool.acquire().await?;
             let notices = notices(&mut connection, event).await?;
@@ -262,25 +265,37 @@ async fn deliver(pool: PgPool, hook: Webhook, notice: Notice, background: Backgr
     }
 }
 
-/// What `event` means to a person, if anything.
+/// Whether `event` can mean anything to a person, judged from the event alone, so that
+/// the many that cannot (a hook queued or started, a run starting) cost no database
+/// connection. [`notices`] reads only the events this lets through.
+fn may_matter(event: &Event) -> bool {
+    let payload = &event.payload;
+    let kind = event.kind.as_str();
+    if kind == EventKind::TaskMoved.as_str() {
+        // On the board's stream only: the same move is on the task's too.
+        event.stream.starts_with("board:") && payload["column_changed"] == Value::Bool(true)
+    } else if kind == EventKind::SessionUpdated.as_str() {
+        matches!(payload["status"].as_str(), Some("completed" | "failed" | "timed_out" | "interrupted"))
+    } else if kind == EventKind::HookExecutionUpdated.as_str() {
+        // On the task's stream only (it is on the board's too); a transparent hook's
+        // failure does not put the task in error.
+        event.stream.starts_with("task:")
+            && payload["status"] == "failed"
+            && payload["transparent"] == Value::Bool(false)
+    } else {
+        true
+    }
+}
+
+/// What `event` means to a person, if anything (`event` passed [`may_matter`]).
 async fn notices(connection: &mut PgConnection, event: &Event) -> Result<Vec<Notice>, sqlx::Error> {
     let payload = &event.payload;
     let kind = event.kind.as_str();
     let task_id = if kind == EventKind::TaskMoved.as_str() {
-        // On the board's stream only: the same move is on the task's too.
-        if !event.stream.starts_with("board:") || payload["column_changed"] != Value::Bool(true) {
-            return Ok(Vec::new());
-        }
         id_at(payload, &["task", "id"])
     } else if kind == EventKind::HookExecutionUpdated.as_str() {
-        // On the task's stream only (it is on the board's too). A transparent hook's
-        // failure does not put the task in error; a failed agent run was told already.
-        let failed = payload["status"] == "failed" && payload["transparent"] == Value::Bool(false);
-        let Some(execution_id) =
-            id_at(payload, &["id"]).filter(|_| failed && event.stream.starts_with("task:"))
-        else {
-            return Ok(Vec::new());
-        };
+        // A failed agent run was told already, by its own end.
+        let Some(execution_id) = id_at(payload, &["id"]) else { return Ok(Vec::new()) };
         if crate::db::sessions::failed_for_execution(connection, execution_id).await? {
             return Ok(Vec::new());
         }
