@@ -75,18 +75,7 @@ impl Setup {
     }
 
     fn settles_in(&self, task: &str, role: &str) {
-        let column = self.column(role);
-        let settled = eventually(Duration::from_secs(60), || {
-            let state = self.state(task);
-            let executions = self.viban.get(&format!("/api/tasks/{task}/hook-executions")).json();
-            state["column_id"] == column.as_str()
-                && executions
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .all(|e| !matches!(e["status"].as_str(), Some("pending" | "running")))
-        });
-        assert!(settled, "{task} did not settle in {role}\n{}", self.viban.output());
+        self.viban.settles_in(task, &self.column(role));
     }
 
     fn calls(&self) -> Vec<String> {

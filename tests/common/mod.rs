@@ -107,6 +107,23 @@ impl Viban {
         panic!("viban was not healthy within {timeout:?}\n{}", self.output());
     }
 
+    /// Waits until the task is in `column_id`, its agent is not running and none of its
+    /// hooks is pending or running; panics with viban's output otherwise.
+    pub fn settles_in(&self, task: &str, column_id: &str) {
+        let settled = eventually(Duration::from_secs(60), || {
+            let state = self.get(&format!("/api/tasks/{task}")).json();
+            let executions = self.get(&format!("/api/tasks/{task}/hook-executions")).json();
+            state["column_id"] == column_id
+                && state["agent_status"] != "running"
+                && executions
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|e| !matches!(e["status"].as_str(), Some("pending" | "running")))
+        });
+        assert!(settled, "{task} did not settle in column {column_id}\n{}", self.output());
+    }
+
     pub fn output(&self) -> String {
         format!("--- stdout\n{}--- stderr\n{}", self.stdout(), self.stderr())
     }
