@@ -1,13 +1,14 @@
-//! The session's periodic upkeep, two adapters driven by the clock over the domain:
+//! The session's periodic upkeep, three adapters driven by the clock over the domain:
 //! the scheduler (H4), which every 30 seconds fires the schedules that are due
-//! (`board::schedules::fire_due`), and housekeeping (H6), which every hour removes the
-//! worktrees of tasks done or cancelled for longer than their board's TTL
-//! (`board::housekeeping::run`). Both run on the session's [`Background`] and stop
-//! with it; both are safe with several viban processes on one database (each due
-//! schedule and each task is claimed with `SKIP LOCKED`).
+//! (`board::schedules::fire_due`); the pull-request sync (V5), which every three
+//! minutes reads open pull requests back with `gh` (`board::pull_requests::sync_due`);
+//! and housekeeping (H6), which every hour removes the worktrees of tasks done or
+//! cancelled for longer than their board's TTL (`board::housekeeping::run`). All run on
+//! the session's [`Background`] and stop with it; all are safe with several viban
+//! processes on one database (each due row is claimed with `SKIP LOCKED`).
 //!
-//! `VIBAN_SCHEDULER_SECONDS` and `VIBAN_HOUSEKEEPING_SECONDS` change the periods (the
-//! tests use a second or two).
+//! `VIBAN_SCHEDULER_SECONDS`, `VIBAN_PR_SYNC_SECONDS` and `VIBAN_HOUSEKEEPING_SECONDS`
+//! change the periods (the tests use a second or two).
 
 use std::time::Duration;
 
@@ -20,10 +21,21 @@ use crate::shutdown::Background;
 const SCHEDULER_PERIOD: Duration = Duration::from_secs(30);
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(3600);
 
-/// Starts both loops on `background`.
+/// Starts the three loops on `background`.
 pub(crate) fn start(pool: PgPool, runner: Runner, background: &Background) {
     let scheduler = period("VIBAN_SCHEDULER_SECONDS", SCHEDULER_PERIOD);
+    let pr_sync = period("VIBAN_PR_SYNC_SECONDS", crate::board::pull_requests::SYNC_EVERY);
     let housekeeping = period("VIBAN_HOUSEKEEPING_SECONDS", HOUSEKEEPING_PERIOD);
+    {
+        let (pool, stop) = (pool.clone(), background.clone());
+        let own = background.clone();
+        background.spawn(every(pr_sync, stop, move || {
+            let (pool, own) = (pool.clone(), own.clone());
+            async move {
+                crate::board::pull_requests::sync_due(&pool, pr_sync, &own).await;
+            }
+        }));
+    }
     {
         let (pool, stop) = (pool.clone(), background.clone());
         background.spawn(every(scheduler, stop, move || {

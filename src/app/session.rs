@@ -169,9 +169,8 @@ impl Launcher {
         .context("could not recover the hooks of the last session")?;
         // Webhooks and desktop notifications follow the events (docs/notifications.md).
         crate::notify::Notifier::start(database.pool().clone(), &hub, background);
-        // Open pull requests are read back from GitHub (docs/pull-requests.md).
-        crate::board::pull_requests::start_sync(database.pool().clone(), background, pr_sync_every());
-        // Schedules fire, and done tasks' worktrees are cleaned up (docs/schedules.md,
+        // Schedules fire, open pull requests are read back from GitHub, and done tasks'
+        // worktrees are cleaned up (docs/schedules.md, docs/pull-requests.md,
         // docs/housekeeping.md).
         crate::upkeep::start(database.pool().clone(), runner.clone(), background);
         let state = AppState {
@@ -232,16 +231,6 @@ fn url_host(host: IpAddr, port: u16) -> String {
         IpAddr::V6(v6) => format!("[{v6}]:{port}"),
         IpAddr::V4(v4) => format!("{v4}:{port}"),
     }
-}
-
-/// How often open pull requests are synced: `VIBAN_PR_SYNC_SECONDS` (tests), else
-/// [`crate::board::pull_requests::SYNC_EVERY`].
-fn pr_sync_every() -> Duration {
-    std::env::var("VIBAN_PR_SYNC_SECONDS")
-        .ok()
-        .and_then(|seconds| seconds.trim().parse::<f64>().ok())
-        .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
-        .map_or(crate::board::pull_requests::SYNC_EVERY, Duration::from_secs_f64)
 }
 
 /// Waits (bounded) for the session's background work, once it is cancelled.

@@ -5,7 +5,7 @@
 //! user's `gh` (`crate::gh`), and keeps its url, number and state on the task. Whoever
 //! asks — `POST /api/tasks/{id}/pull-request`, the `builtin:create-pr` hook step — gets
 //! the same refusals: no `origin`, uncommitted work, nothing to propose, an agent at
-//! work. [`sync`] (on demand) and the background loop ([`start_sync`], every
+//! work. [`sync`] (on demand) and the background loop (`crate::upkeep`, every
 //! [`SYNC_EVERY`]) read the pull request back with `gh pr view` and keep its state,
 //! review decision and checks; a pull request found merged moves the task to `done`
 //! (board setting `move_to_done_after_pr_merge`) through `board::tasks::enter_column`.
@@ -363,21 +363,6 @@ pub(crate) async fn sync_due(pool: &PgPool, every: Duration, background: &Backgr
         }
     }
     synced
-}
-
-/// Starts the background sync on the session's background: a round now, then one
-/// every `every`, until viban stops.
-pub(crate) fn start_sync(pool: PgPool, background: &Background, every: Duration) {
-    let own = background.clone();
-    background.spawn(async move {
-        loop {
-            sync_due(&pool, every, &own).await;
-            tokio::select! {
-                () = own.cancelled() => return,
-                () = tokio::time::sleep(every) => {}
-            }
-        }
-    });
 }
 
 // ---- Branch position (V4) ----
