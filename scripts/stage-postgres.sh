@@ -25,7 +25,11 @@ esac
 
 cache_dir="${HOME:?HOME must be set}/.theseus/postgresql"
 archive="$cache_dir/postgresql-$PG_VERSION-$target.tar.gz"
-if [ -s "$archive" ]; then
+# Bumped when what goes into the archive changes, so a machine that staged an older
+# recipe stages again. A build made before keeps embedding the archive it copied until
+# `cargo clean -p postgresql_embedded` (the crate's build script does not watch the file).
+RECIPE=2
+if [ -s "$archive" ] && [ "$(cat "$archive.recipe" 2>/dev/null)" = "$RECIPE" ]; then
   echo "stage-postgres: $archive already staged"
   exit 0
 fi
@@ -55,7 +59,31 @@ for (const { source, target } of JSON.parse(fs.readFileSync(list, "utf8"))) {
 }
 JS
 
+# viban needs the server and initdb, not what builds against PostgreSQL or extends it:
+# leave out static and client libraries, build support (pgxs, pkg-config, headers) and
+# the contrib modules and their extension scripts (viban creates no extension). The
+# server's own modules stay: PL/pgSQL, snowball dictionaries, encoding conversions,
+# replication. About 1.7 MB less in every viban binary.
+prune() {
+  local tree="$1"
+  rm -rf "$tree/include" "$tree/lib/pkgconfig" "$tree/lib/postgresql/pgxs"
+  find "$tree/lib" -maxdepth 1 \( -name '*.a' -o -name 'libecpg*' -o -name 'libpgtypes*' \
+    -o -name 'libxslt*' -o -name 'libossp-uuid*' \) -exec rm -f {} +
+  local module name
+  for module in "$tree"/lib/postgresql/*; do
+    [ -f "$module" ] || continue
+    name="$(basename "$module")"; name="${name%.*}"
+    case "$name" in
+      plpgsql|dict_snowball|libpqwalreceiver|pgoutput|*_and_*|euc*) ;;
+      *) rm -f "$module" ;;
+    esac
+  done
+  find "$tree/share/postgresql/extension" -type f ! -name 'plpgsql*' -exec rm -f {} + 2>/dev/null || true
+}
+prune "$work/$root"
+
 mkdir -p "$cache_dir"
-tar -C "$work" -czf "$work/archive.tar.gz" "$root"
+tar -C "$work" -cf - "$root" | gzip -9 >"$work/archive.tar.gz"
 mv "$work/archive.tar.gz" "$archive"
+echo "$RECIPE" >"$archive.recipe"
 echo "stage-postgres: staged $archive ($(du -h "$archive" | cut -f1))"
