@@ -11,7 +11,6 @@ use super::extract::{Id, Json};
 use crate::agents::detect::{self, Availability};
 use crate::board::pipeline::Chat;
 use crate::board::runs::{self, RunRequest};
-use crate::db::sessions::AgentSession;
 use crate::error::ApiError;
 use crate::limits::TEXT_MAX;
 use crate::state::AppState;
@@ -65,11 +64,4 @@ pub async fn resume(State(state): State<AppState>, Id(task_id): Id) -> Result<im
 pub async fn stop(State(state): State<AppState>, Id(task_id): Id) -> Result<impl IntoResponse, ApiError> {
     let session_id = runs::stop(&state.runner, task_id)?;
     Ok((StatusCode::ACCEPTED, axum::Json(Stopping { session_id })))
-}
-
-pub async fn sessions(
-    State(state): State<AppState>,
-    Id(task_id): Id,
-) -> Result<axum::Json<Vec<AgentSession>>, ApiError> {
-    Ok(axum::Json(runs::sessions(&state.pool, task_id).await?))
 }

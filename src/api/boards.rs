@@ -6,9 +6,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::extract::{Id, Json};
-use crate::board::boards::{self, BoardEdit, BoardRequest};
+use crate::board::boards::{self, BoardRequest};
 use crate::board::views::CachedView;
-use crate::db::boards::Board;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -62,14 +61,6 @@ fn respond(cached: CachedView, id: uuid::Uuid, headers: &HeaderMap) -> Response 
         response_headers.insert(header::ETAG, etag);
     }
     response
-}
-
-pub async fn update(
-    State(state): State<AppState>,
-    Id(id): Id,
-    Json(body): Json<BoardEdit>,
-) -> Result<axum::Json<Board>, ApiError> {
-    Ok(axum::Json(boards::update(&state.pool, id, body).await?))
 }
 
 /// Stops the board's agents, deletes it, then removes its tasks' clean worktrees (D1).

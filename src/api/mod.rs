@@ -1,12 +1,12 @@
-//! JSON API handlers, one module per resource. Handlers are thin: they validate,
-//! call the database layer, and return JSON or an [`crate::error::ApiError`].
+//! The JSON API: the route table ([`routes`]), request extractors, and the handlers of
+//! the routes that are more than one domain call ([`calls`] serves the rest). Handlers
+//! are thin: the JSON's shape in, one [`crate::board`] call, JSON or an
+//! [`crate::error::ApiError`] out.
 
 pub mod agents;
 pub mod boards;
-pub mod columns;
-pub mod executions;
+pub mod calls;
 pub mod extract;
-pub mod hooks;
 pub mod housekeeping;
 pub mod imports;
 pub mod open;
@@ -16,10 +16,7 @@ pub mod repositories;
 pub mod requests;
 pub mod review;
 pub mod routes;
-pub mod schedules;
 pub mod system;
 pub mod tasks;
-pub mod templates;
 pub mod update;
-pub mod webhooks;
 pub mod ws;

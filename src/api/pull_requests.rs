@@ -5,7 +5,7 @@
 use axum::extract::State;
 
 use super::extract::{Id, Json};
-use crate::board::pull_requests::{self, BranchState, CreateRequest, PullRequest, Synced};
+use crate::board::pull_requests::{self, CreateRequest, PullRequest};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -15,12 +15,4 @@ pub async fn create(
     Json(body): Json<CreateRequest>,
 ) -> Result<axum::Json<PullRequest>, ApiError> {
     Ok(axum::Json(pull_requests::create(&state.pool, &state.runner, id, body).await?))
-}
-
-pub async fn sync(State(state): State<AppState>, Id(id): Id) -> Result<axum::Json<Synced>, ApiError> {
-    Ok(axum::Json(pull_requests::sync(&state.pool, id).await?))
-}
-
-pub async fn branch(State(state): State<AppState>, Id(id): Id) -> Result<axum::Json<BranchState>, ApiError> {
-    Ok(axum::Json(pull_requests::branch(&state.pool, id).await?))
 }

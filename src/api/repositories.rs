@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
-use super::extract::{Id, Json, Query};
+use super::extract::{Json, Query};
 use crate::board::repositories;
 use crate::db::repositories::Repository;
 use crate::error::ApiError;
@@ -35,10 +35,6 @@ pub async fn link(
 
 pub async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<Repository>>, ApiError> {
     Ok(axum::Json(repositories::list(&state.pool).await?))
-}
-
-pub async fn get(State(state): State<AppState>, Id(id): Id) -> Result<axum::Json<RepositoryView>, ApiError> {
-    Ok(axum::Json(repositories::get(&state.pool, id).await?))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

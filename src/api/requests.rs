@@ -37,13 +37,6 @@ pub struct Answered {
     pub queued: bool,
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    Id(task_id): Id,
-) -> Result<axum::Json<Vec<Request>>, ApiError> {
-    Ok(axum::Json(requests::list(&state.pool, task_id).await?))
-}
-
 pub async fn decide(
     State(state): State<AppState>,
     Id(id): Id,

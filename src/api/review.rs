@@ -9,8 +9,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 
 use super::extract::{Id, Json, Query};
-use crate::board::review::{self, CommentEdit, CommentRequest, MergeRequest, Merged, Rebased, ReviewSent};
-use crate::db::review_comments::ReviewComment;
+use crate::board::review::{self, MergeRequest, Merged, Rebased, ReviewSent};
 use crate::diff::Diff;
 use crate::error::ApiError;
 use crate::limits::PATH_MAX;
@@ -30,34 +29,6 @@ pub async fn diff(
     Query(query): Query<DiffQuery>,
 ) -> Result<axum::Json<Diff>, ApiError> {
     Ok(axum::Json(review::diff(&state.pool, id, query.file.as_deref()).await?))
-}
-
-pub async fn comments(
-    State(state): State<AppState>,
-    Id(id): Id,
-) -> Result<axum::Json<Vec<ReviewComment>>, ApiError> {
-    Ok(axum::Json(review::comments(&state.pool, id).await?))
-}
-
-pub async fn comment(
-    State(state): State<AppState>,
-    Id(id): Id,
-    Json(body): Json<CommentRequest>,
-) -> Result<impl IntoResponse, ApiError> {
-    Ok((StatusCode::CREATED, axum::Json(review::comment(&state.pool, id, body).await?)))
-}
-
-pub async fn edit_comment(
-    State(state): State<AppState>,
-    Id(id): Id,
-    Json(body): Json<CommentEdit>,
-) -> Result<axum::Json<ReviewComment>, ApiError> {
-    Ok(axum::Json(review::edit_comment(&state.pool, id, body).await?))
-}
-
-pub async fn delete_comment(State(state): State<AppState>, Id(id): Id) -> Result<StatusCode, ApiError> {
-    review::delete_comment(&state.pool, id).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn send(State(state): State<AppState>, Id(id): Id) -> Result<impl IntoResponse, ApiError> {

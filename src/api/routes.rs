@@ -8,12 +8,13 @@ use axum::routing::{MethodFilter, MethodRouter};
 use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema};
 
+use super::calls::{created, no_content, ok, ok_with};
 use super::{
-    agents, boards, columns, executions, hooks, housekeeping, imports, open, openapi, pull_requests,
-    repositories, requests, review, schedules, system, tasks, templates, update, webhooks, ws,
+    agents, boards, housekeeping, imports, open, openapi, pull_requests, repositories, requests, review,
+    system, tasks, update, ws,
 };
-use crate::db;
 use crate::state::AppState;
+use crate::{board, db};
 
 /// The MCP server's Streamable HTTP endpoint below `/api` (GET, POST, DELETE), served
 /// by rmcp ([`crate::mcp::server::service`]) rather than from the table: it speaks
@@ -183,7 +184,7 @@ pub fn table() -> Vec<Route> {
             .creates::<boards::BoardView>(),
         get("/boards/{id}", "A board with its columns, hooks, templates and tasks", boards::get)
             .returns::<boards::BoardView>(),
-        patch("/boards/{id}", "Rename, describe, configure or (un)link a repository", boards::update)
+        patch("/boards/{id}", "Rename, describe, configure or (un)link a repository", ok_with(board::boards::update))
             .body::<crate::board::boards::BoardEdit>()
             .returns::<Board>(),
         delete("/boards/{id}", "Delete a board and everything on it", boards::delete),
@@ -200,26 +201,26 @@ pub fn table() -> Vec<Route> {
             .body::<imports::ImportBoard>()
             .creates::<imports::ImportedBoard>(),
         // Columns
-        post("/boards/{id}/columns", "Add a column", columns::create)
+        post("/boards/{id}/columns", "Add a column", created(board::columns::create))
             .body::<crate::board::columns::ColumnRequest>()
             .creates::<Column>(),
-        patch("/columns/{id}", "Rename, recolour, reconfigure or reorder a column", columns::update)
+        patch("/columns/{id}", "Rename, recolour, reconfigure or reorder a column", ok_with(board::columns::update))
             .body::<crate::board::columns::ColumnEdit>()
             .returns::<Column>(),
-        delete("/columns/{id}", "Delete a column; its tasks move to the first column", columns::delete),
+        delete("/columns/{id}", "Delete a column; its tasks move to the first column", no_content(board::columns::delete)),
         // Tasks
         get("/boards/{id}/tasks", "List a board's tasks, optionally filtered", tasks::list)
             .query::<tasks::ListTasks>()
             .returns::<Vec<Task>>(),
-        post("/boards/{id}/tasks", "Create a task", tasks::create)
+        post("/boards/{id}/tasks", "Create a task", created(board::tasks::create))
             .body::<crate::board::tasks::TaskRequest>()
             .creates::<Task>(),
-        get("/tasks/{id}", "A task", tasks::get).returns::<Task>(),
-        patch("/tasks/{id}", "Edit a task", tasks::update)
+        get("/tasks/{id}", "A task", ok(board::tasks::get)).returns::<Task>(),
+        patch("/tasks/{id}", "Edit a task", ok_with(board::tasks::update))
             .body::<crate::board::tasks::TaskEdit>()
             .returns::<Task>(),
         delete("/tasks/{id}", "Delete a task", tasks::delete),
-        post("/tasks/{id}/move", "Move a task between neighbours, in its column or another", tasks::move_to)
+        post("/tasks/{id}/move", "Move a task between neighbours, in its column or another", ok_with(board::tasks::move_task))
             .body::<crate::board::tasks::Destination>()
             .returns::<Task>(),
         post("/tasks/{id}/duplicate", "Copy a task into the same column", tasks::duplicate).creates::<Task>(),
@@ -250,13 +251,13 @@ pub fn table() -> Vec<Route> {
             .accepts::<agents::Stopping>(),
         post("/tasks/{id}/resume", "Continue an interrupted or finished agent session", agents::resume)
             .accepts::<db::sessions::AgentSession>(),
-        get("/tasks/{id}/sessions", "The task's agent runs, oldest first", agents::sessions)
+        get("/tasks/{id}/sessions", "The task's agent runs, oldest first", ok(board::runs::sessions))
             .returns::<Vec<db::sessions::AgentSession>>(),
         // What agents ask of the user (M3)
         get(
             "/tasks/{id}/requests",
             "The task's pending approvals and questions, then its recent ones",
-            requests::list,
+            ok(board::requests::list),
         )
         .returns::<Vec<db::requests::Request>>(),
         post(
@@ -281,15 +282,15 @@ pub fn table() -> Vec<Route> {
         )
         .query::<review::DiffQuery>()
         .returns::<crate::diff::Diff>(),
-        get("/tasks/{id}/review/comments", "The task's review comments, oldest first", review::comments)
+        get("/tasks/{id}/review/comments", "The task's review comments, oldest first", ok(board::review::comments))
             .returns::<Vec<db::review_comments::ReviewComment>>(),
-        post("/tasks/{id}/review/comments", "Comment on lines of the task's diff", review::comment)
+        post("/tasks/{id}/review/comments", "Comment on lines of the task's diff", created(board::review::comment))
             .body::<crate::board::review::CommentRequest>()
             .creates::<db::review_comments::ReviewComment>(),
-        patch("/review-comments/{id}", "Change an unsent review comment", review::edit_comment)
+        patch("/review-comments/{id}", "Change an unsent review comment", ok_with(board::review::edit_comment))
             .body::<crate::board::review::CommentEdit>()
             .returns::<db::review_comments::ReviewComment>(),
-        delete("/review-comments/{id}", "Delete a review comment", review::delete_comment),
+        delete("/review-comments/{id}", "Delete a review comment", no_content(board::review::delete_comment)),
         post(
             "/tasks/{id}/review/send",
             "Send the unsent review comments to the agent as one chat message",
@@ -318,7 +319,7 @@ pub fn table() -> Vec<Route> {
         get(
             "/tasks/{id}/branch",
             "Where the task's branch stands: ahead/behind its base, branch and worktree present",
-            pull_requests::branch,
+            ok(board::pull_requests::branch),
         )
         .returns::<crate::board::pull_requests::BranchState>(),
         post(
@@ -331,43 +332,43 @@ pub fn table() -> Vec<Route> {
         post(
             "/tasks/{id}/pull-request/sync",
             "Read the task's pull request back from GitHub now: state, review decision, checks",
-            pull_requests::sync,
+            ok(board::pull_requests::sync),
         )
         .returns::<crate::board::pull_requests::Synced>(),
         // Templates
-        post("/boards/{id}/templates", "Add a task template", templates::create)
+        post("/boards/{id}/templates", "Add a task template", created(board::templates::create))
             .body::<crate::board::templates::TemplateRequest>()
             .creates::<Template>(),
-        patch("/templates/{id}", "Edit a task template", templates::update)
+        patch("/templates/{id}", "Edit a task template", ok_with(board::templates::update))
             .body::<crate::board::templates::TemplateRequest>()
             .returns::<Template>(),
-        delete("/templates/{id}", "Delete a task template", templates::delete),
+        delete("/templates/{id}", "Delete a task template", no_content(board::templates::delete)),
         // Webhooks
-        get("/boards/{id}/webhooks", "A board's webhooks, with their last delivery", webhooks::list)
+        get("/boards/{id}/webhooks", "A board's webhooks, with their last delivery", ok(board::webhooks::list))
             .returns::<Vec<db::webhooks::Webhook>>(),
-        post("/boards/{id}/webhooks", "Add a webhook", webhooks::create)
+        post("/boards/{id}/webhooks", "Add a webhook", created(board::webhooks::create))
             .body::<crate::board::webhooks::WebhookRequest>()
             .creates::<db::webhooks::Webhook>(),
-        patch("/webhooks/{id}", "Edit a webhook", webhooks::update)
+        patch("/webhooks/{id}", "Edit a webhook", ok_with(board::webhooks::update))
             .body::<crate::board::webhooks::WebhookRequest>()
             .returns::<db::webhooks::Webhook>(),
-        delete("/webhooks/{id}", "Delete a webhook", webhooks::delete),
+        delete("/webhooks/{id}", "Delete a webhook", no_content(board::webhooks::delete)),
         post(
             "/webhooks/{id}/test",
             "Send a test delivery now; answers what the receiver said",
-            webhooks::test,
+            ok(board::webhooks::test),
         )
         .returns::<crate::notify::webhook::Delivery>(),
         // Schedules (periodic tasks)
-        get("/boards/{id}/schedules", "A board's schedules (periodic tasks)", schedules::list)
+        get("/boards/{id}/schedules", "A board's schedules (periodic tasks)", ok(board::schedules::list))
             .returns::<Vec<db::schedules::Schedule>>(),
-        post("/boards/{id}/schedules", "Add a schedule: a cron expression (UTC) and the task it creates", schedules::create)
+        post("/boards/{id}/schedules", "Add a schedule: a cron expression (UTC) and the task it creates", created(board::schedules::create))
             .body::<crate::board::schedules::ScheduleRequest>()
             .creates::<db::schedules::Schedule>(),
-        patch("/schedules/{id}", "Edit, enable or disable a schedule", schedules::update)
+        patch("/schedules/{id}", "Edit, enable or disable a schedule", ok_with(board::schedules::update))
             .body::<crate::board::schedules::ScheduleRequest>()
             .returns::<db::schedules::Schedule>(),
-        delete("/schedules/{id}", "Delete a schedule", schedules::delete),
+        delete("/schedules/{id}", "Delete a schedule", no_content(board::schedules::delete)),
         // Housekeeping
         get(
             "/housekeeping",
@@ -382,44 +383,44 @@ pub fn table() -> Vec<Route> {
         )
         .returns::<crate::board::housekeeping::Report>(),
         // Hooks
-        get("/hooks/builtin", "The built-in hooks", hooks::builtins).returns::<Vec<crate::hooks::Builtin>>(),
-        get("/boards/{id}/hooks", "A board's script and agent hooks", hooks::list).returns::<Vec<Hook>>(),
-        post("/boards/{id}/hooks", "Define a script or agent hook", hooks::create)
+        get("/hooks/builtin", "The built-in hooks", || async { axum::Json(crate::hooks::BUILTINS) }).returns::<Vec<crate::hooks::Builtin>>(),
+        get("/boards/{id}/hooks", "A board's script and agent hooks", ok(board::hooks::list)).returns::<Vec<Hook>>(),
+        post("/boards/{id}/hooks", "Define a script or agent hook", created(board::hooks::create))
             .body::<crate::board::hooks::HookRequest>()
             .creates::<Hook>(),
-        put("/hooks/{id}", "Redefine a hook", hooks::replace)
+        put("/hooks/{id}", "Redefine a hook", ok_with(board::hooks::replace))
             .body::<crate::board::hooks::HookRequest>()
             .returns::<Hook>(),
-        delete("/hooks/{id}", "Delete a hook and its attachments", hooks::delete),
-        post("/columns/{id}/hooks", "Attach a hook to a column", hooks::attach)
+        delete("/hooks/{id}", "Delete a hook and its attachments", no_content(board::hooks::delete)),
+        post("/columns/{id}/hooks", "Attach a hook to a column", created(board::hooks::attach))
             .body::<crate::board::hooks::AttachRequest>()
             .creates::<ColumnHook>(),
-        patch("/column-hooks/{id}", "Change or reorder a column's hook", hooks::update_attachment)
+        patch("/column-hooks/{id}", "Change or reorder a column's hook", ok_with(board::hooks::update_attachment))
             .body::<crate::board::hooks::AttachmentOptions>()
             .returns::<ColumnHook>(),
-        delete("/column-hooks/{id}", "Detach a hook from its column", hooks::detach),
+        delete("/column-hooks/{id}", "Detach a hook from its column", no_content(board::hooks::detach)),
         get(
             "/tasks/{id}/hook-executions",
             "The task's column hooks, run, running and waiting",
-            executions::list,
+            ok(board::pipeline::executions),
         )
         .returns::<Vec<db::executions::HookExecution>>(),
-        post("/tasks/{id}/clear-error", "Clear the task's error: it is idle again", executions::clear_error)
+        post("/tasks/{id}/clear-error", "Clear the task's error: it is idle again", ok(board::pipeline::clear_error))
             .returns::<Task>(),
         post(
             "/hook-executions/{id}/retry",
             "Run a failed hook again, with the hooks its failure skipped",
-            executions::retry,
+            ok(board::pipeline::retry),
         )
         .returns::<Vec<db::executions::HookExecution>>(),
-        post("/hook-executions/{id}/cancel", "Cancel a hook that has not started", executions::cancel)
+        post("/hook-executions/{id}/cancel", "Cancel a hook that has not started", ok(board::pipeline::cancel))
             .returns::<db::executions::HookExecution>(),
         // Repositories
         get("/repositories", "Linked repositories", repositories::list).returns::<Vec<Repository>>(),
         post("/repositories", "Link a local repository or clone one", repositories::link)
             .body::<repositories::LinkRepository>()
             .creates::<repositories::RepositoryView>(),
-        get("/repositories/{id}", "A repository with its branches", repositories::get)
+        get("/repositories/{id}", "A repository with its branches", ok(board::repositories::get))
             .returns::<repositories::RepositoryView>(),
         get(
             "/fs",

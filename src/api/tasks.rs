@@ -7,8 +7,8 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::extract::{Id, Json, Query};
-use crate::board::tasks::{self, Destination, TaskEdit, TaskRequest};
+use super::extract::{Id, Query};
+use crate::board::tasks::{self};
 use crate::db::tasks::Task;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -27,34 +27,6 @@ pub async fn list(
     Query(query): Query<ListTasks>,
 ) -> Result<axum::Json<Vec<Task>>, ApiError> {
     Ok(axum::Json(tasks::list(&state.pool, board_id, query.column_id, query.q).await?))
-}
-
-pub async fn create(
-    State(state): State<AppState>,
-    Id(board_id): Id,
-    Json(body): Json<TaskRequest>,
-) -> Result<impl IntoResponse, ApiError> {
-    Ok((StatusCode::CREATED, axum::Json(tasks::create(&state.pool, board_id, body).await?)))
-}
-
-pub async fn get(State(state): State<AppState>, Id(id): Id) -> Result<axum::Json<Task>, ApiError> {
-    Ok(axum::Json(tasks::get(&state.pool, id).await?))
-}
-
-pub async fn update(
-    State(state): State<AppState>,
-    Id(id): Id,
-    Json(body): Json<TaskEdit>,
-) -> Result<axum::Json<Task>, ApiError> {
-    Ok(axum::Json(tasks::update(&state.pool, id, body).await?))
-}
-
-pub async fn move_to(
-    State(state): State<AppState>,
-    Id(id): Id,
-    Json(body): Json<Destination>,
-) -> Result<axum::Json<Task>, ApiError> {
-    Ok(axum::Json(tasks::move_task(&state.pool, id, body).await?))
 }
 
 pub async fn duplicate(State(state): State<AppState>, Id(id): Id) -> Result<impl IntoResponse, ApiError> {
