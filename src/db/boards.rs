@@ -88,23 +88,27 @@ macro_rules! board_fields {
         "id, name, description, repository_id, settings, created_at, updated_at"
     };
 }
+super::record::record!(Board, board_fields, "boards");
 macro_rules! column_fields {
     () => {
         "id, board_id, name, color, position, role, hooks_enabled, max_concurrent"
     };
 }
+super::record::record!(Column, column_fields, "columns");
 pub(crate) use column_fields;
 macro_rules! template_fields {
     () => {
         "id, board_id, name, title, description, position"
     };
 }
+super::record::record!(Template, template_fields, "templates");
 pub(crate) use template_fields;
 macro_rules! column_hook_fields {
     () => {
         "id, column_id, hook_id, builtin, position, execute_once, transparent, removable, settings"
     };
 }
+super::record::record!(ColumnHook, column_hook_fields, "column_hooks");
 pub(crate) use column_hook_fields;
 
 pub async fn insert(
@@ -144,47 +148,26 @@ pub async fn list(connection: &mut PgConnection) -> Result<Vec<BoardSummary>, sq
 }
 
 pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<Board>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", board_fields!(), " FROM boards WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(connection)
-        .await
+    super::record::one(connection, "id = $1", id).await
 }
 
 pub async fn columns(connection: &mut PgConnection, board_id: Uuid) -> Result<Vec<Column>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        column_fields!(),
-        " FROM columns WHERE board_id = $1 ORDER BY position"
-    ))
-    .bind(board_id)
-    .fetch_all(connection)
-    .await
+    super::record::all(connection, "board_id = $1 ORDER BY position", board_id).await
 }
 
 pub async fn templates(connection: &mut PgConnection, board_id: Uuid) -> Result<Vec<Template>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        template_fields!(),
-        " FROM templates WHERE board_id = $1 ORDER BY position"
-    ))
-    .bind(board_id)
-    .fetch_all(connection)
-    .await
+    super::record::all(connection, "board_id = $1 ORDER BY position", board_id).await
 }
 
 pub async fn column_hooks(
     connection: &mut PgConnection,
     board_id: Uuid,
 ) -> Result<Vec<ColumnHook>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        column_hook_fields!(),
-        " FROM column_hooks
-         WHERE column_id IN (SELECT id FROM columns WHERE board_id = $1)
-         ORDER BY column_id, position"
-    ))
-    .bind(board_id)
-    .fetch_all(connection)
+    super::record::all(
+        connection,
+        "column_id IN (SELECT id FROM columns WHERE board_id = $1) ORDER BY column_id, position",
+        board_id,
+    )
     .await
 }
 

@@ -43,6 +43,7 @@ macro_rules! execution_fields {
          reason, error, queued_at, started_at, finished_at"
     };
 }
+super::record::record!(HookExecution, execution_fields, "hook_executions");
 
 /// The task leaves its column: its running execution becomes `cancelled/user_cancelled`
 /// and its pending ones `cancelled/column_change` (the rows stay, as the record of what
@@ -88,14 +89,7 @@ pub async fn for_task(
     connection: &mut PgConnection,
     task_id: Uuid,
 ) -> Result<Vec<HookExecution>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        execution_fields!(),
-        " FROM hook_executions WHERE task_id = $1 ORDER BY queued_at, position, id"
-    ))
-    .bind(task_id)
-    .fetch_all(connection)
-    .await
+    super::record::all(connection, "task_id = $1 ORDER BY queued_at, position, id", task_id).await
 }
 
 /// An attachment of a column with what its step needs, in the column's order.
@@ -395,10 +389,7 @@ pub async fn abandon(
 }
 
 pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<HookExecution>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", execution_fields!(), " FROM hook_executions WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(connection)
-        .await
+    super::record::one(connection, "id = $1", id).await
 }
 
 /// Cancels one pending execution (the user's choice).

@@ -37,6 +37,7 @@ macro_rules! hook_fields {
         "id, board_id, name, kind, command, prompt, agent, timeout_seconds, created_at"
     };
 }
+super::record::record!(Hook, hook_fields, "hooks");
 
 /// A script or agent hook's definition, checked by `board::hooks` (a script has a
 /// command, an agent hook a prompt).
@@ -51,17 +52,11 @@ pub struct HookDefinition {
 }
 
 pub async fn list(connection: &mut PgConnection, board_id: Uuid) -> Result<Vec<Hook>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", hook_fields!(), " FROM hooks WHERE board_id = $1 ORDER BY name, id"))
-        .bind(board_id)
-        .fetch_all(connection)
-        .await
+    super::record::all(connection, "board_id = $1 ORDER BY name, id", board_id).await
 }
 
 pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<Hook>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", hook_fields!(), " FROM hooks WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(connection)
-        .await
+    super::record::one(connection, "id = $1", id).await
 }
 
 pub async fn insert(

@@ -15,6 +15,7 @@ pub mod housekeeping;
 pub mod imports;
 pub mod instances;
 pub mod pull_requests;
+pub mod record;
 pub mod repositories;
 pub mod requests;
 pub mod review_comments;

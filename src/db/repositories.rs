@@ -21,6 +21,7 @@ macro_rules! repository_fields {
         "id, managed, path, clone_url, default_branch, created_at"
     };
 }
+super::record::record!(Repository, repository_fields, "repositories");
 
 /// Records a repository; linking the same path again refreshes and returns it.
 pub async fn upsert(
@@ -42,10 +43,7 @@ pub async fn upsert(
 }
 
 pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<Repository>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", repository_fields!(), " FROM repositories WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(connection)
-        .await
+    super::record::one(connection, "id = $1", id).await
 }
 
 pub async fn list(connection: &mut PgConnection) -> Result<Vec<Repository>, sqlx::Error> {

@@ -90,6 +90,7 @@ macro_rules! request_fields {
          created_at, timeout_at, decided_at"
     };
 }
+super::record::record!(Request, request_fields, "requests");
 
 /// What a new request is made of.
 #[derive(Debug, Default)]
@@ -133,18 +134,12 @@ pub async fn open(
 }
 
 pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<Request>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", request_fields!(), " FROM requests WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(connection)
-        .await
+    super::record::one(connection, "id = $1", id).await
 }
 
 /// The request, locked until the transaction ends.
 pub async fn lock(connection: &mut PgConnection, id: Uuid) -> Result<Option<Request>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", request_fields!(), " FROM requests WHERE id = $1 FOR UPDATE"))
-        .bind(id)
-        .fetch_optional(connection)
-        .await
+    super::record::one(connection, "id = $1 FOR UPDATE", id).await
 }
 
 /// The task's pending requests and the `recent` latest closed ones, oldest first.

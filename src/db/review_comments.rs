@@ -41,6 +41,7 @@ macro_rules! comment_fields {
         "id, task_id, file_path, side, start_line, end_line, quoted_code, body, created_at, updated_at, sent_at"
     };
 }
+super::record::record!(ReviewComment, comment_fields, "review_comments");
 
 /// A comment as the domain checked it.
 pub struct NewComment<'a> {
@@ -79,14 +80,7 @@ pub async fn for_task(
     connection: &mut PgConnection,
     task_id: Uuid,
 ) -> Result<Vec<ReviewComment>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        comment_fields!(),
-        " FROM review_comments WHERE task_id = $1 ORDER BY created_at, id"
-    ))
-    .bind(task_id)
-    .fetch_all(connection)
-    .await
+    super::record::all(connection, "task_id = $1 ORDER BY created_at, id", task_id).await
 }
 
 /// The task's comments not sent yet, locked, in the order they were made (file order
@@ -95,22 +89,16 @@ pub async fn lock_unsent(
     connection: &mut PgConnection,
     task_id: Uuid,
 ) -> Result<Vec<ReviewComment>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        comment_fields!(),
-        " FROM review_comments WHERE task_id = $1 AND sent_at IS NULL
-         ORDER BY created_at, id FOR UPDATE"
-    ))
-    .bind(task_id)
-    .fetch_all(connection)
+    super::record::all(
+        connection,
+        "task_id = $1 AND sent_at IS NULL ORDER BY created_at, id FOR UPDATE",
+        task_id,
+    )
     .await
 }
 
 pub async fn lock(connection: &mut PgConnection, id: Uuid) -> Result<Option<ReviewComment>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", comment_fields!(), " FROM review_comments WHERE id = $1 FOR UPDATE"))
-        .bind(id)
-        .fetch_optional(connection)
-        .await
+    super::record::one(connection, "id = $1 FOR UPDATE", id).await
 }
 
 pub async fn set_body(

@@ -42,6 +42,7 @@ macro_rules! schedule_fields {
          last_skipped_at, last_skip_reason, created_at, updated_at"
     };
 }
+super::record::record!(Schedule, schedule_fields, "schedules");
 
 /// A schedule's fields, checked by the domain.
 #[derive(Debug, Clone)]
@@ -55,23 +56,13 @@ pub struct ScheduleFields {
 }
 
 pub async fn list(connection: &mut PgConnection, board_id: Uuid) -> Result<Vec<Schedule>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        schedule_fields!(),
-        " FROM schedules WHERE board_id = $1 ORDER BY created_at, id"
-    ))
-    .bind(board_id)
-    .fetch_all(connection)
-    .await
+    super::record::all(connection, "board_id = $1 ORDER BY created_at, id", board_id).await
 }
 
 /// The schedule, locked until the caller's transaction ends (an edit against the
 /// scheduler firing it).
 pub async fn lock(connection: &mut PgConnection, id: Uuid) -> Result<Option<Schedule>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", schedule_fields!(), " FROM schedules WHERE id = $1 FOR UPDATE"))
-        .bind(id)
-        .fetch_optional(connection)
-        .await
+    super::record::one(connection, "id = $1 FOR UPDATE", id).await
 }
 
 pub async fn count(connection: &mut PgConnection, board_id: Uuid) -> Result<i64, sqlx::Error> {

@@ -52,6 +52,7 @@ macro_rules! session_fields {
          cost_usd::float8 AS cost_usd, input_tokens, output_tokens, created_at, started_at, finished_at"
     };
 }
+super::record::record!(AgentSession, session_fields, "agent_sessions");
 
 /// How a run ended, as stored.
 #[derive(Debug, Default)]
@@ -97,14 +98,7 @@ pub async fn for_task(
     connection: &mut PgConnection,
     task_id: Uuid,
 ) -> Result<Vec<AgentSession>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        session_fields!(),
-        " FROM agent_sessions WHERE task_id = $1 ORDER BY created_at, id"
-    ))
-    .bind(task_id)
-    .fetch_all(connection)
-    .await
+    super::record::all(connection, "task_id = $1 ORDER BY created_at, id", task_id).await
 }
 
 /// The latest session of a task that has an agent session id to resume.
@@ -112,13 +106,11 @@ pub async fn latest_resumable(
     connection: &mut PgConnection,
     task_id: Uuid,
 ) -> Result<Option<AgentSession>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        session_fields!(),
-        " FROM agent_sessions WHERE task_id = $1 AND external_session_id IS NOT NULL ORDER BY created_at DESC, id DESC LIMIT 1"
-    ))
-    .bind(task_id)
-    .fetch_optional(connection)
+    super::record::one(
+        connection,
+        "task_id = $1 AND external_session_id IS NOT NULL ORDER BY created_at DESC, id DESC LIMIT 1",
+        task_id,
+    )
     .await
 }
 
@@ -444,8 +436,5 @@ pub async fn failed_for_execution(
 }
 
 pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<AgentSession>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", session_fields!(), " FROM agent_sessions WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(connection)
-        .await
+    super::record::one(connection, "id = $1", id).await
 }

@@ -86,6 +86,7 @@ macro_rules! task_fields {
          ORDER BY r.created_at LIMIT 1) AS waiting_for, worktree_cleanup, created_at, updated_at"
     };
 }
+super::record::record!(Task, task_fields, "tasks");
 pub(crate) use task_fields;
 
 /// What a new task is made of, checked by the domain.
@@ -152,18 +153,12 @@ pub async fn on_board(
 }
 
 pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<Task>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", task_fields!(), " FROM tasks WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(connection)
-        .await
+    super::record::one(connection, "id = $1", id).await
 }
 
 /// The task, locked until the transaction ends.
 pub async fn lock(connection: &mut PgConnection, id: Uuid) -> Result<Option<Task>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", task_fields!(), " FROM tasks WHERE id = $1 FOR UPDATE"))
-        .bind(id)
-        .fetch_optional(connection)
-        .await
+    super::record::one(connection, "id = $1 FOR UPDATE", id).await
 }
 
 #[derive(Debug, Default)]

@@ -39,6 +39,7 @@ macro_rules! webhook_fields {
         "id, board_id, url, format, events, column_ids, created_at, last_delivery_at, last_status, last_error"
     };
 }
+super::record::record!(Webhook, webhook_fields, "webhooks");
 
 // Checked by `board::webhooks` before it gets here.
 /// A webhook as asked for; absent fields stay when editing.
@@ -60,21 +61,11 @@ pub struct WebhookRequest {
 }
 
 pub async fn list(connection: &mut PgConnection, board_id: Uuid) -> Result<Vec<Webhook>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        webhook_fields!(),
-        " FROM webhooks WHERE board_id = $1 ORDER BY created_at, id"
-    ))
-    .bind(board_id)
-    .fetch_all(connection)
-    .await
+    super::record::all(connection, "board_id = $1 ORDER BY created_at, id", board_id).await
 }
 
 pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<Webhook>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", webhook_fields!(), " FROM webhooks WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(connection)
-        .await
+    super::record::one(connection, "id = $1", id).await
 }
 
 pub async fn count(connection: &mut PgConnection, board_id: Uuid) -> Result<i64, sqlx::Error> {
