@@ -178,3 +178,28 @@ pub(crate) async fn commit_of(dir: &Path, reference: &str) -> Result<Option<Stri
             .await?;
     Ok(found.success.then(|| found.text()).filter(|sha| !sha.is_empty()))
 }
+
+/// `git status` in `worktree`: each path with uncommitted changes (staged or not; with
+/// `untracked`, untracked files that are not ignored too) and its `XY` code. Paths are
+/// as they are (`-z`); a rename or copy is listed by its new path.
+pub(crate) async fn status(
+    worktree: &Path,
+    untracked: bool,
+    timeout: Duration,
+) -> Result<Vec<(String, String)>, GitError> {
+    let which = if untracked { "--untracked-files=all" } else { "--untracked-files=no" };
+    let args = ["--no-optional-locks", "status", "--porcelain", "-z", which].map(String::from).to_vec();
+    let output = checked(worktree, args, Vec::new(), timeout).await?;
+    let mut entries = Vec::new();
+    let mut fields = output.stdout.split(|byte| *byte == 0).filter(|field| !field.is_empty());
+    while let Some(field) = fields.next() {
+        let entry = String::from_utf8_lossy(field);
+        let (code, path) = (entry.get(..2).unwrap_or_default(), entry.get(3..).unwrap_or_default());
+        if code.contains('R') || code.contains('C') {
+            // A rename's old path follows as its own field.
+            fields.next();
+        }
+        entries.push((code.to_string(), path.to_string()));
+    }
+    Ok(entries)
+}
