@@ -17,34 +17,11 @@ pub enum GitError {
     TimedOut { command: String, timeout: Duration },
 }
 
-/// Runs `git args…` in `dir` and returns its trimmed standard output.
+/// Runs `git args…` in `dir` and returns its trimmed standard output; fails with the
+/// end of git's message when the command fails.
 pub async fn run(dir: &Path, args: &[&str], timeout: Duration) -> Result<String, GitError> {
-    let dir = dir.to_path_buf();
-    let args: Vec<String> = args.iter().map(|arg| (*arg).to_string()).collect();
-    tokio::task::spawn_blocking(move || run_blocking(&dir, &args, timeout))
-        .await
-        .unwrap_or_else(|error| Err(GitError::Failed { command: "(task)".into(), stderr: error.to_string() }))
-}
-
-fn run_blocking(dir: &Path, args: &[String], timeout: Duration) -> Result<String, GitError> {
-    let git = process::find_program("git").ok_or(GitError::Missing)?;
-    let mut command = process::command(git, Privilege::Inherit);
-    command.current_dir(dir).args(args).env("GIT_TERMINAL_PROMPT", "0").env("LC_ALL", "C");
-    let rendered = args.join(" ");
-    let output = process::output_with_timeout(&mut command, timeout).map_err(|error| {
-        if error.kind() == std::io::ErrorKind::TimedOut {
-            GitError::TimedOut { command: rendered.clone(), timeout }
-        } else {
-            GitError::Failed { command: rendered.clone(), stderr: error.to_string() }
-        }
-    })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let stderr =
-            stderr.trim().lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>();
-        return Err(GitError::Failed { command: rendered, stderr: stderr.join(" | ") });
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+    let args = args.iter().map(|arg| (*arg).to_string()).collect();
+    checked(dir, args, Vec::new(), timeout).await.map(|output| output.text())
 }
 
 const LOCAL: Duration = Duration::from_secs(30);
@@ -200,4 +177,29 @@ pub(crate) async fn commit_of(dir: &Path, reference: &str) -> Result<Option<Stri
         output(dir, vec!["rev-parse".into(), "--verify".into(), "--quiet".into(), verify], Vec::new(), LOCAL)
             .await?;
     Ok(found.success.then(|| found.text()).filter(|sha| !sha.is_empty()))
+}
+
+/// `git status` in `worktree`: each path with uncommitted changes (staged or not; with
+/// `untracked`, untracked files that are not ignored too) and its `XY` code. Paths are
+/// as they are (`-z`); a rename or copy is listed by its new path.
+pub(crate) async fn status(
+    worktree: &Path,
+    untracked: bool,
+    timeout: Duration,
+) -> Result<Vec<(String, String)>, GitError> {
+    let which = if untracked { "--untracked-files=all" } else { "--untracked-files=no" };
+    let args = ["--no-optional-locks", "status", "--porcelain", "-z", which].map(String::from).to_vec();
+    let output = checked(worktree, args, Vec::new(), timeout).await?;
+    let mut entries = Vec::new();
+    let mut fields = output.stdout.split(|byte| *byte == 0).filter(|field| !field.is_empty());
+    while let Some(field) = fields.next() {
+        let entry = String::from_utf8_lossy(field);
+        let (code, path) = (entry.get(..2).unwrap_or_default(), entry.get(3..).unwrap_or_default());
+        if code.contains('R') || code.contains('C') {
+            // A rename's old path follows as its own field.
+            fields.next();
+        }
+        entries.push((code.to_string(), path.to_string()));
+    }
+    Ok(entries)
 }

@@ -41,20 +41,7 @@ async fn run(dir: &Path, args: &[&str]) -> Result<git::Output, GitError> {
 /// Paths with uncommitted changes in `worktree` (staged or not); with
 /// `untracked`, untracked files (not ignored) too.
 pub(crate) async fn uncommitted(worktree: &Path, untracked: bool) -> Result<Vec<String>, GitError> {
-    let which = if untracked { "--untracked-files=all" } else { "--untracked-files=no" };
-    let status = run(worktree, &["--no-optional-locks", "status", "--porcelain", "-z", which]).await?;
-    let mut paths = Vec::new();
-    let mut fields = status.stdout.split(|byte| *byte == 0).filter(|field| !field.is_empty());
-    while let Some(field) = fields.next() {
-        let entry = String::from_utf8_lossy(field);
-        let (code, path) = (entry.get(..2).unwrap_or_default(), entry.get(3..).unwrap_or_default());
-        if code.contains('R') || code.contains('C') {
-            // A rename's old path follows as its own field.
-            fields.next();
-        }
-        paths.push(path.to_string());
-    }
-    Ok(paths)
+    Ok(git::status(worktree, untracked, LOCAL).await?.into_iter().map(|(_, path)| path).collect())
 }
 
 /// The worktrees (the repository's own included) that have `branch` checked out.

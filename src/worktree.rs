@@ -248,34 +248,10 @@ fn made_for(branch: &str, task_id: Uuid) -> bool {
     branch == prefix || branch.strip_prefix(&prefix).is_some_and(|rest| rest.starts_with('-'))
 }
 
-/// The worktree's `git status` entries, each `XY path` (`-z`: paths as they are).
-async fn status(worktree: &Path) -> Result<Vec<(String, String)>, GitError> {
-    let output = git::checked(
-        worktree,
-        ["--no-optional-locks", "status", "--porcelain", "-z", "--untracked-files=all"]
-            .map(String::from)
-            .to_vec(),
-        Vec::new(),
-        LOCAL,
-    )
-    .await?;
-    let mut entries = Vec::new();
-    let mut fields = output.stdout.split(|byte| *byte == 0).filter(|field| !field.is_empty());
-    while let Some(field) = fields.next() {
-        let entry = String::from_utf8_lossy(field);
-        let (code, path) = (entry.get(..2).unwrap_or_default(), entry.get(3..).unwrap_or_default());
-        if code.contains('R') || code.contains('C') {
-            fields.next();
-        }
-        entries.push((code.to_string(), path.to_string()));
-    }
-    Ok(entries)
-}
-
 /// Paths in the worktree that hold work: every change but the untracked files that
 /// match the copied patterns.
 async fn uncommitted(worktree: &Path, copied: &[String]) -> Result<Vec<String>, GitError> {
-    Ok(status(worktree)
+    Ok(git::status(worktree, true, LOCAL)
         .await?
         .into_iter()
         .filter(|(code, path)| code != "??" || !copied.iter().any(|pattern| path_matches(pattern, path)))
@@ -285,7 +261,7 @@ async fn uncommitted(worktree: &Path, copied: &[String]) -> Result<Vec<String>, 
 
 /// The untracked files that match the copied patterns.
 async fn copied_files(worktree: &Path, copied: &[String]) -> Result<Vec<String>, GitError> {
-    Ok(status(worktree)
+    Ok(git::status(worktree, true, LOCAL)
         .await?
         .into_iter()
         .filter(|(code, path)| code == "??" && copied.iter().any(|pattern| path_matches(pattern, path)))
