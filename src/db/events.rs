@@ -153,33 +153,39 @@ pub async fn publish(
     kind: EventKind,
     payload: &Value,
 ) -> Result<(), sqlx::Error> {
-    let changes_view = kind.changes_board_view();
-    let kind = kind.as_str();
-    for stream in streams {
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO event_streams (stream, last_seq, view_seq) VALUES ($1, 1, CASE WHEN $2 THEN 1 ELSE 0 END)
+    // One statement for all the streams: the stream rows it locks stay locked until the
+    // transaction ends, and a board's stream is shared by every request and hook on the
+    // board, so each round trip made while holding it is one the board's other writers
+    // wait for. The streams are numbered, and locked, in the order given.
+    sqlx::query(
+        "WITH numbered AS (
+             INSERT INTO event_streams (stream, last_seq, view_seq)
+             SELECT stream, 1, CASE WHEN $2 THEN 1 ELSE 0 END
+             FROM unnest($1::text[]) WITH ORDINALITY AS s (stream, n) ORDER BY n
              ON CONFLICT (stream) DO UPDATE SET last_seq = event_streams.last_seq + 1,
                  view_seq = CASE WHEN $2 THEN event_streams.last_seq + 1 ELSE event_streams.view_seq END
-             RETURNING last_seq",
-        )
-        .bind(stream)
-        .bind(changes_view)
-        .fetch_one(&mut *connection)
-        .await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO events (stream, seq, kind, payload) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(stream)
-        .bind(seq)
-        .bind(kind)
-        .bind(payload)
-        .fetch_one(&mut *connection)
-        .await?;
-        let full =
-            json!({ "id": id, "stream": stream, "seq": seq, "kind": kind, "payload": payload }).to_string();
-        let message = if full.len() <= INLINE_LIMIT { full } else { json!({ "id": id }).to_string() };
-        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(message).execute(&mut *connection).await?;
-    }
+             RETURNING stream, last_seq
+         ), appended AS (
+             INSERT INTO events (stream, seq, kind, payload)
+             SELECT stream, last_seq, $3, $4 FROM numbered
+             RETURNING id, stream, seq
+         ), messages AS (
+             SELECT id, json_build_object('id', id, 'stream', stream, 'seq', seq, 'kind', $3::text,
+                                          'payload', $4::jsonb)::text AS message
+             FROM appended
+         )
+         SELECT pg_notify($5, CASE WHEN octet_length(message) <= $6 THEN message
+                                   ELSE json_build_object('id', id)::text END)
+         FROM messages ORDER BY id",
+    )
+    .bind(streams)
+    .bind(kind.changes_board_view())
+    .bind(kind.as_str())
+    .bind(payload)
+    .bind(CHANNEL)
+    .bind(INLINE_LIMIT as i32)
+    .execute(connection)
+    .await?;
     Ok(())
 }
 
