@@ -28,7 +28,7 @@ archive="$cache_dir/postgresql-$PG_VERSION-$target.tar.gz"
 # Bumped when what goes into the archive changes, so a machine that staged an older
 # recipe stages again. A build made before keeps embedding the archive it copied until
 # `cargo clean -p postgresql_embedded` (the crate's build script does not watch the file).
-RECIPE=3
+RECIPE=4
 if [ -s "$archive" ] && [ "$(cat "$archive.recipe" 2>/dev/null)" = "$RECIPE" ]; then
   echo "stage-postgres: $archive already staged"
   exit 0
@@ -68,11 +68,13 @@ JS
 # About 2.7 MB less in every viban binary.
 prune() {
   local tree="$1"
-  rm -rf "$tree/include" "$tree/lib/pkgconfig" "$tree/lib/postgresql/pgxs"
-  find "$tree/lib" -maxdepth 1 \( -name '*.a' -o -name 'libecpg*' -o -name 'libpgtypes*' \
+  # Message translations and documentation go too: viban reads the server's messages in English.
+  rm -rf "$tree/include" "$tree/lib/pkgconfig" "$tree/lib/postgresql/pgxs" "$tree/share/locale" "$tree/share/doc"
+  find "$tree/lib" -maxdepth 1 \( -name '*.a' -o -name '*.lib' -o -name 'libecpg*' -o -name 'libpgtypes*' \
     -o -name 'libxslt*' -o -name 'libossp-uuid*' \) -exec rm -f {} +
+  # Server modules: in lib/postgresql (Linux, macOS) or lib itself (Windows, as DLLs).
   local module name
-  for module in "$tree"/lib/postgresql/*; do
+  for module in "$tree"/lib/postgresql/* "$tree"/lib/*.dll; do
     [ -f "$module" ] || continue
     name="$(basename "$module")"; name="${name%.*}"
     case "$name" in
@@ -80,7 +82,7 @@ prune() {
       *) rm -f "$module" ;;
     esac
   done
-  find "$tree/share/postgresql/extension" -type f ! -name 'plpgsql*' -exec rm -f {} + 2>/dev/null || true
+  find "$tree/share" -path '*/extension/*' -type f ! -name 'plpgsql*' -exec rm -f {} +
 }
 prune "$work/$root"
 
