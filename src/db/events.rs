@@ -153,15 +153,20 @@ pub async fn publish(
     kind: EventKind,
     payload: &Value,
 ) -> Result<(), sqlx::Error> {
+    if streams.is_empty() {
+        return Ok(());
+    }
     // One statement for all the streams: the stream rows it locks stay locked until the
     // transaction ends, and a board's stream is shared by every request and hook on the
     // board, so each round trip made while holding it is one the board's other writers
-    // wait for. The streams are numbered, and locked, in the order given.
+    // wait for. The streams are locked in one order, by name (`board:…` before
+    // `task:…`), so two writers never hold one each and wait for the other's; a stream
+    // named twice gets one event.
     sqlx::query(
         "WITH numbered AS (
              INSERT INTO event_streams (stream, last_seq, view_seq)
-             SELECT stream, 1, CASE WHEN $2 THEN 1 ELSE 0 END
-             FROM unnest($1::text[]) WITH ORDINALITY AS s (stream, n) ORDER BY n
+             SELECT DISTINCT stream, 1, CASE WHEN $2 THEN 1 ELSE 0 END
+             FROM unnest($1::text[]) AS stream ORDER BY stream
              ON CONFLICT (stream) DO UPDATE SET last_seq = event_streams.last_seq + 1,
                  view_seq = CASE WHEN $2 THEN event_streams.last_seq + 1 ELSE event_streams.view_seq END
              RETURNING stream, last_seq
