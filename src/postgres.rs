@@ -106,6 +106,8 @@ impl Cluster {
         initdb
             .arg("--pgdata")
             .arg(&staging)
+            // UTF-8 is also the only client encoding the bundled build can serve: it
+            // carries no encoding conversions (scripts/stage-postgres.sh).
             .args(["--username", SUPERUSER, "--auth", "scram-sha-256", "--encoding", "UTF8"])
             .args(["--locale", "C", "--no-instructions"])
             .arg("--pwfile")
