@@ -1,7 +1,8 @@
 //! Handlers for the routes that are one domain call and nothing else: the path's id
 //! (and, for writes, the JSON body) in, `f(&pool, id[, body])` once, its result out as
 //! `200` JSON, `201` JSON or `204`. The route table names the domain function itself
-//! (`ok(schedules::list)`), so such a route needs no handler of its own.
+//! (`ok(schedules::list)`), so such a route needs no handler of its own, and what it
+//! takes and answers in the OpenAPI document are the domain function's own types.
 //!
 //! A handler that does more than that (reads a query, takes other state, answers with
 //! headers) is written out in its resource's module.
@@ -11,11 +12,14 @@ use std::pin::Pin;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use schemars::JsonSchema;
+use schemars::generate::SchemaGenerator;
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::extract::{Id, Json};
+use super::routes::{SchemaFn, Success};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -24,6 +28,31 @@ pub type Reply<R> = Pin<Box<dyn Future<Output = Result<R, ApiError>> + Send>>;
 
 /// `201 Created` with the new resource.
 pub type Created<T> = (StatusCode, axum::Json<T>);
+
+/// A handler of `/…/{id}` answering `R`.
+pub trait IdHandler<R>: Fn(State<AppState>, Id) -> Reply<R> + Clone + Send + Sync + 'static {}
+impl<R, H: Fn(State<AppState>, Id) -> Reply<R> + Clone + Send + Sync + 'static> IdHandler<R> for H {}
+
+/// A handler of `/…/{id}` with a JSON body `B`, answering `R`.
+pub trait BodyHandler<B, R>:
+    Fn(State<AppState>, Id, Json<B>) -> Reply<R> + Clone + Send + Sync + 'static
+{
+}
+impl<B, R, H> BodyHandler<B, R> for H where
+    H: Fn(State<AppState>, Id, Json<B>) -> Reply<R> + Clone + Send + Sync + 'static
+{
+}
+
+/// A handler made here, with the schemas of its body and answer.
+pub struct Described<H> {
+    pub handler: H,
+    pub body: Option<SchemaFn>,
+    pub success: Success,
+}
+
+fn json<T: JsonSchema>(status: StatusCode) -> Success {
+    Success::Json(status, SchemaGenerator::subschema_for::<T>)
+}
 
 /// A domain function `f(&pool, args…)`: implemented for `async fn`s taking the pool and
 /// an id, or the pool, an id and a request body. The lifetime ties the returned future
@@ -56,42 +85,72 @@ where
 }
 
 /// `f(&pool, id)`, answered `200` with its result.
-pub fn ok<F, T, E>(
-    f: F,
-) -> impl Fn(State<AppState>, Id) -> Reply<axum::Json<T>> + Clone + Send + Sync + 'static
+pub fn ok<F, T, E>(f: F) -> Described<impl IdHandler<axum::Json<T>>>
 where
     F: for<'a> Call<'a, (Uuid,), T, E>,
-    T: Serialize + Send + 'static,
+    T: Serialize + JsonSchema + Send + 'static,
     E: Into<ApiError> + Send + 'static,
 {
-    move |State(state): State<AppState>, Id(id): Id| -> Reply<axum::Json<T>> {
+    let handler = move |State(state): State<AppState>, Id(id): Id| -> Reply<axum::Json<T>> {
         let f = f.clone();
         Box::pin(async move { f.call(&state.pool, (id,)).await.map(axum::Json).map_err(Into::into) })
-    }
+    };
+    Described { handler, body: None, success: json::<T>(StatusCode::OK) }
 }
 
 /// `f(&pool, id)` for its effect, answered `204`.
-pub fn no_content<F, T, E>(
-    f: F,
-) -> impl Fn(State<AppState>, Id) -> Reply<StatusCode> + Clone + Send + Sync + 'static
+pub fn no_content<F, T, E>(f: F) -> Described<impl IdHandler<StatusCode>>
 where
     F: for<'a> Call<'a, (Uuid,), T, E>,
     T: Send + 'static,
     E: Into<ApiError> + Send + 'static,
 {
-    move |State(state): State<AppState>, Id(id): Id| -> Reply<StatusCode> {
+    let handler = move |State(state): State<AppState>, Id(id): Id| -> Reply<StatusCode> {
         let f = f.clone();
         Box::pin(async move {
             f.call(&state.pool, (id,)).await.map_err(Into::into)?;
             Ok(StatusCode::NO_CONTENT)
         })
-    }
+    };
+    Described { handler, body: None, success: Success::Empty(StatusCode::NO_CONTENT) }
 }
 
 /// `f(&pool, id, body)`, answered `200` with its result.
-pub fn ok_with<F, B, T, E>(
-    f: F,
-) -> impl Fn(State<AppState>, Id, Json<B>) -> Reply<axum::Json<T>> + Clone + Send + Sync + 'static
+pub fn ok_with<F, B, T, E>(f: F) -> Described<impl BodyHandler<B, axum::Json<T>>>
+where
+    F: for<'a> Call<'a, (Uuid, B), T, E>,
+    B: JsonSchema + Send + 'static,
+    T: Serialize + JsonSchema + Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    Described {
+        handler: with_body(f),
+        body: Some(SchemaGenerator::subschema_for::<B>),
+        success: json::<T>(StatusCode::OK),
+    }
+}
+
+/// `f(&pool, parent_id, body)`, answered `201` with what it created.
+pub fn created<F, B, T, E>(f: F) -> Described<impl BodyHandler<B, Created<T>>>
+where
+    F: for<'a> Call<'a, (Uuid, B), T, E>,
+    B: JsonSchema + Send + 'static,
+    T: Serialize + JsonSchema + Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    let write = with_body(f);
+    let handler = move |state: State<AppState>, id: Id, body: Json<B>| -> Reply<Created<T>> {
+        let written = write(state, id, body);
+        Box::pin(async move { Ok((StatusCode::CREATED, written.await?)) })
+    };
+    Described {
+        handler,
+        body: Some(SchemaGenerator::subschema_for::<B>),
+        success: json::<T>(StatusCode::CREATED),
+    }
+}
+
+fn with_body<F, B, T, E>(f: F) -> impl BodyHandler<B, axum::Json<T>>
 where
     F: for<'a> Call<'a, (Uuid, B), T, E>,
     B: Send + 'static,
@@ -101,22 +160,5 @@ where
     move |State(state): State<AppState>, Id(id): Id, Json(body): Json<B>| -> Reply<axum::Json<T>> {
         let f = f.clone();
         Box::pin(async move { f.call(&state.pool, (id, body)).await.map(axum::Json).map_err(Into::into) })
-    }
-}
-
-/// `f(&pool, parent_id, body)`, answered `201` with what it created.
-pub fn created<F, B, T, E>(
-    f: F,
-) -> impl Fn(State<AppState>, Id, Json<B>) -> Reply<Created<T>> + Clone + Send + Sync + 'static
-where
-    F: for<'a> Call<'a, (Uuid, B), T, E>,
-    B: Send + 'static,
-    T: Serialize + Send + 'static,
-    E: Into<ApiError> + Send + 'static,
-{
-    let ok_with = ok_with(f);
-    move |state: State<AppState>, id: Id, body: Json<B>| -> Reply<Created<T>> {
-        let written = ok_with(state, id, body);
-        Box::pin(async move { Ok((StatusCode::CREATED, written.await?)) })
     }
 }

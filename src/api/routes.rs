@@ -8,7 +8,7 @@ use axum::routing::{MethodFilter, MethodRouter};
 use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema};
 
-use super::calls::{created, no_content, ok, ok_with};
+use super::calls::{Described, created, no_content, ok, ok_with};
 use super::{
     agents, boards, housekeeping, imports, open, openapi, pull_requests, repositories, requests, review,
     system, tasks, update, ws,
@@ -124,18 +124,6 @@ fn post<H: Handler<T, AppState>, T: 'static>(path: &'static str, summary: &'stat
     Route::new(Method::POST, MethodFilter::POST, path, summary, handler)
 }
 
-fn put<H: Handler<T, AppState>, T: 'static>(path: &'static str, summary: &'static str, handler: H) -> Route {
-    Route::new(Method::PUT, MethodFilter::PUT, path, summary, handler)
-}
-
-fn patch<H: Handler<T, AppState>, T: 'static>(
-    path: &'static str,
-    summary: &'static str,
-    handler: H,
-) -> Route {
-    Route::new(Method::PATCH, MethodFilter::PATCH, path, summary, handler)
-}
-
 fn delete<H: Handler<T, AppState>, T: 'static>(
     path: &'static str,
     summary: &'static str,
@@ -144,10 +132,24 @@ fn delete<H: Handler<T, AppState>, T: 'static>(
     Route::new(Method::DELETE, MethodFilter::DELETE, path, summary, handler)
 }
 
+/// A route that is one domain call ([`super::calls`]): what it takes and answers are
+/// the domain function's own types.
+fn call<H: Handler<T, AppState>, T: 'static>(
+    method: Method,
+    path: &'static str,
+    summary: &'static str,
+    call: Described<H>,
+) -> Route {
+    let filter = MethodFilter::try_from(method.clone()).expect("a method axum routes");
+    Route {
+        body: call.body,
+        success: call.success,
+        ..Route::new(method, filter, path, summary, call.handler)
+    }
+}
+
 /// Every route under `/api`, in the order the OpenAPI document lists them.
 pub fn table() -> Vec<Route> {
-    use db::boards::{Board, Column, ColumnHook, Template};
-    use db::hooks::Hook;
     use db::repositories::Repository;
     use db::tasks::Task;
 
@@ -184,9 +186,12 @@ pub fn table() -> Vec<Route> {
             .creates::<boards::BoardView>(),
         get("/boards/{id}", "A board with its columns, hooks, templates and tasks", boards::get)
             .returns::<boards::BoardView>(),
-        patch("/boards/{id}", "Rename, describe, configure or (un)link a repository", ok_with(board::boards::update))
-            .body::<crate::board::boards::BoardEdit>()
-            .returns::<Board>(),
+        call(
+            Method::PATCH,
+            "/boards/{id}",
+            "Rename, describe, configure or (un)link a repository",
+            ok_with(board::boards::update),
+        ),
         delete("/boards/{id}", "Delete a board and everything on it", boards::delete),
         post(
             "/import/vibe-kanban",
@@ -201,28 +206,33 @@ pub fn table() -> Vec<Route> {
             .body::<imports::ImportBoard>()
             .creates::<imports::ImportedBoard>(),
         // Columns
-        post("/boards/{id}/columns", "Add a column", created(board::columns::create))
-            .body::<crate::board::columns::ColumnRequest>()
-            .creates::<Column>(),
-        patch("/columns/{id}", "Rename, recolour, reconfigure or reorder a column", ok_with(board::columns::update))
-            .body::<crate::board::columns::ColumnEdit>()
-            .returns::<Column>(),
-        delete("/columns/{id}", "Delete a column; its tasks move to the first column", no_content(board::columns::delete)),
+        call(Method::POST, "/boards/{id}/columns", "Add a column", created(board::columns::create)),
+        call(
+            Method::PATCH,
+            "/columns/{id}",
+            "Rename, recolour, reconfigure or reorder a column",
+            ok_with(board::columns::update),
+        ),
+        call(
+            Method::DELETE,
+            "/columns/{id}",
+            "Delete a column; its tasks move to the first column",
+            no_content(board::columns::delete),
+        ),
         // Tasks
         get("/boards/{id}/tasks", "List a board's tasks, optionally filtered", tasks::list)
             .query::<tasks::ListTasks>()
             .returns::<Vec<Task>>(),
-        post("/boards/{id}/tasks", "Create a task", created(board::tasks::create))
-            .body::<crate::board::tasks::TaskRequest>()
-            .creates::<Task>(),
-        get("/tasks/{id}", "A task", ok(board::tasks::get)).returns::<Task>(),
-        patch("/tasks/{id}", "Edit a task", ok_with(board::tasks::update))
-            .body::<crate::board::tasks::TaskEdit>()
-            .returns::<Task>(),
+        call(Method::POST, "/boards/{id}/tasks", "Create a task", created(board::tasks::create)),
+        call(Method::GET, "/tasks/{id}", "A task", ok(board::tasks::get)),
+        call(Method::PATCH, "/tasks/{id}", "Edit a task", ok_with(board::tasks::update)),
         delete("/tasks/{id}", "Delete a task", tasks::delete),
-        post("/tasks/{id}/move", "Move a task between neighbours, in its column or another", ok_with(board::tasks::move_task))
-            .body::<crate::board::tasks::Destination>()
-            .returns::<Task>(),
+        call(
+            Method::POST,
+            "/tasks/{id}/move",
+            "Move a task between neighbours, in its column or another",
+            ok_with(board::tasks::move_task),
+        ),
         post("/tasks/{id}/duplicate", "Copy a task into the same column", tasks::duplicate).creates::<Task>(),
         get("/tasks/{id}/activity", "The task's activity, oldest first, in pages", tasks::activity)
             .query::<tasks::ActivityPage>()
@@ -251,15 +261,19 @@ pub fn table() -> Vec<Route> {
             .accepts::<agents::Stopping>(),
         post("/tasks/{id}/resume", "Continue an interrupted or finished agent session", agents::resume)
             .accepts::<db::sessions::AgentSession>(),
-        get("/tasks/{id}/sessions", "The task's agent runs, oldest first", ok(board::runs::sessions))
-            .returns::<Vec<db::sessions::AgentSession>>(),
+        call(
+            Method::GET,
+            "/tasks/{id}/sessions",
+            "The task's agent runs, oldest first",
+            ok(board::runs::sessions),
+        ),
         // What agents ask of the user (M3)
-        get(
+        call(
+            Method::GET,
             "/tasks/{id}/requests",
             "The task's pending approvals and questions, then its recent ones",
             ok(board::requests::list),
-        )
-        .returns::<Vec<db::requests::Request>>(),
+        ),
         post(
             "/approvals/{id}",
             "Approve or deny a pending tool call; the waiting run continues",
@@ -282,15 +296,30 @@ pub fn table() -> Vec<Route> {
         )
         .query::<review::DiffQuery>()
         .returns::<crate::diff::Diff>(),
-        get("/tasks/{id}/review/comments", "The task's review comments, oldest first", ok(board::review::comments))
-            .returns::<Vec<db::review_comments::ReviewComment>>(),
-        post("/tasks/{id}/review/comments", "Comment on lines of the task's diff", created(board::review::comment))
-            .body::<crate::board::review::CommentRequest>()
-            .creates::<db::review_comments::ReviewComment>(),
-        patch("/review-comments/{id}", "Change an unsent review comment", ok_with(board::review::edit_comment))
-            .body::<crate::board::review::CommentEdit>()
-            .returns::<db::review_comments::ReviewComment>(),
-        delete("/review-comments/{id}", "Delete a review comment", no_content(board::review::delete_comment)),
+        call(
+            Method::GET,
+            "/tasks/{id}/review/comments",
+            "The task's review comments, oldest first",
+            ok(board::review::comments),
+        ),
+        call(
+            Method::POST,
+            "/tasks/{id}/review/comments",
+            "Comment on lines of the task's diff",
+            created(board::review::comment),
+        ),
+        call(
+            Method::PATCH,
+            "/review-comments/{id}",
+            "Change an unsent review comment",
+            ok_with(board::review::edit_comment),
+        ),
+        call(
+            Method::DELETE,
+            "/review-comments/{id}",
+            "Delete a review comment",
+            no_content(board::review::delete_comment),
+        ),
         post(
             "/tasks/{id}/review/send",
             "Send the unsent review comments to the agent as one chat message",
@@ -316,12 +345,12 @@ pub fn table() -> Vec<Route> {
             review::rebase,
         )
         .returns::<crate::board::review::Rebased>(),
-        get(
+        call(
+            Method::GET,
             "/tasks/{id}/branch",
             "Where the task's branch stands: ahead/behind its base, branch and worktree present",
             ok(board::pull_requests::branch),
-        )
-        .returns::<crate::board::pull_requests::BranchState>(),
+        ),
         post(
             "/tasks/{id}/pull-request",
             "Push the task's branch to origin and open a pull request with gh (or return the open one)",
@@ -329,46 +358,62 @@ pub fn table() -> Vec<Route> {
         )
         .body::<crate::board::pull_requests::CreateRequest>()
         .returns::<crate::board::pull_requests::PullRequest>(),
-        post(
+        call(
+            Method::POST,
             "/tasks/{id}/pull-request/sync",
             "Read the task's pull request back from GitHub now: state, review decision, checks",
             ok(board::pull_requests::sync),
-        )
-        .returns::<crate::board::pull_requests::Synced>(),
+        ),
         // Templates
-        post("/boards/{id}/templates", "Add a task template", created(board::templates::create))
-            .body::<crate::board::templates::TemplateRequest>()
-            .creates::<Template>(),
-        patch("/templates/{id}", "Edit a task template", ok_with(board::templates::update))
-            .body::<crate::board::templates::TemplateRequest>()
-            .returns::<Template>(),
-        delete("/templates/{id}", "Delete a task template", no_content(board::templates::delete)),
+        call(
+            Method::POST,
+            "/boards/{id}/templates",
+            "Add a task template",
+            created(board::templates::create),
+        ),
+        call(Method::PATCH, "/templates/{id}", "Edit a task template", ok_with(board::templates::update)),
+        call(
+            Method::DELETE,
+            "/templates/{id}",
+            "Delete a task template",
+            no_content(board::templates::delete),
+        ),
         // Webhooks
-        get("/boards/{id}/webhooks", "A board's webhooks, with their last delivery", ok(board::webhooks::list))
-            .returns::<Vec<db::webhooks::Webhook>>(),
-        post("/boards/{id}/webhooks", "Add a webhook", created(board::webhooks::create))
-            .body::<crate::board::webhooks::WebhookRequest>()
-            .creates::<db::webhooks::Webhook>(),
-        patch("/webhooks/{id}", "Edit a webhook", ok_with(board::webhooks::update))
-            .body::<crate::board::webhooks::WebhookRequest>()
-            .returns::<db::webhooks::Webhook>(),
-        delete("/webhooks/{id}", "Delete a webhook", no_content(board::webhooks::delete)),
-        post(
+        call(
+            Method::GET,
+            "/boards/{id}/webhooks",
+            "A board's webhooks, with their last delivery",
+            ok(board::webhooks::list),
+        ),
+        call(Method::POST, "/boards/{id}/webhooks", "Add a webhook", created(board::webhooks::create)),
+        call(Method::PATCH, "/webhooks/{id}", "Edit a webhook", ok_with(board::webhooks::update)),
+        call(Method::DELETE, "/webhooks/{id}", "Delete a webhook", no_content(board::webhooks::delete)),
+        call(
+            Method::POST,
             "/webhooks/{id}/test",
             "Send a test delivery now; answers what the receiver said",
             ok(board::webhooks::test),
-        )
-        .returns::<crate::notify::webhook::Delivery>(),
+        ),
         // Schedules (periodic tasks)
-        get("/boards/{id}/schedules", "A board's schedules (periodic tasks)", ok(board::schedules::list))
-            .returns::<Vec<db::schedules::Schedule>>(),
-        post("/boards/{id}/schedules", "Add a schedule: a cron expression (UTC) and the task it creates", created(board::schedules::create))
-            .body::<crate::board::schedules::ScheduleRequest>()
-            .creates::<db::schedules::Schedule>(),
-        patch("/schedules/{id}", "Edit, enable or disable a schedule", ok_with(board::schedules::update))
-            .body::<crate::board::schedules::ScheduleRequest>()
-            .returns::<db::schedules::Schedule>(),
-        delete("/schedules/{id}", "Delete a schedule", no_content(board::schedules::delete)),
+        call(
+            Method::GET,
+            "/boards/{id}/schedules",
+            "A board's schedules (periodic tasks)",
+            ok(board::schedules::list),
+        ),
+        call(
+            Method::POST,
+            "/boards/{id}/schedules",
+            "Add a schedule: a cron expression (UTC) and the task it creates",
+            created(board::schedules::create),
+        ),
+        call(
+            Method::PATCH,
+            "/schedules/{id}",
+            "Edit, enable or disable a schedule",
+            ok_with(board::schedules::update),
+        ),
+        call(Method::DELETE, "/schedules/{id}", "Delete a schedule", no_content(board::schedules::delete)),
         // Housekeeping
         get(
             "/housekeeping",
@@ -383,45 +428,70 @@ pub fn table() -> Vec<Route> {
         )
         .returns::<crate::board::housekeeping::Report>(),
         // Hooks
-        get("/hooks/builtin", "The built-in hooks", || async { axum::Json(crate::hooks::BUILTINS) }).returns::<Vec<crate::hooks::Builtin>>(),
-        get("/boards/{id}/hooks", "A board's script and agent hooks", ok(board::hooks::list)).returns::<Vec<Hook>>(),
-        post("/boards/{id}/hooks", "Define a script or agent hook", created(board::hooks::create))
-            .body::<crate::board::hooks::HookRequest>()
-            .creates::<Hook>(),
-        put("/hooks/{id}", "Redefine a hook", ok_with(board::hooks::replace))
-            .body::<crate::board::hooks::HookRequest>()
-            .returns::<Hook>(),
-        delete("/hooks/{id}", "Delete a hook and its attachments", no_content(board::hooks::delete)),
-        post("/columns/{id}/hooks", "Attach a hook to a column", created(board::hooks::attach))
-            .body::<crate::board::hooks::AttachRequest>()
-            .creates::<ColumnHook>(),
-        patch("/column-hooks/{id}", "Change or reorder a column's hook", ok_with(board::hooks::update_attachment))
-            .body::<crate::board::hooks::AttachmentOptions>()
-            .returns::<ColumnHook>(),
-        delete("/column-hooks/{id}", "Detach a hook from its column", no_content(board::hooks::detach)),
-        get(
+        get("/hooks/builtin", "The built-in hooks", || async { axum::Json(crate::hooks::BUILTINS) })
+            .returns::<Vec<crate::hooks::Builtin>>(),
+        call(Method::GET, "/boards/{id}/hooks", "A board's script and agent hooks", ok(board::hooks::list)),
+        call(
+            Method::POST,
+            "/boards/{id}/hooks",
+            "Define a script or agent hook",
+            created(board::hooks::create),
+        ),
+        call(Method::PUT, "/hooks/{id}", "Redefine a hook", ok_with(board::hooks::replace)),
+        call(
+            Method::DELETE,
+            "/hooks/{id}",
+            "Delete a hook and its attachments",
+            no_content(board::hooks::delete),
+        ),
+        call(Method::POST, "/columns/{id}/hooks", "Attach a hook to a column", created(board::hooks::attach)),
+        call(
+            Method::PATCH,
+            "/column-hooks/{id}",
+            "Change or reorder a column's hook",
+            ok_with(board::hooks::update_attachment),
+        ),
+        call(
+            Method::DELETE,
+            "/column-hooks/{id}",
+            "Detach a hook from its column",
+            no_content(board::hooks::detach),
+        ),
+        call(
+            Method::GET,
             "/tasks/{id}/hook-executions",
             "The task's column hooks, run, running and waiting",
             ok(board::pipeline::executions),
-        )
-        .returns::<Vec<db::executions::HookExecution>>(),
-        post("/tasks/{id}/clear-error", "Clear the task's error: it is idle again", ok(board::pipeline::clear_error))
-            .returns::<Task>(),
-        post(
+        ),
+        call(
+            Method::POST,
+            "/tasks/{id}/clear-error",
+            "Clear the task's error: it is idle again",
+            ok(board::pipeline::clear_error),
+        ),
+        call(
+            Method::POST,
             "/hook-executions/{id}/retry",
             "Run a failed hook again, with the hooks its failure skipped",
             ok(board::pipeline::retry),
-        )
-        .returns::<Vec<db::executions::HookExecution>>(),
-        post("/hook-executions/{id}/cancel", "Cancel a hook that has not started", ok(board::pipeline::cancel))
-            .returns::<db::executions::HookExecution>(),
+        ),
+        call(
+            Method::POST,
+            "/hook-executions/{id}/cancel",
+            "Cancel a hook that has not started",
+            ok(board::pipeline::cancel),
+        ),
         // Repositories
         get("/repositories", "Linked repositories", repositories::list).returns::<Vec<Repository>>(),
         post("/repositories", "Link a local repository or clone one", repositories::link)
             .body::<repositories::LinkRepository>()
             .creates::<repositories::RepositoryView>(),
-        get("/repositories/{id}", "A repository with its branches", ok(board::repositories::get))
-            .returns::<repositories::RepositoryView>(),
+        call(
+            Method::GET,
+            "/repositories/{id}",
+            "A repository with its branches",
+            ok(board::repositories::get),
+        ),
         get(
             "/fs",
             "Folders in a folder, git repositories flagged (the repository picker)",
