@@ -27,9 +27,8 @@ pub(crate) fn start(pool: PgPool, runner: Runner, background: &Background) {
     let pr_sync = period("VIBAN_PR_SYNC_SECONDS", crate::board::pull_requests::SYNC_EVERY);
     let housekeeping = period("VIBAN_HOUSEKEEPING_SECONDS", HOUSEKEEPING_PERIOD);
     {
-        let (pool, stop) = (pool.clone(), background.clone());
-        let own = background.clone();
-        background.spawn(every(pr_sync, stop, move || {
+        let (pool, own) = (pool.clone(), background.clone());
+        background.spawn(every(pr_sync, background.clone(), move || {
             let (pool, own) = (pool.clone(), own.clone());
             async move {
                 crate::board::pull_requests::sync_due(&pool, pr_sync, &own).await;

@@ -131,7 +131,6 @@ pub fn task_stream(task_id: uuid::Uuid) -> String {
     format!("task:{task_id}")
 }
 
-/// Appends `kind` with `payload` to each of `streams` and notifies listeners on commit.
 /// Locks `stream`'s sequence row until the transaction ends, as publishing on it would.
 /// A transaction that will lock a column and publish on its board takes this lock first
 /// ([`super::tasks::lock_column`]): every writer then takes the two in the same order,
@@ -147,6 +146,7 @@ pub async fn lock_stream(connection: &mut PgConnection, stream: &str) -> Result<
     Ok(())
 }
 
+/// Appends `kind` with `payload` to each of `streams` and notifies listeners on commit.
 pub async fn publish(
     connection: &mut PgConnection,
     streams: &[String],
