@@ -25,3 +25,29 @@ test("the page shows it is reconnecting while viban is down and recovers when it
     viban.remove();
   }
 });
+
+test("a change made while the page's subscription is on its way to the server still shows", async ({
+  signedIn: page,
+  viban,
+}) => {
+  const board = await viban.board("Late subscription");
+  // Hold the board's subscribe back until the page has loaded the board and a task has
+  // been made: the task's event is then older than the subscription, and newer than the load.
+  let release: () => void = () => {};
+  const released = new Promise<void>((done) => (release = done));
+  await page.routeWebSocket(/\/api\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage(async (message) => {
+      if (typeof message === "string" && message.includes(`"board:${board.id}"`)) await released;
+      server.send(message);
+    });
+    server.onMessage((message) => ws.send(message));
+  });
+  await page.goto(`${viban.url}boards/${board.id}`);
+  await expect(page.getByRole("region", { name: "Todo" })).toBeVisible();
+  await viban.api("POST", `/boards/${board.id}/tasks`, { title: "made before the subscription" });
+  release();
+  await expect(page.getByRole("region", { name: "Todo" }).getByRole("link")).toHaveText([
+    /made before the subscription/,
+  ]);
+});

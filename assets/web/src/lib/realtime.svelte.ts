@@ -15,7 +15,8 @@ export interface StreamEvent {
 export interface StreamHandler {
   /** Every event of the stream, in order, exactly once. */
   event(event: StreamEvent): void;
-  /** Events were missed: reload the resource. */
+  /** Events may have been missed (they were pruned, or the subscription has just been
+   * taken and a load that started before it can be behind): reload the resource. */
   resync(): void;
 }
 
@@ -98,7 +99,13 @@ class Realtime {
     switch (message.type) {
       case "subscribed":
         // A fresh subscription starts from now; a resumed one already has its place.
-        if (subscription.seq === null && typeof message.seq === "number") subscription.seq = message.seq;
+        // An event published after a view's load read the database but before the
+        // server took the subscription reached neither, so the views reload once now:
+        // from here on every event arrives.
+        if (subscription.seq === null && typeof message.seq === "number") {
+          subscription.seq = message.seq;
+          for (const handler of subscription.handlers) handler.resync();
+        }
         break;
       case "event":
         if (typeof message.seq === "number") subscription.seq = message.seq;
