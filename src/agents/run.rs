@@ -342,8 +342,16 @@ impl Runner {
         let Some((repository, copied)) = found.await else { return };
         let base = task_base(task, &repository.default_branch);
         let worktree = worktree::Worktree { path: PathBuf::from(path), branch: branch.clone() };
-        match self.remove_task_worktree(task.id, Path::new(&repository.path), &worktree, &base, &copied).await
-        {
+        let root = self.0.home.worktrees_dir();
+        let target = worktree::Removable {
+            repository: Path::new(&repository.path),
+            worktree: &worktree,
+            task_id: task.id,
+            root: &root,
+            base: &base,
+            copied: &copied,
+        };
+        match self.0.worktrees.remove(&target).await {
             Ok(worktree::Removal::Removed { .. }) => info!("removed the worktree {path} and branch {branch}"),
             Ok(worktree::Removal::Kept(keep)) => {
                 warn!("kept the worktree {path}: {}", keep.reason(branch, &base));
@@ -352,33 +360,10 @@ impl Runner {
         }
     }
 
-    /// Whether the task's worktree would be kept, and why (the one rule,
-    /// `worktree::Worktrees::verdict`, with viban's own worktrees folder).
-    pub async fn worktree_verdict(
-        &self,
-        task_id: Uuid,
-        repository: &Path,
-        worktree: &worktree::Worktree,
-        base: &str,
-        copied: &[String],
-    ) -> Result<Option<worktree::Keep>, worktree::WorktreeError> {
-        let root = self.0.home.worktrees_dir();
-        let target = worktree::Removable { repository, worktree, task_id, root: &root, base, copied };
-        self.0.worktrees.verdict(&target).await
-    }
-
-    /// Removes the task's worktree and branch when that loses nothing.
-    pub async fn remove_task_worktree(
-        &self,
-        task_id: Uuid,
-        repository: &Path,
-        worktree: &worktree::Worktree,
-        base: &str,
-        copied: &[String],
-    ) -> Result<worktree::Removal, worktree::WorktreeError> {
-        let root = self.0.home.worktrees_dir();
-        let target = worktree::Removable { repository, worktree, task_id, root: &root, base, copied };
-        self.0.worktrees.remove(&target).await
+    /// The one rule for removing a task's worktree (`worktree::Worktrees`), with its
+    /// per-repository serialization.
+    pub fn worktrees(&self) -> &worktree::Worktrees {
+        &self.0.worktrees
     }
 
     /// Where this instance makes worktrees (`<home>/worktrees`).

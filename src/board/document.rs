@@ -21,7 +21,7 @@ use crate::db::boards::{self as rows, ColumnRole};
 use crate::db::columns::{ColumnChanges, NewColumn};
 use crate::db::events::{self, EventKind};
 use crate::db::hooks::{HookKind, NewAttachment};
-use crate::db::imports::{self, TaskRow};
+use crate::db::imports::{self, TaskRow, TaskWork};
 use crate::db::tasks::TaskFilter;
 use crate::db::templates::TemplateRequest;
 use crate::limits::{
@@ -379,13 +379,15 @@ pub async fn import(pool: &PgPool, home: &crate::home::Home, document: BoardDocu
             number: task.number,
             title,
             description,
-            agent: task.agent.clone(),
-            base_branch: task.base_branch.clone(),
-            branch: task.branch.clone(),
-            worktree_path: None,
-            pr_url: task.pr_url.clone(),
-            pr_number: task.pr_number,
-            pr_status: task.pr_status.clone(),
+            work: TaskWork {
+                agent: task.agent.clone(),
+                base_branch: task.base_branch.clone(),
+                branch: task.branch.clone(),
+                worktree_path: None,
+                pr_url: task.pr_url.clone(),
+                pr_number: task.pr_number,
+                pr_status: task.pr_status.clone(),
+            },
             auto_start: task.auto_start,
             agent_settings: task.agent_settings.clone(),
             created_at: *task.created_at,

@@ -30,7 +30,7 @@ use crate::db::events::EventKind;
 use crate::db::housekeeping::{self as rows, Candidate, CleanupOutcome, WorktreeCleanup};
 use crate::disk;
 use crate::schema::Timestamp;
-use crate::worktree::{Removal, Worktree};
+use crate::worktree::{Removable, Removal, Worktree};
 
 /// How long measuring the worktrees' disk use may take in one report, all together.
 const DISK_USAGE_BUDGET: Duration = Duration::from_secs(5);
@@ -141,6 +141,20 @@ struct Due {
     age: String,
 }
 
+impl Due {
+    /// The worktree as the removal rule takes it; `root` is viban's worktrees folder.
+    fn target<'a>(&'a self, task_id: Uuid, root: &'a Path) -> Removable<'a> {
+        Removable {
+            repository: &self.repository,
+            worktree: &self.worktree,
+            task_id,
+            root,
+            base: &self.base,
+            copied: &self.copied,
+        }
+    }
+}
+
 /// The tasks whose worktree is in this viban's worktrees folder and still there.
 async fn listed(pool: &PgPool, runner: &Runner) -> Result<Vec<Candidate>> {
     let mut connection = pool.acquire().await?;
@@ -196,10 +210,8 @@ fn due(candidate: &Candidate, now: OffsetDateTime, runner: &Runner) -> std::resu
 
 /// Why the due worktree would be kept, or `None` when it would go.
 async fn judge(runner: &Runner, candidate: &Candidate, due: &Due) -> Option<String> {
-    match runner
-        .worktree_verdict(candidate.task_id, &due.repository, &due.worktree, &due.base, &due.copied)
-        .await
-    {
+    let root = runner.worktrees_dir();
+    match runner.worktrees().verdict(&due.target(candidate.task_id, &root)).await {
         Ok(None) => None,
         Ok(Some(keep)) => Some(keep.reason(&due.worktree.branch, &due.base)),
         Err(error) => Some(format!("git could not say whether it holds work: {error}")),
@@ -228,8 +240,8 @@ async fn clean(pool: &PgPool, runner: &Runner, task_id: Uuid) -> Result<(Verdict
         Ok(due) => due,
         Err(why) => return Ok((Verdict::Keep, why)),
     };
-    let removal =
-        runner.remove_task_worktree(task_id, &due.repository, &due.worktree, &due.base, &due.copied).await;
+    let root = runner.worktrees_dir();
+    let removal = runner.worktrees().remove(&due.target(task_id, &root)).await;
     let branch = &due.worktree.branch;
     let (outcome, reason) = match removal {
         Ok(Removal::Removed { branch_deleted: true }) => (

@@ -19,6 +19,7 @@ use crate::db::activity::{self, ActivityEntry};
 use crate::db::boards::ColumnRole;
 use crate::db::events::EventKind;
 use crate::db::executions;
+pub use crate::db::imports::TaskWork;
 pub use crate::db::tasks::TaskEdit;
 use crate::db::tasks::{self as rows, NewTask, Place, Task, TaskFilter};
 use crate::limits::{ACTIVITY_PAGE_DEFAULT, ACTIVITY_PAGE_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX};
@@ -344,15 +345,7 @@ pub struct ImportedTask {
     pub role: ColumnRole,
     pub created_at: Option<OffsetDateTime>,
     pub updated_at: Option<OffsetDateTime>,
-    pub agent: Option<String>,
-    pub base_branch: Option<String>,
-    pub branch: Option<String>,
-    /// A worktree adopted where it is (viban never removes a branch outside `viban/`).
-    pub worktree_path: Option<String>,
-    pub pr_url: Option<String>,
-    pub pr_number: Option<i32>,
-    /// `open`, `draft`, `merged` or `closed`.
-    pub pr_status: Option<String>,
+    pub work: TaskWork,
     /// The other tool's id of its parent task, imported now or before.
     pub parent_source_id: Option<String>,
     /// The agent's own session id, so the next follow-up resumes it.
@@ -427,13 +420,12 @@ pub(crate) async fn create_imported(
             number: numbers[index],
             title: required_text(&field("title"), &task.title, TITLE_MAX)?,
             description: bounded_text(&field("description"), &task.description, TEXT_MAX)?,
-            agent: optional_text(&field("agent"), task.agent.clone(), NAME_MAX)?,
-            base_branch: optional_text(&field("base_branch"), task.base_branch.clone(), NAME_MAX)?,
-            branch: optional_text(&field("branch"), task.branch.clone(), NAME_MAX)?,
-            worktree_path: task.worktree_path.clone(),
-            pr_url: task.pr_url.clone(),
-            pr_number: task.pr_number,
-            pr_status: task.pr_status.clone(),
+            work: TaskWork {
+                agent: optional_text(&field("agent"), task.work.agent.clone(), NAME_MAX)?,
+                base_branch: optional_text(&field("base_branch"), task.work.base_branch.clone(), NAME_MAX)?,
+                branch: optional_text(&field("branch"), task.work.branch.clone(), NAME_MAX)?,
+                ..task.work.clone()
+            },
             auto_start: false,
             agent_settings: json!({}),
             created_at: task.created_at.unwrap_or(now),

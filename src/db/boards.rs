@@ -101,7 +101,7 @@ macro_rules! template_fields {
         "id, board_id, name, title, description, position"
     };
 }
-super::record::record!(Template, template_fields, "templates");
+super::record::record!(Template, template_fields, "templates", on_board);
 pub(crate) use template_fields;
 macro_rules! column_hook_fields {
     () => {

@@ -37,7 +37,7 @@ macro_rules! hook_fields {
         "id, board_id, name, kind, command, prompt, agent, timeout_seconds, created_at"
     };
 }
-super::record::record!(Hook, hook_fields, "hooks");
+super::record::record!(Hook, hook_fields, "hooks", on_board);
 
 /// A script or agent hook's definition, checked by `board::hooks` (a script has a
 /// command, an agent hook a prompt).
@@ -106,10 +106,7 @@ fn with_definition<'q, O>(
 
 /// Deletes a hook and its attachments; its board, if there was such a hook.
 pub async fn delete(connection: &mut PgConnection, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("DELETE FROM hooks WHERE id = $1 RETURNING board_id")
-        .bind(id)
-        .fetch_optional(connection)
-        .await
+    super::record::delete_on_board::<Hook>(connection, id).await
 }
 
 /// A column's hook: a board hook or a built-in, with its options.

@@ -96,6 +96,21 @@ pub async fn last_position(
         .await
 }
 
+/// What a task brings of the work done elsewhere: its agent, branches, worktree and
+/// pull request.
+#[derive(Debug, Clone, Default)]
+pub struct TaskWork {
+    pub agent: Option<String>,
+    pub base_branch: Option<String>,
+    pub branch: Option<String>,
+    /// A worktree adopted where it is (viban never removes a branch outside `viban/`).
+    pub worktree_path: Option<String>,
+    pub pr_url: Option<String>,
+    pub pr_number: Option<i32>,
+    /// `open`, `draft`, `merged` or `closed`.
+    pub pr_status: Option<String>,
+}
+
 /// One imported task's row, checked by the domain.
 #[derive(Debug, Clone)]
 pub struct TaskRow {
@@ -104,17 +119,18 @@ pub struct TaskRow {
     pub number: i64,
     pub title: String,
     pub description: String,
-    pub agent: Option<String>,
-    pub base_branch: Option<String>,
-    pub branch: Option<String>,
-    pub worktree_path: Option<String>,
-    pub pr_url: Option<String>,
-    pub pr_number: Option<i32>,
-    pub pr_status: Option<String>,
+    pub work: TaskWork,
     pub auto_start: bool,
     pub agent_settings: serde_json::Value,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+/// One `UNNEST` parameter: `field` of each of `rows`.
+macro_rules! column {
+    ($rows:ident, $($field:ident).+) => {
+        $rows.iter().map(|row| row.$($field).+.clone()).collect::<Vec<_>>()
+    };
 }
 
 /// Inserts the tasks in one statement; returns them in the order given.
@@ -123,11 +139,6 @@ pub async fn insert_tasks(
     board_id: Uuid,
     rows: &[TaskRow],
 ) -> Result<Vec<Task>, sqlx::Error> {
-    macro_rules! column {
-        ($field:ident) => {
-            rows.iter().map(|row| row.$field.clone()).collect::<Vec<_>>()
-        };
-    }
     let inserted: Vec<Task> = sqlx::query_as(concat!(
         "INSERT INTO tasks (board_id, column_id, position, number, title, description, agent, base_branch, branch,
                             worktree_path, pr_url, pr_number, pr_status, auto_start, agent_settings, created_at,
@@ -143,22 +154,22 @@ pub async fn insert_tasks(
         task_fields!()
     ))
     .bind(board_id)
-    .bind(column!(column_id))
-    .bind(column!(position))
-    .bind(column!(number))
-    .bind(column!(title))
-    .bind(column!(description))
-    .bind(column!(agent))
-    .bind(column!(base_branch))
-    .bind(column!(branch))
-    .bind(column!(worktree_path))
-    .bind(column!(pr_url))
-    .bind(column!(pr_number))
-    .bind(column!(pr_status))
-    .bind(column!(auto_start))
-    .bind(column!(agent_settings))
-    .bind(column!(created_at))
-    .bind(column!(updated_at))
+    .bind(column!(rows, column_id))
+    .bind(column!(rows, position))
+    .bind(column!(rows, number))
+    .bind(column!(rows, title))
+    .bind(column!(rows, description))
+    .bind(column!(rows, work.agent))
+    .bind(column!(rows, work.base_branch))
+    .bind(column!(rows, work.branch))
+    .bind(column!(rows, work.worktree_path))
+    .bind(column!(rows, work.pr_url))
+    .bind(column!(rows, work.pr_number))
+    .bind(column!(rows, work.pr_status))
+    .bind(column!(rows, auto_start))
+    .bind(column!(rows, agent_settings))
+    .bind(column!(rows, created_at))
+    .bind(column!(rows, updated_at))
     .fetch_all(connection)
     .await?;
     // Numbers are unique on the board: they put the rows back in the order given.
@@ -212,11 +223,6 @@ pub struct SessionRow {
 }
 
 pub async fn insert_sessions(connection: &mut PgConnection, rows: &[SessionRow]) -> Result<(), sqlx::Error> {
-    macro_rules! column {
-        ($field:ident) => {
-            rows.iter().map(|row| row.$field.clone()).collect::<Vec<_>>()
-        };
-    }
     sqlx::query(
         "INSERT INTO agent_sessions (task_id, agent, external_session_id, status, prompt, created_at, started_at,
                                      finished_at)
@@ -224,11 +230,11 @@ pub async fn insert_sessions(connection: &mut PgConnection, rows: &[SessionRow])
          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
               AS t(task_id, agent, external_session_id, prompt, created_at)",
     )
-    .bind(column!(task_id))
-    .bind(column!(agent))
-    .bind(column!(external_session_id))
-    .bind(column!(prompt))
-    .bind(column!(created_at))
+    .bind(column!(rows, task_id))
+    .bind(column!(rows, agent))
+    .bind(column!(rows, external_session_id))
+    .bind(column!(rows, prompt))
+    .bind(column!(rows, created_at))
     .execute(connection)
     .await?;
     Ok(())

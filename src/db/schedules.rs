@@ -42,7 +42,7 @@ macro_rules! schedule_fields {
          last_skipped_at, last_skip_reason, created_at, updated_at"
     };
 }
-super::record::record!(Schedule, schedule_fields, "schedules");
+super::record::record!(Schedule, schedule_fields, "schedules", on_board);
 
 /// A schedule's fields, checked by the domain.
 #[derive(Debug, Clone)]
@@ -66,10 +66,7 @@ pub async fn lock(connection: &mut PgConnection, id: Uuid) -> Result<Option<Sche
 }
 
 pub async fn count(connection: &mut PgConnection, board_id: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM schedules WHERE board_id = $1")
-        .bind(board_id)
-        .fetch_one(connection)
-        .await
+    super::record::count_on_board::<Schedule>(connection, board_id).await
 }
 
 pub async fn insert(

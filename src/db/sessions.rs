@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::events::{self, EventKind, board_stream, task_stream};
-use super::tasks::{AgentStatus, Task};
+use super::events::{self, EventKind, task_stream};
+use super::tasks::{self, AgentStatus, Task};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, schemars::JsonSchema)]
 #[sqlx(type_name = "agent_session_status", rename_all = "snake_case")]
@@ -156,38 +156,29 @@ pub async fn finish(
     message: Option<&str>,
     error: Option<&str>,
 ) -> Result<AgentSession, sqlx::Error> {
-    super::retrying(|| finish_once(pool, session_id, status, outcome, task_status, message, error)).await
-}
-
-async fn finish_once(
-    pool: &PgPool,
-    session_id: Uuid,
-    status: SessionStatus,
-    outcome: &Outcome,
-    task_status: AgentStatus,
-    message: Option<&str>,
-    error: Option<&str>,
-) -> Result<AgentSession, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let session: AgentSession = sqlx::query_as(concat!(
-        "UPDATE agent_sessions SET status = $2, exit_code = $3, stderr_tail = $4, cost_usd = $5::float8::numeric,
-                input_tokens = $6, output_tokens = $7, finished_at = now()
-         WHERE id = $1 RETURNING ",
-        session_fields!()
-    ))
-    .bind(session_id)
-    .bind(status)
-    .bind(outcome.exit_code)
-    .bind(&outcome.stderr_tail)
-    .bind(outcome.cost_usd)
-    .bind(outcome.input_tokens)
-    .bind(outcome.output_tokens)
-    .fetch_one(&mut *tx)
-    .await?;
-    set_task_status(&mut tx, session.task_id, task_status, message, error).await?;
-    publish_session(&mut tx, &session).await?;
-    tx.commit().await?;
-    Ok(session)
+    super::retrying(|| async {
+        let mut tx = pool.begin().await?;
+        let session: AgentSession = sqlx::query_as(concat!(
+            "UPDATE agent_sessions SET status = $2, exit_code = $3, stderr_tail = $4, cost_usd = $5::float8::numeric,
+                    input_tokens = $6, output_tokens = $7, finished_at = now()
+             WHERE id = $1 RETURNING ",
+            session_fields!()
+        ))
+        .bind(session_id)
+        .bind(status)
+        .bind(outcome.exit_code)
+        .bind(&outcome.stderr_tail)
+        .bind(outcome.cost_usd)
+        .bind(outcome.input_tokens)
+        .bind(outcome.output_tokens)
+        .fetch_one(&mut *tx)
+        .await?;
+        set_task_status(&mut tx, session.task_id, task_status, message, error).await?;
+        publish_session(&mut tx, &session).await?;
+        tx.commit().await?;
+        Ok(session)
+    })
+    .await
 }
 
 /// Appends entries to the task's activity and publishes one `activity.appended` event
@@ -295,13 +286,7 @@ pub async fn attach_pull_request(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(task) = task {
-        events::publish(
-            &mut tx,
-            &[board_stream(task.board_id), task_stream(task.id)],
-            EventKind::TaskUpdated,
-            &json!(task),
-        )
-        .await?;
+        tasks::publish(&mut tx, &task, EventKind::TaskUpdated).await?;
     }
     tx.commit().await
 }
@@ -318,13 +303,7 @@ pub async fn set_worktree(pool: &PgPool, task_id: Uuid, path: &str, branch: &str
     .bind(branch)
     .fetch_one(&mut *tx)
     .await?;
-    events::publish(
-        &mut tx,
-        &[board_stream(task.board_id), task_stream(task.id)],
-        EventKind::TaskUpdated,
-        &json!(task),
-    )
-    .await?;
+    tasks::publish(&mut tx, &task, EventKind::TaskUpdated).await?;
     tx.commit().await
 }
 
@@ -404,13 +383,7 @@ async fn set_task_status(
     .fetch_optional(&mut *connection)
     .await?;
     if let Some(task) = task {
-        events::publish(
-            connection,
-            &[board_stream(task.board_id), task_stream(task.id)],
-            EventKind::TaskUpdated,
-            &json!(task),
-        )
-        .await?;
+        tasks::publish(connection, &task, EventKind::TaskUpdated).await?;
     }
     Ok(())
 }

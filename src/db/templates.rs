@@ -73,8 +73,5 @@ pub async fn update(
 
 /// Deletes a template; its board, if there was one.
 pub async fn delete(connection: &mut PgConnection, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("DELETE FROM templates WHERE id = $1 RETURNING board_id")
-        .bind(id)
-        .fetch_optional(connection)
-        .await
+    super::record::delete_on_board::<Template>(connection, id).await
 }

@@ -39,7 +39,7 @@ macro_rules! webhook_fields {
         "id, board_id, url, format, events, column_ids, created_at, last_delivery_at, last_status, last_error"
     };
 }
-super::record::record!(Webhook, webhook_fields, "webhooks");
+super::record::record!(Webhook, webhook_fields, "webhooks", on_board);
 
 // Checked by `board::webhooks` before it gets here.
 /// A webhook as asked for; absent fields stay when editing.
@@ -69,10 +69,7 @@ pub async fn get(connection: &mut PgConnection, id: Uuid) -> Result<Option<Webho
 }
 
 pub async fn count(connection: &mut PgConnection, board_id: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM webhooks WHERE board_id = $1")
-        .bind(board_id)
-        .fetch_one(connection)
-        .await
+    super::record::count_on_board::<Webhook>(connection, board_id).await
 }
 
 pub async fn insert(
@@ -118,10 +115,7 @@ pub async fn update(
 
 /// Deletes a webhook; its board, if there was one.
 pub async fn delete(connection: &mut PgConnection, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("DELETE FROM webhooks WHERE id = $1 RETURNING board_id")
-        .bind(id)
-        .fetch_optional(connection)
-        .await
+    super::record::delete_on_board::<Webhook>(connection, id).await
 }
 
 /// Records one delivery attempt: the status the receiver answered (if it did) and the

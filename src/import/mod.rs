@@ -25,7 +25,7 @@ use uuid::Uuid;
 pub use render::render;
 
 use crate::board::imports::{BoardOutcome, ImportedBoard};
-use crate::board::tasks::{ImportedSession, ImportedTask};
+use crate::board::tasks::{ImportedSession, ImportedTask, TaskWork};
 use crate::db::boards::ColumnRole;
 use crate::home::Home;
 use crate::limits::{TEXT_MAX, TITLE_MAX};
@@ -501,28 +501,22 @@ fn plan_task(
         role,
         created_at: task.created_at,
         updated_at: task.updated_at,
-        agent: None,
-        base_branch: None,
-        branch: None,
-        worktree_path: None,
-        pr_url: None,
-        pr_number: None,
-        pr_status: None,
+        work: TaskWork::default(),
         parent_source_id: task.parent_id,
         session: None,
     };
     if let Some(attempt) = task.attempt {
-        imported.base_branch = attempt.base_branch.clone();
-        imported.branch = attempt.branch.clone();
+        imported.work.base_branch = attempt.base_branch.clone();
+        imported.work.branch = attempt.branch.clone();
         report.branch = attempt.branch.clone();
         let adopted = attempt.worktree.as_ref().filter(|path| {
             !attempt.deleted && repository.is_some() && path.is_dir() && worktrees.contains(&canonical(path))
         });
         match (adopted, &attempt.worktree) {
             (Some(path), _) => {
-                imported.worktree_path = Some(path.display().to_string());
+                imported.work.worktree_path = Some(path.display().to_string());
                 report.worktree = Some("adopted".into());
-                report.worktree_path = imported.worktree_path.clone();
+                report.worktree_path = imported.work.worktree_path.clone();
             }
             (None, Some(path)) => {
                 report.worktree = Some("gone".into());
@@ -543,7 +537,7 @@ fn plan_task(
         }
         match attempt.executor.as_deref().map(agent_of) {
             Some(Some(agent)) => {
-                imported.agent = Some(agent.to_string());
+                imported.work.agent = Some(agent.to_string());
                 report.agent = Some(agent.to_string());
                 if let Some(session) = &attempt.session_id {
                     imported.session = Some(ImportedSession {
@@ -562,10 +556,10 @@ fn plan_task(
         }
         if let Some(pr) = attempt.pr {
             let status = pr.status.to_lowercase();
-            imported.pr_status =
+            imported.work.pr_status =
                 ["open", "draft", "merged", "closed"].contains(&status.as_str()).then_some(status);
-            imported.pr_number = i32::try_from(pr.number).ok();
-            imported.pr_url = Some(pr.url.clone());
+            imported.work.pr_number = i32::try_from(pr.number).ok();
+            imported.work.pr_url = Some(pr.url.clone());
             report.pr_url = Some(pr.url);
         }
     }
