@@ -35,17 +35,23 @@ test("a change made while the page's subscription is on its way to the server st
   // been made: the task's event is then older than the subscription, and newer than the load.
   let release: () => void = () => {};
   const released = new Promise<void>((done) => (release = done));
+  let held = false;
   await page.routeWebSocket(/\/api\/ws$/, (ws) => {
     const server = ws.connectToServer();
     ws.onMessage(async (message) => {
-      if (typeof message === "string" && message.includes(`"board:${board.id}"`)) await released;
+      if (typeof message === "string" && message.includes(`"board:${board.id}"`)) {
+        held = true;
+        await released;
+      }
       server.send(message);
     });
     server.onMessage((message) => ws.send(message));
   });
   await page.goto(`${viban.url}boards/${board.id}`);
   await expect(page.getByRole("region", { name: "Todo" })).toBeVisible();
+  await expect.poll(() => held, { message: "the board's subscribe is held back" }).toBe(true);
   await viban.api("POST", `/boards/${board.id}/tasks`, { title: "made before the subscription" });
+  await expect(page.getByRole("region", { name: "Todo" }).getByRole("link")).toHaveCount(0);
   release();
   await expect(page.getByRole("region", { name: "Todo" }).getByRole("link")).toHaveText([
     /made before the subscription/,

@@ -77,6 +77,9 @@ export class BoardStore {
   sortedColumns = $derived([...this.columns].sort(byPosition));
 
   private buffered: StreamEvent[] | null = null;
+  /** Which load's answer may land: loads overlap (one on open, one when the server
+   * takes the subscription), and an older snapshot would undo what a newer one shows. */
+  private loads = 0;
   /** The lists byColumn returned last, to hand unchanged ones back unchanged. */
   private lastLists = new Map<string, Task[]>();
   /** A pending move's card, made once per move rather than on every derivation. */
@@ -98,9 +101,12 @@ export class BoardStore {
   }
 
   async load() {
+    const load = ++this.loads;
     this.buffered ??= [];
     try {
       const view = await api.board(this.id);
+      // The newest load applies its snapshot and the events held back meanwhile.
+      if (load !== this.loads) return;
       this.board = view.board;
       this.columns = view.columns;
       this.columnHooks = view.column_hooks;
@@ -114,6 +120,7 @@ export class BoardStore {
       this.loadError = null;
       this.loaded = true;
     } catch (error) {
+      if (load !== this.loads) return;
       this.loadError = messageOf(error);
     }
     if (this.hooks !== null) void this.loadHooks();

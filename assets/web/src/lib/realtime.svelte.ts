@@ -24,6 +24,9 @@ interface Subscription {
   handlers: Set<StreamHandler>;
   /** The last sequence seen, to resume from after a reconnect. */
   seq: number | null;
+  /** What the last subscribe sent asked for, until the server confirms it: a fresh
+   * subscription (from now), or one resumed after `seq`. */
+  asked: "fresh" | "resume" | null;
 }
 
 class Realtime {
@@ -44,9 +47,9 @@ class Realtime {
   subscribe(stream: string, handler: StreamHandler, after: number | null = null): () => void {
     let subscription = this.streams.get(stream);
     if (!subscription) {
-      subscription = { handlers: new Set(), seq: after };
+      subscription = { handlers: new Set(), seq: after, asked: null };
       this.streams.set(stream, subscription);
-      this.send({ type: "subscribe", stream, ...(after === null ? {} : { after }) });
+      this.take(stream, subscription);
     }
     subscription.handlers.add(handler);
     return () => {
@@ -60,8 +63,18 @@ class Realtime {
     };
   }
 
-  private send(message: object) {
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+  private send(message: object): boolean {
+    if (this.socket?.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  /** Asks the server for `stream`, from its last sequence seen or, the first time, from now. */
+  private take(stream: string, subscription: Subscription) {
+    const after = subscription.seq;
+    if (this.send({ type: "subscribe", stream, ...(after === null ? {} : { after }) })) {
+      subscription.asked = after === null ? "fresh" : "resume";
+    }
   }
 
   private open() {
@@ -73,9 +86,7 @@ class Realtime {
       this.state = "live";
       if (this.opened) this.reconnects += 1;
       this.opened = true;
-      for (const [stream, subscription] of this.streams) {
-        this.send({ type: "subscribe", stream, ...(subscription.seq === null ? {} : { after: subscription.seq }) });
-      }
+      for (const [stream, subscription] of this.streams) this.take(stream, subscription);
     };
     socket.onmessage = (message) => this.receive(message.data);
     socket.onclose = () => {
@@ -97,17 +108,23 @@ class Realtime {
     const subscription = message.stream ? this.streams.get(message.stream) : undefined;
     if (!subscription) return;
     switch (message.type) {
-      case "subscribed":
-        // A fresh subscription starts from now; a resumed one already has its place.
-        // An event published after a view's load read the database but before the
-        // server took the subscription reached neither, so the views reload once now:
-        // from here on every event arrives.
-        if (subscription.seq === null && typeof message.seq === "number") {
+      case "subscribed": {
+        const asked = subscription.asked;
+        subscription.asked = null;
+        // A resumed subscription already has its place: the server replays what followed.
+        // A fresh one starts from now. An event published after a view's load read the
+        // database but before the server took the subscription reached neither, so the
+        // views reload once now: from here on every event arrives.
+        if (asked === "fresh" && typeof message.seq === "number") {
           subscription.seq = message.seq;
           for (const handler of subscription.handlers) handler.resync();
         }
         break;
+      }
       case "event":
+        // Until a fresh subscription is confirmed, events are those of the one the
+        // page left (unsubscribed, then subscribed again): the reload covers them.
+        if (subscription.asked === "fresh") break;
         if (typeof message.seq === "number") subscription.seq = message.seq;
         for (const handler of subscription.handlers) {
           handler.event({ kind: message.kind ?? "", payload: message.payload, seq: message.seq ?? 0 });

@@ -45,18 +45,23 @@ export class ReviewStore {
     };
   }
 
+  /** Only the newest load's answer lands (a slow diff must not replace a newer one). */
+  private loads = 0;
+
   async load() {
+    const load = ++this.loads;
     this.loading = true;
     try {
       const [diff, comments] = await Promise.all([api.diff(this.taskId), api.reviewComments(this.taskId)]);
+      if (load !== this.loads) return;
       this.diff = diff;
       this.comments = comments;
       this.error = null;
     } catch (error) {
+      if (load !== this.loads) return;
       this.error = messageOf(error);
-    } finally {
-      this.loading = false;
     }
+    this.loading = false;
   }
 
   async loadComments() {

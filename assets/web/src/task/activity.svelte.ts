@@ -216,10 +216,32 @@ export class ActivityStore {
   start() {
     const stop = realtime.subscribe(`task:${this.taskId}`, {
       event: (event) => this.receive(event),
-      resync: () => void this.load(),
+      resync: () => void this.refresh(),
     });
     void this.load();
     return stop;
+  }
+
+  /** After a resync: adds the entries that came after the newest one shown, keeping the
+   * older pages the user may have scrolled up to. A whole page of newer entries may hide
+   * more beyond it, so that reloads instead. */
+  async refresh() {
+    if (this.entries.length === 0 || this.buffered) return this.load();
+    const generation = this.generation;
+    this.buffered = [];
+    try {
+      const page = await api.activity(this.taskId, { before: NEWEST, limit: PAGE });
+      if (generation !== this.generation) return;
+      const last = this.entries[this.entries.length - 1].id;
+      if (page.next_before != null && page.entries.every((entry) => entry.id > last)) return this.load();
+      this.append(page.entries);
+    } catch (error) {
+      if (generation !== this.generation) return;
+      this.error = messageOf(error);
+    }
+    const waiting = this.buffered ?? [];
+    this.buffered = null;
+    for (const entries of waiting) this.append(entries);
   }
 
   async load() {
