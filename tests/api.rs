@@ -330,6 +330,59 @@ fn deleting_a_column_moves_its_tasks_in_order_to_the_first_column() {
 }
 
 #[test]
+fn columns_change_while_cards_move_through_them_and_no_request_fails() {
+    // A move holds the board's event stream while it locks its column; a column change
+    // that locked its column first and the stream last (to publish) deadlocked with it,
+    // and PostgreSQL failed one of the two: a 500.
+    let (_home, viban) = started();
+    let board = new_board(&viban);
+    let columns: Vec<String> =
+        board["columns"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    let tasks: Vec<String> = (0..20)
+        .map(|i| new_task(&viban, &board, &format!("card {i}"))["id"].as_str().unwrap().to_string())
+        .collect();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let (viban, tasks, columns) = (&viban, &tasks, &columns);
+        let movers = (0..3).map(|worker| {
+            scope.spawn(move || {
+                let mut failed = Vec::new();
+                let mut turn = worker;
+                while std::time::Instant::now() < until {
+                    let path = format!("/api/tasks/{}/move", tasks[turn % tasks.len()]);
+                    let moved = viban.send_json(
+                        "POST",
+                        &path,
+                        &json!({ "column_id": columns[turn % columns.len()] }),
+                    );
+                    if moved.status != 200 {
+                        failed.push(format!("move: {} {}", moved.status, moved.text()));
+                    }
+                    turn += 3;
+                }
+                failed
+            })
+        });
+        let editor = scope.spawn(move || {
+            let mut failed = Vec::new();
+            let mut turn = 0;
+            while std::time::Instant::now() < until {
+                let path = format!("/api/columns/{}", columns[turn % columns.len()]);
+                let changed = viban.send_json("PATCH", &path, &json!({ "hooks_enabled": turn % 2 == 0 }));
+                if changed.status != 200 {
+                    failed.push(format!("column change: {} {}", changed.status, changed.text()));
+                }
+                turn += 1;
+            }
+            failed
+        });
+        let handles: Vec<_> = movers.chain([editor]).collect();
+        handles.into_iter().flat_map(|handle| handle.join().unwrap()).collect()
+    });
+    assert!(failures.is_empty(), "{} requests failed; the first: {}", failures.len(), failures[0]);
+}
+
+#[test]
 fn bad_column_input_is_refused_naming_the_field_and_the_last_column_stays() {
     let (_home, viban) = started();
     let board = new_board(&viban);

@@ -146,12 +146,15 @@ async fn board_of(connection: &mut PgConnection, id: Uuid) -> Result<Uuid> {
     rows::board_of(connection, id).await?.ok_or_else(|| Error::not_found("column", id))
 }
 
+/// Locks the board's row, then its event stream: the order a board's writers take them
+/// in. A move holds the stream while it locks its column, so a column change that held
+/// its column while waiting for the stream (to publish) would deadlock with it.
 async fn lock_board(connection: &mut PgConnection, board_id: Uuid) -> Result<()> {
-    if rows::lock_board(connection, board_id).await? {
-        Ok(())
-    } else {
-        Err(Error::not_found("board", board_id))
+    if !rows::lock_board(connection, board_id).await? {
+        return Err(Error::not_found("board", board_id));
     }
+    events::lock_stream(connection, &events::board_stream(board_id)).await?;
+    Ok(())
 }
 
 /// A free position among the board's columns for `moving` (excluded).

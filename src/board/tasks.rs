@@ -254,6 +254,14 @@ pub async fn duplicate(pool: &PgPool, id: Uuid) -> Result<Task> {
 pub async fn delete(pool: &PgPool, runner: &Runner, id: Uuid) -> Result<()> {
     get(pool, id).await?;
     runner.stop_and_wait(id).await;
+    // Retried: it locks the task, then the board's stream, and a column's deletion on
+    // the board takes them the other way round.
+    let task = crate::db::retrying(|| delete_row(pool, id)).await?;
+    runner.remove_worktree(&task).await;
+    Ok(())
+}
+
+async fn delete_row(pool: &PgPool, id: Uuid) -> Result<Task> {
     let mut tx = pool.begin().await?;
     let task = rows::lock(&mut tx, id).await?.ok_or_else(|| Error::not_found("task", id))?;
     // Its running hook is stopped at once (the engine follows the cancellation), not
@@ -263,8 +271,7 @@ pub async fn delete(pool: &PgPool, runner: &Runner, id: Uuid) -> Result<()> {
     let payload = json!({ "id": id, "column_id": task.column_id });
     rows::publish_payload(&mut tx, &task, EventKind::TaskDeleted, &payload).await?;
     tx.commit().await?;
-    runner.remove_worktree(&task).await;
-    Ok(())
+    Ok(task)
 }
 
 /// One page of the task's activity, oldest first: `limit` entries (default 100) after

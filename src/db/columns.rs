@@ -91,9 +91,12 @@ pub async fn board_of(connection: &mut PgConnection, id: Uuid) -> Result<Option<
     sqlx::query_scalar("SELECT board_id FROM columns WHERE id = $1").bind(id).fetch_optional(connection).await
 }
 
-/// Locks the board's row; false if there is no such board.
+/// Locks the board's row against other changes to the board; false if there is no such
+/// board. `NO KEY UPDATE`: rows that only reference the board (a hook execution a move
+/// queues, a task) are still written meanwhile, so a writer that holds the board's event
+/// stream never waits for this lock's holder, which may be waiting for that stream.
 pub async fn lock_board(connection: &mut PgConnection, board_id: Uuid) -> Result<bool, sqlx::Error> {
-    let found: Option<Uuid> = sqlx::query_scalar("SELECT id FROM boards WHERE id = $1 FOR UPDATE")
+    let found: Option<Uuid> = sqlx::query_scalar("SELECT id FROM boards WHERE id = $1 FOR NO KEY UPDATE")
         .bind(board_id)
         .fetch_optional(connection)
         .await?;
