@@ -140,7 +140,9 @@ fn malformed_messages_and_unknown_streams_get_an_error_and_the_socket_stays_open
     let viban = Viban::start(home.path(), &[]);
     let mut socket = viban.socket();
     socket.send(json!({ "type": "subscribe", "stream": "everything" }));
-    assert!(socket.next()["message"].as_str().unwrap().contains("unknown stream"));
+    let refused = socket.next();
+    assert!(refused["message"].as_str().unwrap().contains("unknown stream"));
+    assert_eq!((&refused["stream"], &refused["retry"]), (&json!("everything"), &json!(false)));
     socket.send(json!({ "type": "dance" }));
     assert_eq!(socket.next()["type"], "error");
     socket.send(json!({ "type": "ping" }));

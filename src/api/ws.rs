@@ -8,7 +8,9 @@
 //!   "stream":…}`, `{"type":"ping"}`;
 //! * server → `hello` (version), `subscribed` (stream, current `seq`), `event` (stream,
 //!   `seq`, `kind`, `payload`), `resync` (events after `after` were pruned: reload the
-//!   resource, then continue from `seq`), `unsubscribed`, `pong`, `error`.
+//!   resource, then continue from `seq`), `unsubscribed`, `pong`, `error` (`message`;
+//!   a refused subscribe also names its `stream`, and says `retry: true` when asking
+//!   again shortly can succeed).
 //!
 //! Sequences are per stream and gap-free: a session tracks the last one it sent per
 //! stream and refills any gap from the event log, so a client sees every event of its
@@ -109,6 +111,11 @@ impl Session {
         self.send(json!({ "type": "error", "message": message.into() })).await
     }
 
+    /// A subscribe refused: the error names the stream, and whether to ask again.
+    async fn refuse(&mut self, stream: &str, message: String, retry: bool) -> Result<(), Closed> {
+        self.send(json!({ "type": "error", "stream": stream, "message": message, "retry": retry })).await
+    }
+
     async fn handle(&mut self, text: &str) -> Result<(), Closed> {
         let message = match serde_json::from_str::<ClientMessage>(text) {
             Ok(message) => message,
@@ -126,13 +133,17 @@ impl Session {
 
     async fn subscribe(&mut self, stream: String, after: Option<i64>) -> Result<(), Closed> {
         if !valid_stream(&stream) {
-            return self.error(format!("unknown stream '{stream}': use board:<id> or task:<id>")).await;
+            let message = format!("unknown stream '{stream}': use board:<id> or task:<id>");
+            return self.refuse(&stream, message, false).await;
         }
         if !self.subscriptions.contains_key(&stream) && self.subscriptions.len() >= MAX_SUBSCRIPTIONS {
-            return self.error(format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection")).await;
+            let message = format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection");
+            return self.refuse(&stream, message, false).await;
         }
         let Ok(current) = realtime::last_seq(&self.state.pool, &stream).await else {
-            return self.error("the database is unavailable; subscribe again shortly").await;
+            return self
+                .refuse(&stream, "the database is unavailable; subscribe again shortly".into(), true)
+                .await;
         };
         match after {
             // Resume: replay what followed `after` (or say it is gone).

@@ -99,7 +99,14 @@ class Realtime {
 
   private receive(data: unknown) {
     if (typeof data !== "string") return;
-    let message: { type?: string; stream?: string; seq?: number; kind?: string; payload?: unknown };
+    let message: {
+      type?: string;
+      stream?: string;
+      seq?: number;
+      kind?: string;
+      payload?: unknown;
+      retry?: boolean;
+    };
     try {
       message = JSON.parse(data);
     } catch {
@@ -128,6 +135,18 @@ class Realtime {
         if (typeof message.seq === "number") subscription.seq = message.seq;
         for (const handler of subscription.handlers) {
           handler.event({ kind: message.kind ?? "", payload: message.payload, seq: message.seq ?? 0 });
+        }
+        break;
+      case "error":
+        // A refused subscribe (the database was unavailable, say): asked again shortly
+        // when the server says that can succeed.
+        if (!subscription.asked) break;
+        subscription.asked = null;
+        if (message.retry) {
+          const stream = message.stream as string;
+          setTimeout(() => {
+            if (this.streams.get(stream) === subscription && !subscription.asked) this.take(stream, subscription);
+          }, 1_000);
         }
         break;
       case "resync":
