@@ -239,9 +239,7 @@ export class ActivityStore {
       if (generation !== this.generation) return;
       this.error = messageOf(error);
     }
-    const waiting = this.buffered ?? [];
-    this.buffered = null;
-    for (const entries of waiting) this.append(entries);
+    this.flush();
   }
 
   async load() {
@@ -259,9 +257,7 @@ export class ActivityStore {
       this.error = messageOf(error);
     }
     this.loading = false;
-    const waiting = this.buffered ?? [];
-    this.buffered = null;
-    for (const entries of waiting) this.append(entries);
+    this.flush();
   }
 
   async loadOlder() {
@@ -286,6 +282,13 @@ export class ActivityStore {
     const entries = ((payload as Data).entries ?? []) as ActivityEntry[];
     if (this.buffered) this.buffered.push(entries);
     else this.append(entries);
+  }
+
+  /** Applies what arrived while a page was on its way, and stops holding events back. */
+  private flush() {
+    const waiting = this.buffered ?? [];
+    this.buffered = null;
+    for (const entries of waiting) this.append(entries);
   }
 
   private append(entries: ActivityEntry[]) {
